@@ -1,0 +1,87 @@
+//! The vocabulary of the audit trail: who acted, in what capacity, doing what, with what
+//! outcome. Audit rows are written by storage methods in the same transaction as the
+//! action they record (domain rules, "Audit"); this module only names things, so the
+//! names are the same wherever they are written or read.
+
+use serde::{Deserialize, Serialize};
+
+/// In what capacity someone acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// The patient, on their own record.
+    Patient,
+    /// Someone acting for a patient under a proxy grant.
+    Proxy,
+    /// Service desk staff.
+    Staff,
+    /// A source organisation's feed.
+    Sender,
+    /// The portal itself (scheduled jobs, seeding).
+    System,
+    /// Someone not yet signed in (refused sign-ins).
+    Anonymous,
+}
+
+impl ActorKind {
+    pub const ALL: [ActorKind; 6] = [
+        ActorKind::Patient,
+        ActorKind::Proxy,
+        ActorKind::Staff,
+        ActorKind::Sender,
+        ActorKind::System,
+        ActorKind::Anonymous,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ActorKind::Patient => "patient",
+            ActorKind::Proxy => "proxy",
+            ActorKind::Staff => "staff",
+            ActorKind::Sender => "sender",
+            ActorKind::System => "system",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// Whether the action went ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Allowed,
+    Refused,
+}
+
+impl AuditOutcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            AuditOutcome::Allowed => "allowed",
+            AuditOutcome::Refused => "refused",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "allowed" => Some(AuditOutcome::Allowed),
+            "refused" => Some(AuditOutcome::Refused),
+            _ => None,
+        }
+    }
+}
+
+/// Stable action codes. Adding one is fine; renaming one breaks the meaning of old rows.
+pub mod action {
+    pub const RECORD_VIEWED: &str = "record.viewed";
+    pub const FEED_RECEIVED: &str = "feed.received";
+    pub const ORGANISATION_CREATED: &str = "organisation.created";
+    pub const CREDENTIAL_ROTATED: &str = "organisation.credential_rotated";
+    pub const CREDENTIAL_REVOKED: &str = "organisation.credential_revoked";
+    pub const SIGNED_IN: &str = "auth.signed_in";
+    pub const SIGNED_OUT: &str = "auth.signed_out";
+    pub const SIGN_IN_REFUSED: &str = "auth.sign_in_refused";
+}

@@ -1,0 +1,6 @@
+//! The page frame every page shares, built from the NHS.UK design system's markup
+//! (`nhsuk-frontend`): skip link, header, demo banner, main container and footer.
+
+mod layout;
+
+pub use layout::{Layout, NhsLogo};

@@ -1,0 +1,9 @@
+//! Domain types shared by the browser and the server: parsed, validated values that carry
+//! their own guarantees, so that code further in never has to check them again. Nothing in
+//! here does I/O or reads a clock, which is why it also compiles for the browser.
+
+pub mod nhs_number;
+pub mod ods_code;
+
+pub use nhs_number::{NhsNumber, NhsNumberError};
+pub use ods_code::{OdsCode, OdsCodeError};

@@ -1,0 +1,60 @@
+//! The errors server functions and pages return. Each variant is stable and safe to show:
+//! internals never cross this boundary, only an opaque reference that matches the one
+//! line the server logs about the cause.
+
+use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    #[error("You need to sign in to see this page.")]
+    NotSignedIn,
+    #[error("The page you are looking for could not be found.")]
+    NotFound,
+    #[error("Sorry, there is a problem with the service. Reference: {reference}")]
+    Internal { reference: String },
+    /// The request itself could not be made or read (network, bad arguments).
+    #[error("Sorry, the request could not be completed. Try again.")]
+    Request,
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(_: ServerFnErrorErr) -> Self {
+        // The details of a transport failure are of no use to a patient and may carry
+        // internals; the server logs its side.
+        AppError::Request
+    }
+}
+
+impl AppError {
+    /// The HTTP status a page showing this error is served with.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            AppError::NotSignedIn => http::StatusCode::UNAUTHORIZED,
+            AppError::NotFound => http::StatusCode::NOT_FOUND,
+            AppError::Internal { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Request => http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// Logs the cause once, with a fresh reference, and returns the opaque error that
+    /// carries only that reference.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
+        tracing::error!(%reference, %cause, "internal error");
+        AppError::Internal { reference }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::server::storage::StorageError> for AppError {
+    fn from(error: crate::server::storage::StorageError) -> Self {
+        AppError::internal(&error)
+    }
+}

@@ -1,0 +1,73 @@
+//! The portal's user interface and the rules it applies, shared by the server (feature
+//! `ssr`) and the browser (feature `hydrate`).
+//!
+//! - `domain`, `records`, `audit`: pure types and rules, no I/O, no clock reads.
+//! - `components`, `pages`: Leptos views, rendered on the server and hydrated in the
+//!   browser; every page works as plain HTML without JavaScript.
+//! - `server` (only with `ssr`): state, clock and storage behind server functions.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+pub mod records;
+pub mod site;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+use crate::components::Layout;
+use crate::pages::{AboutPage, AccessibilityPage, HomePage, NotFoundPage, PrivacyPage};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                // The design system's own JavaScript, as progressive enhancement.
+                <script type="module" src="/nhsuk-init.js"></script>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The app: meta tags, the page frame and the routes. Routes that load data render
+/// in order (`SsrMode::InOrder`) so that the complete page arrives without JavaScript.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/portal.css"/>
+        <Link rel="icon" href="/assets/images/favicon.ico" sizes="48x48"/>
+        <Meta name="theme-color" content="#005eb8"/>
+        <Title text="Your health record"/>
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFoundPage/> }>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("about") view=AboutPage/>
+                    <Route path=StaticSegment("accessibility") view=AccessibilityPage/>
+                    <Route path=StaticSegment("privacy") view=PrivacyPage/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,65 @@
+//! "Page not found" and "Sorry, there is a problem with the service", worded as the
+//! NHS.UK service manual's error pages are.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::error::AppError;
+
+/// Sets the HTTP status of the server-rendered response.
+fn set_status(status: http::StatusCode) {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
+}
+
+#[component]
+pub fn NotFoundPage() -> impl IntoView {
+    set_status(http::StatusCode::NOT_FOUND);
+    view! {
+        <Title text="Page not found - Your health record"/>
+        <div class="nhsuk-grid-row">
+            <div class="nhsuk-grid-column-two-thirds">
+                <h1>"Page not found"</h1>
+                <p>"If you typed the web address, check it was correct."</p>
+                <p>"If you pasted the web address, check you copied the entire address."</p>
+                <p><a href="/">"Go to the home page"</a></p>
+            </div>
+        </div>
+    }
+}
+
+/// What a person sees when a page cannot be shown. Only the error's own safe wording
+/// and reference appear; nothing internal ever reaches this page.
+#[component]
+pub fn ProblemPage(error: AppError) -> impl IntoView {
+    set_status(error.status());
+    let (heading, detail) = match &error {
+        AppError::NotFound => (
+            "Page not found",
+            "If you typed the web address, check it was correct.".to_owned(),
+        ),
+        AppError::NotSignedIn => ("You need to sign in", error.to_string()),
+        AppError::Internal { reference } => (
+            "Sorry, there is a problem with the service",
+            format!("Try again later. If you contact us about this, quote reference {reference}."),
+        ),
+        AppError::Request => (
+            "Sorry, there is a problem with the service",
+            "Try again later.".to_owned(),
+        ),
+    };
+    view! {
+        <Title text=format!("{heading} - Your health record")/>
+        <div class="nhsuk-grid-row">
+            <div class="nhsuk-grid-column-two-thirds">
+                <h1>{heading}</h1>
+                <p>{detail}</p>
+                <p><a href="/">"Go to the home page"</a></p>
+            </div>
+        </div>
+    }
+}

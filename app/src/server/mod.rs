@@ -1,0 +1,9 @@
+//! Everything in `app` that only exists on the server: the state shared by server
+//! functions, the clock, and storage. The browser build never sees this module.
+
+pub mod clock;
+pub mod state;
+pub mod storage;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use state::AppState;

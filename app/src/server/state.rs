@@ -1,0 +1,25 @@
+//! The state every request handler and server function can reach: storage, the clock and
+//! the Leptos options. Axum extracts parts of it with `FromRef`; server functions get it
+//! from the Leptos context.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use super::{clock::Clock, storage::Storage};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    /// Shown as a banner on every page when the demo identity provider is on.
+    pub demo_mode: bool,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

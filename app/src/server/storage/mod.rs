@@ -1,0 +1,204 @@
+//! Storage: one trait, [`Storage`], with a SQLite implementation (the embedded default) and
+//! a PostgreSQL one (production), chosen from the database URL by [`connect`].
+//!
+//! Each method is one unit of work: it opens its own transaction and, where the work is
+//! something the audit trail must record, writes the audit row in that same transaction,
+//! so that an action and its audit row are committed together or not at all. Both
+//! backends run the same SQL (see `portable.rs`); only connection set-up and the DDL in
+//! `migrations/sqlite` and `migrations/postgres` differ. Times are stored as epoch
+//! milliseconds (UTC).
+
+mod portable;
+mod postgres;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use postgres::PostgresStorage;
+pub use sqlite::SqliteStorage;
+pub use types::*;
+
+use crate::domain::{NhsNumber, OdsCode};
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names by its scheme: `sqlite:` or `postgres:` /
+    /// `postgresql:`. Anything else is refused rather than guessed.
+    pub fn from_url(url: &str) -> Result<Self, StorageError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StorageError::UnsupportedUrl),
+        }
+    }
+}
+
+/// Opens the database a URL names, creating an SQLite file (and its folder) if needed,
+/// and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(SqliteStorage::connect(url).await?),
+        Backend::Postgres => Arc::new(PostgresStorage::connect(url).await?),
+    })
+}
+
+/// Errors from storage. The messages are for operators' logs and never contain patient
+/// data; callers turn them into opaque errors before anything reaches a user.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("the database URL must start with sqlite: or postgres:")]
+    UnsupportedUrl,
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("a stored value could not be read: {0}")]
+    Corrupt(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("could not prepare the database folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the portal stores. See the module documentation for the rules every
+/// implementation follows.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Answers once the database can run a query (for `/ready`).
+    async fn ping(&self) -> Result<(), StorageError>;
+
+    // --- Source organisations -------------------------------------------------------
+
+    /// Registers a source organisation with the hash of its feed credential.
+    async fn create_organisation(
+        &self,
+        new: NewOrganisation,
+    ) -> Result<Organisation, StorageError>;
+
+    async fn find_organisation_by_ods_code(
+        &self,
+        ods_code: &OdsCode,
+    ) -> Result<Option<Organisation>, StorageError>;
+
+    /// The organisation whose current credential has this hash, if any (revoked
+    /// credentials match nothing).
+    async fn find_organisation_by_credential_hash(
+        &self,
+        credential_hash: &str,
+    ) -> Result<Option<Organisation>, StorageError>;
+
+    /// Replaces (with `Some`) or revokes (with `None`) an organisation's credential.
+    async fn set_organisation_credential(
+        &self,
+        change: CredentialChange,
+    ) -> Result<Organisation, StorageError>;
+
+    async fn list_organisations(&self) -> Result<Vec<Organisation>, StorageError>;
+
+    // --- Patients and the feed ------------------------------------------------------
+
+    async fn find_patient_by_nhs_number(
+        &self,
+        nhs_number: &NhsNumber,
+    ) -> Result<Option<Patient>, StorageError>;
+
+    async fn find_patient(&self, id: PatientId) -> Result<Option<Patient>, StorageError>;
+
+    /// Applies one delivery from a source, all or nothing: patients are created or
+    /// updated, each item is created, given a new version, or left unchanged when its
+    /// content is identical to the current version, and the source's "last received"
+    /// time moves on. Returns one outcome per item, in order.
+    async fn apply_delivery(
+        &self,
+        delivery: Delivery,
+    ) -> Result<Vec<ItemOutcome>, StorageError>;
+
+    /// A patient's visible items (not entered in error, no excluded label), newest
+    /// first, with the audit row for the read written in the same transaction.
+    async fn list_record_items(
+        &self,
+        query: RecordQuery,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<RecordItem>, StorageError>;
+
+    /// One of a patient's items by its public id; `None` when it is not theirs, not
+    /// visible, or does not exist (the caller cannot tell which).
+    async fn get_record_item(
+        &self,
+        patient_id: PatientId,
+        public_id: &str,
+        exclude_labels: &[String],
+        audit: NewAuditEvent,
+    ) -> Result<Option<RecordItem>, StorageError>;
+
+    /// Every stored version of a sender's item, oldest first, raw as received.
+    async fn list_item_versions(
+        &self,
+        sender: OrganisationId,
+        public_id: &str,
+    ) -> Result<Vec<ItemVersion>, StorageError>;
+
+    /// The sources that have sent this patient anything, with each one's feed freshness.
+    async fn list_patient_sources(
+        &self,
+        patient_id: PatientId,
+    ) -> Result<Vec<Organisation>, StorageError>;
+
+    // --- Accounts and sessions ------------------------------------------------------
+
+    /// Finds the account for an identity provider subject, creating it if new, and
+    /// records the sign-in (and its audit row).
+    async fn record_sign_in(&self, sign_in: NewSignIn) -> Result<Account, StorageError>;
+
+    async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StorageError>;
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StorageError>;
+
+    /// The session with this id hash, if it exists (expiry is the caller's decision).
+    async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StorageError>;
+
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError>;
+
+    /// Ends a session, writing the given audit row with it.
+    async fn delete_session(
+        &self,
+        id_hash: &str,
+        audit: Option<NewAuditEvent>,
+    ) -> Result<(), StorageError>;
+
+    /// Removes sessions past their absolute expiry or idle since before `idle_before`.
+    async fn delete_expired_sessions(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        idle_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StorageError>;
+
+    // --- Audit ----------------------------------------------------------------------
+
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError>;
+
+    /// The audit events about one patient's record, newest first.
+    async fn list_audit_events(
+        &self,
+        patient_id: PatientId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StorageError>;
+}

@@ -1,0 +1,957 @@
+//! The SQL both backends share. SQLite and PostgreSQL agree on everything used here
+//! (`$n` placeholders, `RETURNING`, `ON CONFLICT … DO UPDATE`, `excluded.`), so the
+//! whole [`Storage`](super::Storage) implementation is written once, in
+//! [`impl_portable_storage!`], and expanded for each backend's pool type. Rows are read
+//! into the private `*Row` structs below and converted to the public types, rejecting
+//! anything the database should never contain.
+
+use chrono::{DateTime, Utc};
+
+use super::types::*;
+use super::StorageError;
+use crate::audit::{ActorKind, AuditOutcome};
+use crate::domain::{NhsNumber, OdsCode};
+use crate::records::{ItemDetails, OrganisationKind, RecordKind, ReleaseDirective};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OrganisationRow {
+    id: i64,
+    ods_code: String,
+    name: String,
+    kind: String,
+    has_credential: bool,
+    credential_issued_at: Option<i64>,
+    last_received_at: Option<i64>,
+}
+
+impl TryFrom<OrganisationRow> for Organisation {
+    type Error = StorageError;
+    fn try_from(row: OrganisationRow) -> Result<Self, StorageError> {
+        Ok(Organisation {
+            id: OrganisationId(row.id),
+            ods_code: OdsCode::parse(&row.ods_code)
+                .map_err(|_| StorageError::Corrupt("organisations.ods_code"))?,
+            name: row.name,
+            kind: OrganisationKind::from_code(&row.kind)
+                .ok_or(StorageError::Corrupt("organisations.kind"))?,
+            has_credential: row.has_credential,
+            credential_issued_at: row.credential_issued_at.map(from_millis).transpose()?,
+            last_received_at: row.last_received_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+/// The organisation columns, as a macro so that queries stay `&'static str` (sqlx only
+/// runs static SQL unless told otherwise, a guard against injection).
+macro_rules! organisation_columns {
+    () => {
+        "id, ods_code, name, kind, (credential_hash IS NOT NULL) AS has_credential, \
+         credential_issued_at, last_received_at"
+    };
+}
+pub(super) use organisation_columns;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PatientRow {
+    id: i64,
+    nhs_number: String,
+    family_name: Option<String>,
+    given_name: Option<String>,
+    birth_date: Option<String>,
+    gender: Option<String>,
+}
+
+impl TryFrom<PatientRow> for Patient {
+    type Error = StorageError;
+    fn try_from(row: PatientRow) -> Result<Self, StorageError> {
+        Ok(Patient {
+            id: PatientId(row.id),
+            nhs_number: NhsNumber::parse(&row.nhs_number)
+                .map_err(|_| StorageError::Corrupt("patients.nhs_number"))?,
+            family_name: row.family_name,
+            given_name: row.given_name,
+            birth_date: row.birth_date,
+            gender: row.gender,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ItemRow {
+    pub(super) id: i64,
+    public_id: String,
+    patient_id: i64,
+    kind: String,
+    parent_public_id: Option<String>,
+    source_org_id: i64,
+    source_name: String,
+    source_ods_code: String,
+    current_version: i64,
+    status: String,
+    title: String,
+    occurred_at: Option<i64>,
+    occurred_text: Option<String>,
+    details: String,
+    category: Option<String>,
+    code_system: Option<String>,
+    code: Option<String>,
+    abnormal: Option<bool>,
+    issued_at: Option<i64>,
+    effective_at: Option<i64>,
+    release_directive: String,
+    first_received_at: i64,
+    last_received_at: i64,
+}
+
+pub(super) const ITEM_SELECT: &str = "SELECT i.id, i.public_id, i.patient_id, i.kind, \
+    p.public_id AS parent_public_id, i.source_org_id, o.name AS source_name, \
+    o.ods_code AS source_ods_code, i.current_version, i.status, i.title, i.occurred_at, \
+    i.occurred_text, i.details, i.category, i.code_system, i.code, i.abnormal, i.issued_at, \
+    i.effective_at, i.release_directive, i.first_received_at, i.last_received_at \
+    FROM record_items i \
+    JOIN organisations o ON o.id = i.source_org_id \
+    LEFT JOIN record_items p ON p.id = i.parent_item_id";
+
+impl ItemRow {
+    pub(super) fn into_item(self, labels: Vec<String>) -> Result<RecordItem, StorageError> {
+        Ok(RecordItem {
+            public_id: self.public_id,
+            patient_id: PatientId(self.patient_id),
+            kind: RecordKind::from_code(&self.kind)
+                .ok_or(StorageError::Corrupt("record_items.kind"))?,
+            parent_public_id: self.parent_public_id,
+            source: OrganisationId(self.source_org_id),
+            source_name: self.source_name,
+            source_ods_code: OdsCode::parse(&self.source_ods_code)
+                .map_err(|_| StorageError::Corrupt("organisations.ods_code"))?,
+            version: self.current_version,
+            status: self.status,
+            title: self.title,
+            occurred_at: self.occurred_at.map(from_millis).transpose()?,
+            occurred_text: self.occurred_text,
+            details: serde_json::from_str::<ItemDetails>(&self.details)
+                .map_err(|_| StorageError::Corrupt("record_items.details"))?,
+            category: self.category,
+            code_system: self.code_system,
+            code: self.code,
+            abnormal: self.abnormal,
+            issued_at: self.issued_at.map(from_millis).transpose()?,
+            effective_at: self.effective_at.map(from_millis).transpose()?,
+            release_directive: ReleaseDirective::from_code(&self.release_directive)
+                .ok_or(StorageError::Corrupt("record_items.release_directive"))?,
+            labels,
+            first_received_at: from_millis(self.first_received_at)?,
+            last_received_at: from_millis(self.last_received_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ItemVersionRow {
+    version: i64,
+    received_at: i64,
+    content_sha256: String,
+    raw_resource: String,
+}
+
+impl TryFrom<ItemVersionRow> for ItemVersion {
+    type Error = StorageError;
+    fn try_from(row: ItemVersionRow) -> Result<Self, StorageError> {
+        Ok(ItemVersion {
+            version: row.version,
+            received_at: from_millis(row.received_at)?,
+            content_sha256: row.content_sha256,
+            raw_resource: row.raw_resource,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    id: i64,
+    issuer: String,
+    subject: String,
+    role: String,
+    identity_level: Option<String>,
+    patient_id: Option<i64>,
+    created_at: i64,
+    last_sign_in_at: Option<i64>,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StorageError;
+    fn try_from(row: AccountRow) -> Result<Self, StorageError> {
+        Ok(Account {
+            id: AccountId(row.id),
+            issuer: row.issuer,
+            subject: row.subject,
+            role: AccountRole::from_code(&row.role).ok_or(StorageError::Corrupt("accounts.role"))?,
+            identity_level: row.identity_level,
+            patient_id: row.patient_id.map(PatientId),
+            created_at: from_millis(row.created_at)?,
+            last_sign_in_at: row.last_sign_in_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+macro_rules! account_columns {
+    () => {
+        "id, issuer, subject, role, identity_level, patient_id, created_at, last_sign_in_at"
+    };
+}
+pub(super) use account_columns;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id_hash: String,
+    account_id: i64,
+    audience: String,
+    csrf_token: String,
+    created_at: i64,
+    last_seen_at: i64,
+    absolute_expires_at: i64,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StorageError;
+    fn try_from(row: SessionRow) -> Result<Self, StorageError> {
+        Ok(Session {
+            id_hash: row.id_hash,
+            account_id: AccountId(row.account_id),
+            audience: SessionAudience::from_code(&row.audience)
+                .ok_or(StorageError::Corrupt("sessions.audience"))?,
+            csrf_token: row.csrf_token,
+            created_at: from_millis(row.created_at)?,
+            last_seen_at: from_millis(row.last_seen_at)?,
+            absolute_expires_at: from_millis(row.absolute_expires_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    occurred_at: i64,
+    actor_kind: String,
+    actor_account_id: Option<i64>,
+    actor_org_id: Option<i64>,
+    patient_id: Option<i64>,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StorageError;
+    fn try_from(row: AuditRow) -> Result<Self, StorageError> {
+        Ok(AuditEvent {
+            id: row.id,
+            at: from_millis(row.occurred_at)?,
+            actor_kind: ActorKind::from_code(&row.actor_kind)
+                .ok_or(StorageError::Corrupt("audit_events.actor_kind"))?,
+            actor_account: row.actor_account_id.map(AccountId),
+            actor_org: row.actor_org_id.map(OrganisationId),
+            patient: row.patient_id.map(PatientId),
+            action: row.action,
+            target: row.target,
+            outcome: AuditOutcome::from_code(&row.outcome)
+                .ok_or(StorageError::Corrupt("audit_events.outcome"))?,
+            reason: row.reason,
+            request_id: row.request_id,
+        })
+    }
+}
+
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_events (occurred_at, actor_kind, \
+    actor_account_id, actor_org_id, patient_id, action, target, outcome, reason, request_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pub(super) fn millis_opt(at: Option<DateTime<Utc>>) -> Option<i64> {
+    at.map(to_millis)
+}
+
+pub(super) fn details_json(details: &ItemDetails) -> Result<String, StorageError> {
+    serde_json::to_string(details).map_err(|_| StorageError::Corrupt("details"))
+}
+
+pub(super) fn new_public_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Expands to `impl Storage for $store`, where `$store` has `writer()` and `reader()`
+/// returning `&sqlx::Pool<$db>`. SQLite gets a single-connection writer pool (one writer
+/// at a time is SQLite's own rule, and queueing in the pool beats retrying on "busy");
+/// PostgreSQL returns the same pool from both.
+macro_rules! impl_portable_storage {
+    ($store:ty, $db:ty, $backend:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::server::storage::Storage for $store {
+            fn backend(&self) -> $crate::server::storage::Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<(), StorageError> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn create_organisation(
+                &self,
+                new: NewOrganisation,
+            ) -> Result<Organisation, StorageError> {
+                let mut tx = self.writer().begin().await?;
+                let at = to_millis(new.at);
+                let row: OrganisationRow = sqlx::query_as(concat!(
+                    "INSERT INTO organisations (ods_code, name, kind, credential_hash, \
+                     credential_issued_at, created_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                     RETURNING ", organisation_columns!(), ""
+                ))
+                .bind(new.ods_code.as_str())
+                .bind(&new.name)
+                .bind(new.kind.code())
+                .bind(&new.credential_hash)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| unique_violation_as(e, "organisation already exists"))?;
+                let organisation = Organisation::try_from(row)?;
+                insert_audit!(tx, NewAuditEvent {
+                    actor_org: Some(organisation.id),
+                    target: Some(organisation.ods_code.to_string()),
+                    ..NewAuditEvent::new(new.at, ActorKind::System, action::ORGANISATION_CREATED)
+                });
+                tx.commit().await?;
+                Ok(organisation)
+            }
+
+            async fn find_organisation_by_ods_code(
+                &self,
+                ods_code: &OdsCode,
+            ) -> Result<Option<Organisation>, StorageError> {
+                sqlx::query_as::<_, OrganisationRow>(concat!(
+                    "SELECT ", organisation_columns!(), " FROM organisations WHERE ods_code = $1"))
+                .bind(ods_code.as_str())
+                .fetch_optional(self.reader())
+                .await?
+                .map(Organisation::try_from)
+                .transpose()
+            }
+
+            async fn find_organisation_by_credential_hash(
+                &self,
+                credential_hash: &str,
+            ) -> Result<Option<Organisation>, StorageError> {
+                sqlx::query_as::<_, OrganisationRow>(concat!(
+                    "SELECT ", organisation_columns!(), " FROM organisations WHERE credential_hash = $1"))
+                .bind(credential_hash)
+                .fetch_optional(self.reader())
+                .await?
+                .map(Organisation::try_from)
+                .transpose()
+            }
+
+            async fn set_organisation_credential(
+                &self,
+                change: CredentialChange,
+            ) -> Result<Organisation, StorageError> {
+                let mut tx = self.writer().begin().await?;
+                let row: Option<OrganisationRow> = sqlx::query_as(concat!(
+                    "UPDATE organisations SET credential_hash = $2, credential_issued_at = $3 \
+                     WHERE ods_code = $1 RETURNING ", organisation_columns!(), ""))
+                .bind(change.ods_code.as_str())
+                .bind(change.credential_hash.as_deref())
+                .bind(change.credential_hash.as_ref().map(|_| to_millis(change.at)))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let organisation = Organisation::try_from(row.ok_or(StorageError::NotFound)?)?;
+                let what = if change.credential_hash.is_some() {
+                    action::CREDENTIAL_ROTATED
+                } else {
+                    action::CREDENTIAL_REVOKED
+                };
+                insert_audit!(tx, NewAuditEvent {
+                    actor_org: Some(organisation.id),
+                    target: Some(organisation.ods_code.to_string()),
+                    ..NewAuditEvent::new(change.at, ActorKind::System, what)
+                });
+                tx.commit().await?;
+                Ok(organisation)
+            }
+
+            async fn list_organisations(&self) -> Result<Vec<Organisation>, StorageError> {
+                sqlx::query_as::<_, OrganisationRow>(concat!(
+                    "SELECT ", organisation_columns!(), " FROM organisations ORDER BY ods_code"))
+                .fetch_all(self.reader())
+                .await?
+                .into_iter()
+                .map(Organisation::try_from)
+                .collect()
+            }
+
+            async fn find_patient_by_nhs_number(
+                &self,
+                nhs_number: &NhsNumber,
+            ) -> Result<Option<Patient>, StorageError> {
+                sqlx::query_as::<_, PatientRow>(
+                    "SELECT id, nhs_number, family_name, given_name, birth_date, gender \
+                     FROM patients WHERE nhs_number = $1",
+                )
+                .bind(nhs_number.as_str())
+                .fetch_optional(self.reader())
+                .await?
+                .map(Patient::try_from)
+                .transpose()
+            }
+
+            async fn find_patient(&self, id: PatientId) -> Result<Option<Patient>, StorageError> {
+                sqlx::query_as::<_, PatientRow>(
+                    "SELECT id, nhs_number, family_name, given_name, birth_date, gender \
+                     FROM patients WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(self.reader())
+                .await?
+                .map(Patient::try_from)
+                .transpose()
+            }
+
+            async fn apply_delivery(
+                &self,
+                delivery: Delivery,
+            ) -> Result<Vec<ItemOutcome>, StorageError> {
+                let received_at = to_millis(delivery.received_at);
+                let mut tx = self.writer().begin().await?;
+                let mut patient_ids = std::collections::HashMap::<String, i64>::new();
+
+                for patient in &delivery.patients {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO patients (nhs_number, family_name, given_name, birth_date, \
+                         gender, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                         ON CONFLICT (nhs_number) DO UPDATE SET \
+                         family_name = COALESCE(excluded.family_name, patients.family_name), \
+                         given_name = COALESCE(excluded.given_name, patients.given_name), \
+                         birth_date = COALESCE(excluded.birth_date, patients.birth_date), \
+                         gender = COALESCE(excluded.gender, patients.gender), \
+                         updated_at = excluded.updated_at \
+                         RETURNING id",
+                    )
+                    .bind(patient.nhs_number.as_str())
+                    .bind(patient.family_name.as_deref())
+                    .bind(patient.given_name.as_deref())
+                    .bind(patient.birth_date.as_deref())
+                    .bind(patient.gender.as_deref())
+                    .bind(received_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    patient_ids.insert(patient.nhs_number.as_str().to_owned(), id);
+                }
+
+                let mut outcomes = Vec::with_capacity(delivery.items.len());
+                for item in &delivery.items {
+                    let patient_id = match patient_ids.get(item.patient.as_str()) {
+                        Some(id) => *id,
+                        None => {
+                            // A valid NHS number the portal has not seen yet: the record
+                            // starts here; demographics follow with the Patient resource.
+                            let id: i64 = sqlx::query_scalar(
+                                "INSERT INTO patients (nhs_number, created_at, updated_at) \
+                                 VALUES ($1, $2, $2) ON CONFLICT (nhs_number) DO UPDATE \
+                                 SET nhs_number = excluded.nhs_number RETURNING id",
+                            )
+                            .bind(item.patient.as_str())
+                            .bind(received_at)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            patient_ids.insert(item.patient.as_str().to_owned(), id);
+                            id
+                        }
+                    };
+
+                    let parent_id: Option<i64> = match &item.parent {
+                        Some(parent) => sqlx::query_scalar(
+                            "SELECT id FROM record_items WHERE source_org_id = $1 AND \
+                             resource_type = $2 AND identifier_system = $3 AND identifier_value = $4",
+                        )
+                        .bind(delivery.sender.0)
+                        .bind(&parent.resource_type)
+                        .bind(&parent.identifier_system)
+                        .bind(&parent.identifier_value)
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                        None => None,
+                    };
+
+                    let existing: Option<(i64, String, i64, String)> = sqlx::query_as(
+                        "SELECT i.id, i.public_id, i.current_version, v.content_sha256 \
+                         FROM record_items i JOIN record_item_versions v \
+                         ON v.item_id = i.id AND v.version = i.current_version \
+                         WHERE i.source_org_id = $1 AND i.resource_type = $2 \
+                         AND i.identifier_system = $3 AND i.identifier_value = $4",
+                    )
+                    .bind(delivery.sender.0)
+                    .bind(&item.key.resource_type)
+                    .bind(&item.key.identifier_system)
+                    .bind(&item.key.identifier_value)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+
+                    let details = details_json(&item.details)?;
+                    let (item_id, public_id, version, change) = match existing {
+                        Some((_, public_id, version, hash)) if hash == item.content_sha256 => {
+                            outcomes.push(ItemOutcome { public_id, version, change: ItemChange::Unchanged });
+                            continue;
+                        }
+                        Some((item_id, public_id, version, _)) => {
+                            sqlx::query(
+                                "UPDATE record_items SET patient_id = $2, kind = $3, \
+                                 parent_item_id = $4, current_version = $5, status = $6, \
+                                 entered_in_error = $7, title = $8, occurred_at = $9, \
+                                 occurred_text = $10, details = $11, category = $12, \
+                                 code_system = $13, code = $14, abnormal = $15, issued_at = $16, \
+                                 effective_at = $17, release_directive = $18, \
+                                 last_received_at = $19 WHERE id = $1",
+                            )
+                            .bind(item_id)
+                            .bind(patient_id)
+                            .bind(item.kind.code())
+                            .bind(parent_id)
+                            .bind(version + 1)
+                            .bind(&item.status)
+                            .bind(item.entered_in_error)
+                            .bind(&item.title)
+                            .bind(millis_opt(item.occurred_at))
+                            .bind(item.occurred_text.as_deref())
+                            .bind(&details)
+                            .bind(item.category.as_deref())
+                            .bind(item.code_system.as_deref())
+                            .bind(item.code.as_deref())
+                            .bind(item.abnormal)
+                            .bind(millis_opt(item.issued_at))
+                            .bind(millis_opt(item.effective_at))
+                            .bind(item.release_directive.code())
+                            .bind(received_at)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
+                                .bind(item_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            (item_id, public_id, version + 1, ItemChange::Updated)
+                        }
+                        None => {
+                            let public_id = new_public_id();
+                            let item_id: i64 = sqlx::query_scalar(
+                                "INSERT INTO record_items (public_id, patient_id, source_org_id, \
+                                 resource_type, identifier_system, identifier_value, kind, \
+                                 parent_item_id, current_version, status, entered_in_error, title, \
+                                 occurred_at, occurred_text, details, category, code_system, code, \
+                                 abnormal, issued_at, effective_at, release_directive, \
+                                 first_received_at, last_received_at) VALUES ($1, $2, $3, $4, $5, \
+                                 $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                                 $19, $20, $21, $22, $22) RETURNING id",
+                            )
+                            .bind(&public_id)
+                            .bind(patient_id)
+                            .bind(delivery.sender.0)
+                            .bind(&item.key.resource_type)
+                            .bind(&item.key.identifier_system)
+                            .bind(&item.key.identifier_value)
+                            .bind(item.kind.code())
+                            .bind(parent_id)
+                            .bind(&item.status)
+                            .bind(item.entered_in_error)
+                            .bind(&item.title)
+                            .bind(millis_opt(item.occurred_at))
+                            .bind(item.occurred_text.as_deref())
+                            .bind(&details)
+                            .bind(item.category.as_deref())
+                            .bind(item.code_system.as_deref())
+                            .bind(item.code.as_deref())
+                            .bind(item.abnormal)
+                            .bind(millis_opt(item.issued_at))
+                            .bind(millis_opt(item.effective_at))
+                            .bind(item.release_directive.code())
+                            .bind(received_at)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            (item_id, public_id, 1, ItemChange::Created)
+                        }
+                    };
+
+                    sqlx::query(
+                        "INSERT INTO record_item_versions (item_id, version, received_at, \
+                         sender_org_id, content_sha256, raw_resource) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(item_id)
+                    .bind(version)
+                    .bind(received_at)
+                    .bind(delivery.sender.0)
+                    .bind(&item.content_sha256)
+                    .bind(&item.raw_resource)
+                    .execute(&mut *tx)
+                    .await?;
+                    for (label, origin) in &item.labels {
+                        sqlx::query(
+                            "INSERT INTO record_item_labels (item_id, label, origin) VALUES ($1, $2, $3) \
+                             ON CONFLICT (item_id, label) DO NOTHING",
+                        )
+                        .bind(item_id)
+                        .bind(label)
+                        .bind(origin.code())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    outcomes.push(ItemOutcome { public_id, version, change });
+                }
+
+                sqlx::query("UPDATE organisations SET last_received_at = $2 WHERE id = $1")
+                    .bind(delivery.sender.0)
+                    .bind(received_at)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit!(tx, NewAuditEvent {
+                    actor_org: Some(delivery.sender),
+                    target: Some(format!("{} items", delivery.items.len())),
+                    request_id: delivery.request_id.clone(),
+                    ..NewAuditEvent::new(delivery.received_at, ActorKind::Sender, action::FEED_RECEIVED)
+                });
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+
+            async fn list_record_items(
+                &self,
+                query: RecordQuery,
+                audit: NewAuditEvent,
+            ) -> Result<Vec<RecordItem>, StorageError> {
+                let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
+                let mut tx = self.writer().begin().await?;
+                let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
+                sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
+                // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
+                sql.push(" AND i.entered_in_error = FALSE");
+                if !query.kinds.is_empty() {
+                    sql.push(" AND i.kind IN (");
+                    let mut kinds = sql.separated(", ");
+                    for kind in &query.kinds {
+                        kinds.push_bind(kind.code());
+                    }
+                    sql.push(")");
+                }
+                if let Some(source) = query.source {
+                    sql.push(" AND i.source_org_id = ").push_bind(source.0);
+                }
+                if let Some(from) = query.occurred_from {
+                    sql.push(" AND i.occurred_at >= ").push_bind(to_millis(from));
+                }
+                if let Some(before) = query.occurred_before {
+                    sql.push(" AND i.occurred_at < ").push_bind(to_millis(before));
+                }
+                push_label_exclusion(&mut sql, &query.exclude_labels);
+                sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
+                    .push_bind(i64::from(query.limit));
+                let rows: Vec<ItemRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
+
+                let mut labels = std::collections::HashMap::<i64, Vec<String>>::new();
+                if !rows.is_empty() {
+                    let mut label_sql = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT item_id, label FROM record_item_labels WHERE item_id IN (",
+                    );
+                    let mut ids = label_sql.separated(", ");
+                    for row in &rows {
+                        ids.push_bind(row.id);
+                    }
+                    label_sql.push(") ORDER BY label");
+                    let pairs: Vec<(i64, String)> =
+                        label_sql.build_query_as().fetch_all(&mut *tx).await?;
+                    for (item_id, label) in pairs {
+                        labels.entry(item_id).or_default().push(label);
+                    }
+                }
+                insert_audit!(tx, audit);
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|row| {
+                        let item_labels = labels.remove(&row.id).unwrap_or_default();
+                        row.into_item(item_labels)
+                    })
+                    .collect()
+            }
+
+            async fn get_record_item(
+                &self,
+                patient_id: PatientId,
+                public_id: &str,
+                exclude_labels: &[String],
+                audit: NewAuditEvent,
+            ) -> Result<Option<RecordItem>, StorageError> {
+                let mut tx = self.writer().begin().await?;
+                let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
+                sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
+                sql.push(" AND i.public_id = ").push_bind(public_id);
+                // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
+                sql.push(" AND i.entered_in_error = FALSE");
+                push_label_exclusion(&mut sql, exclude_labels);
+                let row: Option<ItemRow> = sql.build_query_as().fetch_optional(&mut *tx).await?;
+                let item = match row {
+                    Some(row) => {
+                        let labels: Vec<String> = sqlx::query_scalar(
+                            "SELECT label FROM record_item_labels WHERE item_id = $1 ORDER BY label",
+                        )
+                        .bind(row.id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        Some(row.into_item(labels)?)
+                    }
+                    None => None,
+                };
+                insert_audit!(tx, NewAuditEvent {
+                    outcome: if item.is_some() { AuditOutcome::Allowed } else { AuditOutcome::Refused },
+                    ..audit
+                });
+                tx.commit().await?;
+                Ok(item)
+            }
+
+            async fn list_item_versions(
+                &self,
+                sender: OrganisationId,
+                public_id: &str,
+            ) -> Result<Vec<ItemVersion>, StorageError> {
+                sqlx::query_as::<_, ItemVersionRow>(
+                    "SELECT v.version, v.received_at, v.content_sha256, v.raw_resource \
+                     FROM record_item_versions v JOIN record_items i ON i.id = v.item_id \
+                     WHERE i.public_id = $1 AND i.source_org_id = $2 ORDER BY v.version",
+                )
+                .bind(public_id)
+                .bind(sender.0)
+                .fetch_all(self.reader())
+                .await?
+                .into_iter()
+                .map(ItemVersion::try_from)
+                .collect()
+            }
+
+            async fn list_patient_sources(
+                &self,
+                patient_id: PatientId,
+            ) -> Result<Vec<Organisation>, StorageError> {
+                sqlx::query_as::<_, OrganisationRow>(concat!(
+                    "SELECT ", organisation_columns!(), " FROM organisations WHERE id IN \
+                     (SELECT DISTINCT source_org_id FROM record_items WHERE patient_id = $1) \
+                     ORDER BY name"
+                ))
+                .bind(patient_id.0)
+                .fetch_all(self.reader())
+                .await?
+                .into_iter()
+                .map(Organisation::try_from)
+                .collect()
+            }
+
+            async fn record_sign_in(&self, sign_in: NewSignIn) -> Result<Account, StorageError> {
+                let at = to_millis(sign_in.at);
+                let mut tx = self.writer().begin().await?;
+                let row: AccountRow = sqlx::query_as(concat!(
+                    "INSERT INTO accounts (issuer, subject, role, identity_level, patient_id, \
+                     created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                     ON CONFLICT (issuer, subject) DO UPDATE SET \
+                     identity_level = excluded.identity_level, \
+                     patient_id = COALESCE(excluded.patient_id, accounts.patient_id), \
+                     last_sign_in_at = excluded.last_sign_in_at \
+                     RETURNING ", account_columns!(), ""
+                ))
+                .bind(&sign_in.issuer)
+                .bind(&sign_in.subject)
+                .bind(sign_in.role.code())
+                .bind(sign_in.identity_level.as_deref())
+                .bind(sign_in.patient_id.map(|p| p.0))
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let account = Account::try_from(row)?;
+                if account.role != sign_in.role {
+                    // One identity, one role: a staff subject never becomes a patient
+                    // account or the other way round.
+                    return Err(StorageError::Conflict("account has another role"));
+                }
+                let actor_kind = match account.role {
+                    AccountRole::Patient => ActorKind::Patient,
+                    AccountRole::ServiceDesk => ActorKind::Staff,
+                };
+                insert_audit!(tx, NewAuditEvent {
+                    actor_account: Some(account.id),
+                    patient: account.patient_id,
+                    request_id: sign_in.request_id.clone(),
+                    ..NewAuditEvent::new(sign_in.at, actor_kind, action::SIGNED_IN)
+                });
+                tx.commit().await?;
+                Ok(account)
+            }
+
+            async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
+                sqlx::query_as::<_, AccountRow>(concat!(
+                    "SELECT ", account_columns!(), " FROM accounts WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(self.reader())
+                .await?
+                .map(Account::try_from)
+                .transpose()
+            }
+
+            async fn create_session(&self, session: NewSession) -> Result<(), StorageError> {
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, account_id, audience, csrf_token, created_at, \
+                     last_seen_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6)",
+                )
+                .bind(&session.id_hash)
+                .bind(session.account_id.0)
+                .bind(session.audience.code())
+                .bind(&session.csrf_token)
+                .bind(to_millis(session.created_at))
+                .bind(to_millis(session.absolute_expires_at))
+                .execute(self.writer())
+                .await
+                .map_err(|e| unique_violation_as(e, "session id already in use"))?;
+                Ok(())
+            }
+
+            async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StorageError> {
+                sqlx::query_as::<_, SessionRow>(
+                    "SELECT id_hash, account_id, audience, csrf_token, created_at, last_seen_at, \
+                     absolute_expires_at FROM sessions WHERE id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(self.reader())
+                .await?
+                .map(Session::try_from)
+                .transpose()
+            }
+
+            async fn touch_session(
+                &self,
+                id_hash: &str,
+                at: DateTime<Utc>,
+            ) -> Result<(), StorageError> {
+                let done = sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .bind(to_millis(at))
+                    .execute(self.writer())
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StorageError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn delete_session(
+                &self,
+                id_hash: &str,
+                audit: Option<NewAuditEvent>,
+            ) -> Result<(), StorageError> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(audit) = audit {
+                    insert_audit!(tx, audit);
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_expired_sessions(
+                &self,
+                now: DateTime<Utc>,
+                idle_before: DateTime<Utc>,
+            ) -> Result<u64, StorageError> {
+                let done = sqlx::query(
+                    "DELETE FROM sessions WHERE absolute_expires_at <= $1 OR last_seen_at < $2",
+                )
+                .bind(to_millis(now))
+                .bind(to_millis(idle_before))
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError> {
+                let mut tx = self.writer().begin().await?;
+                insert_audit!(tx, event);
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_audit_events(
+                &self,
+                patient_id: PatientId,
+                limit: u32,
+            ) -> Result<Vec<AuditEvent>, StorageError> {
+                sqlx::query_as::<_, AuditRow>(
+                    "SELECT id, occurred_at, actor_kind, actor_account_id, actor_org_id, \
+                     patient_id, action, target, outcome, reason, request_id \
+                     FROM audit_events WHERE patient_id = $1 \
+                     ORDER BY occurred_at DESC, id DESC LIMIT $2",
+                )
+                .bind(patient_id.0)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?
+                .into_iter()
+                .map(AuditEvent::try_from)
+                .collect()
+            }
+        }
+
+        /// Leaves out items carrying any of the excluded labels.
+        fn push_label_exclusion(sql: &mut sqlx::QueryBuilder<$db>, exclude: &[String]) {
+            if exclude.is_empty() {
+                return;
+            }
+            sql.push(
+                " AND NOT EXISTS (SELECT 1 FROM record_item_labels l \
+                 WHERE l.item_id = i.id AND l.label IN (",
+            );
+            let mut labels = sql.separated(", ");
+            for label in exclude {
+                labels.push_bind(label.clone());
+            }
+            sql.push("))");
+        }
+    };
+}
+
+/// Writes one audit row inside the caller's transaction.
+macro_rules! insert_audit {
+    ($tx:ident, $event:expr) => {{
+        let event: NewAuditEvent = $event;
+        sqlx::query(INSERT_AUDIT)
+            .bind(to_millis(event.at))
+            .bind(event.actor_kind.code())
+            .bind(event.actor_account.map(|a| a.0))
+            .bind(event.actor_org.map(|o| o.0))
+            .bind(event.patient.map(|p| p.0))
+            .bind(event.action)
+            .bind(event.target.as_deref())
+            .bind(event.outcome.code())
+            .bind(event.reason.as_deref())
+            .bind(event.request_id.as_deref())
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+pub(super) use impl_portable_storage;
+pub(super) use insert_audit;
+
+/// Turns a unique-constraint violation into a [`StorageError::Conflict`], leaving other
+/// errors as they are.
+pub(super) fn unique_violation_as(error: sqlx::Error, what: &'static str) -> StorageError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what),
+        _ => StorageError::Database(error),
+    }
+}

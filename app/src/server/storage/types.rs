@@ -1,0 +1,359 @@
+//! The values that cross the storage boundary: `New*` for what goes in, plain names for
+//! what comes out. Database rows (`*Row`) stay private to the implementation.
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::{ActorKind, AuditOutcome};
+use crate::domain::{NhsNumber, OdsCode};
+use crate::records::{ItemDetails, OrganisationKind, RecordKind, ReleaseDirective};
+
+/// Database ids. They never appear in URLs: items are addressed by their public id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrganisationId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PatientId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub i64);
+
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    pub ods_code: OdsCode,
+    pub name: String,
+    pub kind: OrganisationKind,
+    /// SHA-256 (hex) of the credential; the credential itself is never stored.
+    pub credential_hash: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: OrganisationId,
+    pub ods_code: OdsCode,
+    pub name: String,
+    pub kind: OrganisationKind,
+    pub has_credential: bool,
+    pub credential_issued_at: Option<DateTime<Utc>>,
+    /// When the source last delivered anything: "up to date as of" for patients.
+    pub last_received_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CredentialChange {
+    pub ods_code: OdsCode,
+    /// The new credential's hash, or `None` to revoke.
+    pub credential_hash: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPatient {
+    pub nhs_number: NhsNumber,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    pub id: PatientId,
+    pub nhs_number: NhsNumber,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+}
+
+/// The key a sender's resource is known by: (sender, resource type, business identifier).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub resource_type: String,
+    pub identifier_system: String,
+    pub identifier_value: String,
+}
+
+/// Where a privacy label came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelOrigin {
+    /// Matched by the portal's configured code list.
+    CodeList,
+    /// Sent by the source in `meta.security`.
+    Sender,
+}
+
+impl LabelOrigin {
+    pub fn code(self) -> &'static str {
+        match self {
+            LabelOrigin::CodeList => "code_list",
+            LabelOrigin::Sender => "sender",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecordItem {
+    pub patient: NhsNumber,
+    pub key: ItemKey,
+    pub kind: RecordKind,
+    /// The item this one belongs to (an observation's report), sent earlier in the same
+    /// delivery or stored already.
+    pub parent: Option<ItemKey>,
+    pub status: String,
+    pub entered_in_error: bool,
+    pub title: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub occurred_text: Option<String>,
+    pub details: ItemDetails,
+    pub category: Option<String>,
+    pub code_system: Option<String>,
+    pub code: Option<String>,
+    pub abnormal: Option<bool>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub effective_at: Option<DateTime<Utc>>,
+    pub release_directive: ReleaseDirective,
+    pub labels: Vec<(String, LabelOrigin)>,
+    /// The resource exactly as received.
+    pub raw_resource: String,
+    /// SHA-256 (hex) of the canonical content, which decides "identical re-delivery".
+    pub content_sha256: String,
+}
+
+/// One delivery from one source, applied all or nothing.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub sender: OrganisationId,
+    pub received_at: DateTime<Utc>,
+    pub patients: Vec<NewPatient>,
+    pub items: Vec<NewRecordItem>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemChange {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemOutcome {
+    pub public_id: String,
+    pub version: i64,
+    pub change: ItemChange,
+}
+
+/// Which of a patient's items to read.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    pub patient_id: Option<PatientId>,
+    /// Empty means every kind.
+    pub kinds: Vec<RecordKind>,
+    pub source: Option<OrganisationId>,
+    pub occurred_from: Option<DateTime<Utc>>,
+    pub occurred_before: Option<DateTime<Utc>>,
+    /// Items carrying any of these labels are left out entirely.
+    pub exclude_labels: Vec<String>,
+    pub limit: u32,
+}
+
+impl RecordQuery {
+    pub fn for_patient(patient_id: PatientId) -> Self {
+        Self {
+            patient_id: Some(patient_id),
+            limit: 500,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordItem {
+    pub public_id: String,
+    pub patient_id: PatientId,
+    pub kind: RecordKind,
+    pub parent_public_id: Option<String>,
+    pub source: OrganisationId,
+    pub source_name: String,
+    pub source_ods_code: OdsCode,
+    pub version: i64,
+    pub status: String,
+    pub title: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub occurred_text: Option<String>,
+    pub details: ItemDetails,
+    pub category: Option<String>,
+    pub code_system: Option<String>,
+    pub code: Option<String>,
+    pub abnormal: Option<bool>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub effective_at: Option<DateTime<Utc>>,
+    pub release_directive: ReleaseDirective,
+    pub labels: Vec<String>,
+    pub first_received_at: DateTime<Utc>,
+    pub last_received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemVersion {
+    pub version: i64,
+    pub received_at: DateTime<Utc>,
+    pub content_sha256: String,
+    pub raw_resource: String,
+}
+
+/// The role an account has. Patients (and proxies, who are patients in their own right)
+/// sign in with NHS login; service desk staff with their organisation's provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRole {
+    Patient,
+    ServiceDesk,
+}
+
+impl AccountRole {
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountRole::Patient => "patient",
+            AccountRole::ServiceDesk => "service_desk",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "patient" => Some(AccountRole::Patient),
+            "service_desk" => Some(AccountRole::ServiceDesk),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSignIn {
+    pub issuer: String,
+    pub subject: String,
+    pub role: AccountRole,
+    pub identity_level: Option<String>,
+    /// The patient record the identity is linked to (P9 with a valid NHS number only).
+    pub patient_id: Option<PatientId>,
+    pub at: DateTime<Utc>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub issuer: String,
+    pub subject: String,
+    pub role: AccountRole,
+    pub identity_level: Option<String>,
+    pub patient_id: Option<PatientId>,
+    pub created_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// Which side of the portal a session belongs to; the two never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAudience {
+    Patient,
+    Staff,
+}
+
+impl SessionAudience {
+    pub fn code(self) -> &'static str {
+        match self {
+            SessionAudience::Patient => "patient",
+            SessionAudience::Staff => "staff",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "patient" => Some(SessionAudience::Patient),
+            "staff" => Some(SessionAudience::Staff),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub account_id: AccountId,
+    pub audience: SessionAudience,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub account_id: AccountId,
+    pub audience: SessionAudience,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub at: DateTime<Utc>,
+    pub actor_kind: ActorKind,
+    pub actor_account: Option<AccountId>,
+    pub actor_org: Option<OrganisationId>,
+    /// Whose record the action touched.
+    pub patient: Option<PatientId>,
+    /// A stable code from `audit::action`.
+    pub action: &'static str,
+    /// What part of the record, or which item (public ids only).
+    pub target: Option<String>,
+    pub outcome: AuditOutcome,
+    /// A reason code, never free text from a request and never a token.
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl NewAuditEvent {
+    /// An allowed action with nothing but the essentials set; fill in the rest with
+    /// struct update syntax.
+    pub fn new(at: DateTime<Utc>, actor_kind: ActorKind, action: &'static str) -> Self {
+        Self {
+            at,
+            actor_kind,
+            actor_account: None,
+            actor_org: None,
+            patient: None,
+            action,
+            target: None,
+            outcome: AuditOutcome::Allowed,
+            reason: None,
+            request_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_kind: ActorKind,
+    pub actor_account: Option<AccountId>,
+    pub actor_org: Option<OrganisationId>,
+    pub patient: Option<PatientId>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: AuditOutcome,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Epoch milliseconds, the form times take in the database.
+pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<DateTime<Utc>, super::StorageError> {
+    DateTime::from_timestamp_millis(ms).ok_or(super::StorageError::Corrupt("timestamp"))
+}

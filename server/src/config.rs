@@ -1,0 +1,260 @@
+//! Configuration: command-line flags, environment variables and an optional TOML file,
+//! in that order of precedence, then built-in defaults. `server --help` lists every
+//! setting with its variable. Secret settings are wrapped in [`Secret`], which prints as
+//! `[redacted]`, and clap is told never to show their values from the environment.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+/// A value that must never be printed or logged (credentials, URLs with passwords).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The patient health record portal's server.
+#[derive(Debug, Parser)]
+#[command(name = "server", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal (the default).
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Load the demonstration organisations and patients through the feed's ingest path
+    /// (only into a database that has no organisations yet), then exit.
+    SeedDemo,
+    /// Manage source organisations and their feed credentials.
+    #[command(subcommand)]
+    Organisation(OrganisationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganisationCommand {
+    /// Register a source organisation and print its feed credential (shown only once).
+    Create {
+        /// ODS code, for example RRV or F83004.
+        #[arg(long)]
+        ods_code: String,
+        /// The organisation's name as patients should see it.
+        #[arg(long)]
+        name: String,
+        /// hospital_trust, gp_practice or community_service.
+        #[arg(long)]
+        kind: String,
+    },
+    /// Issue a new feed credential (the old one stops working) and print it once.
+    RotateCredential {
+        #[arg(long)]
+        ods_code: String,
+    },
+    /// Revoke the feed credential: the organisation can no longer send.
+    RevokeCredential {
+        #[arg(long)]
+        ods_code: String,
+    },
+    /// List organisations with their feed freshness (never their credentials).
+    List,
+}
+
+/// Every setting, as flags and environment variables. All optional here; defaults are
+/// applied by [`Config::resolve`] after the TOML file.
+#[derive(Debug, Args, Default)]
+pub struct SettingsArgs {
+    /// TOML file with any of the settings below (keys in snake_case).
+    #[arg(long, env = "PORTAL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: sqlite://path/to/file.db (default sqlite://data/portal.db) or
+    /// postgres://user@host/db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<Secret>,
+
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, env = "PORTAL_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+
+    /// The address people use to reach the portal [default: http://<listen>].
+    #[arg(long, env = "PORTAL_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Folder with the built site (CSS, wasm, assets) [default: target/site].
+    #[arg(long, env = "LEPTOS_SITE_ROOT", global = true)]
+    pub site_root: Option<PathBuf>,
+
+    /// Log format [default: human].
+    #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// Log filter in tracing's syntax [default: info].
+    #[arg(long, env = "LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+
+    /// Demonstration mode: load demo data into an empty database at start and show a
+    /// "demo" banner on every page. Never in production.
+    #[arg(long, env = "PORTAL_DEMO", global = true)]
+    pub demo: Option<bool>,
+}
+
+/// The same settings as read from the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsFile {
+    pub database_url: Option<Secret>,
+    pub listen: Option<SocketAddr>,
+    pub public_url: Option<String>,
+    pub site_root: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub demo: Option<bool>,
+}
+
+/// The settings in force, after precedence and defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Secret,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub demo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portal.db";
+
+impl Config {
+    /// Applies precedence: flags and environment, then the file, then defaults.
+    pub fn resolve(args: SettingsArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                toml::from_str::<SettingsFile>(&text).map_err(|e| ConfigError::Invalid {
+                    path: path.clone(),
+                    // toml's message quotes the offending line, which could hold a
+                    // secret: keep only the first line of its explanation.
+                    message: e.message().lines().next().unwrap_or("invalid").to_owned(),
+                })?
+            }
+            None => SettingsFile::default(),
+        };
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        Ok(Config {
+            database_url: args
+                .database_url
+                .or(file.database_url)
+                .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
+            listen,
+            public_url: args
+                .public_url
+                .or(file.public_url)
+                .unwrap_or_else(|| format!("http://{listen}")),
+            site_root: args.site_root.or(file.site_root).unwrap_or_else(|| "target/site".into()),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".to_owned()),
+            demo: args.demo.or(file.demo).unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portal.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\nlog_level = \"debug\"\ndemo = true\n").unwrap();
+        let config = Config::resolve(SettingsArgs {
+            config: Some(path),
+            log_level: Some("warn".into()),
+            ..SettingsArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.port(), 4000);
+        assert_eq!(config.log_level, "warn");
+        assert!(config.demo);
+        assert_eq!(config.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(config.public_url, "http://127.0.0.1:4000");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portal.toml");
+        std::fs::write(&path, "databse_url = \"sqlite://x\"\n").unwrap();
+        assert!(matches!(
+            Config::resolve(SettingsArgs { config: Some(path), ..SettingsArgs::default() }),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = Config::resolve(SettingsArgs {
+            database_url: Some(Secret::new("postgres://portal:hunter2@db/portal")),
+            ..SettingsArgs::default()
+        })
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(printed.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Ingest: turning a source's FHIR R4 bundle into one [`Delivery`] for storage.
+//!
+//! The mapping reads only the fields the portal uses (`fhir.rs`) and keeps every resource
+//! exactly as received, so nothing the sender wrote is lost: decimals keep their written
+//! precision, partial dates keep their text, unknown fields stay in the raw resource.
+//! Everything that loads records — the feed API and the demo data alike — goes through
+//! [`ingest_bundle`].
+
+mod fhir;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use app::server::storage::{Delivery, ItemOutcome, OrganisationId, Storage, StorageError};
+
+pub use fhir::{MappingError, RELEASE_DIRECTIVE_SYSTEM};
+
+/// Why a bundle could not be ingested. Messages name the offending element and never
+/// repeat patient data.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the body is not a FHIR JSON bundle: {0}")]
+    Unparseable(String),
+    #[error("{0}")]
+    Mapping(#[from] MappingError),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// One bundle entry as received: its `fullUrl` and its resource's exact text.
+#[derive(serde::Deserialize)]
+struct RawEntry<'a> {
+    #[serde(rename = "fullUrl")]
+    full_url: Option<String>,
+    #[serde(borrow)]
+    resource: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawBundle<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: String,
+    #[serde(rename = "type")]
+    bundle_type: Option<String>,
+    #[serde(borrow, default)]
+    entry: Vec<RawEntry<'a>>,
+}
+
+/// Who sent a bundle and when it arrived.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub organisation: OrganisationId,
+    pub received_at: DateTime<Utc>,
+    pub request_id: Option<String>,
+}
+
+/// Maps a transaction, batch, collection or document bundle to a delivery and applies it
+/// to storage in one transaction.
+pub async fn ingest_bundle(
+    storage: &dyn Storage,
+    sender: &Sender,
+    body: &str,
+) -> Result<Vec<ItemOutcome>, IngestError> {
+    let delivery = map_bundle(sender, body)?;
+    Ok(storage.apply_delivery(delivery).await?)
+}
+
+/// The pure half of [`ingest_bundle`]: bundle text in, delivery out.
+pub fn map_bundle(sender: &Sender, body: &str) -> Result<Delivery, IngestError> {
+    let bundle: RawBundle<'_> =
+        serde_json::from_str(body).map_err(|e| IngestError::Unparseable(e.to_string()))?;
+    if bundle.resource_type != "Bundle" {
+        return Err(IngestError::Mapping(MappingError::new(
+            "Bundle.resourceType",
+            "the resource must be a Bundle",
+        )));
+    }
+    let entries = bundle
+        .entry
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let resource = entry.resource.ok_or_else(|| {
+                MappingError::new(
+                    &format!("Bundle.entry[{index}].resource"),
+                    "every entry must carry a resource",
+                )
+            })?;
+            Ok(fhir::Entry {
+                index,
+                full_url: entry.full_url.clone(),
+                raw: resource.get().to_owned(),
+            })
+        })
+        .collect::<Result<Vec<_>, MappingError>>()?;
+    let mapped = fhir::map_entries(&entries, bundle.bundle_type.as_deref())?;
+    Ok(Delivery {
+        sender: sender.organisation,
+        received_at: sender.received_at,
+        patients: mapped.patients,
+        items: mapped.items,
+        request_id: sender.request_id.clone(),
+    })
+}
+
+/// SHA-256 (hex) of a resource's content, ignoring `meta.versionId` and
+/// `meta.lastUpdated`, which a sender may change when it re-sends the same thing.
+pub(crate) fn content_hash(resource: &serde_json::Value) -> String {
+    let mut canonical = resource.clone();
+    if let Some(meta) = canonical.get_mut("meta").and_then(|m| m.as_object_mut()) {
+        meta.remove("versionId");
+        meta.remove("lastUpdated");
+    }
+    let text = canonical.to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}

@@ -1,0 +1,76 @@
+//! The portal's server: configuration, the HTTP router, logging, the feed's ingest path,
+//! demo data and operator commands. `main.rs` only parses the command line and calls
+//! into here, so that integration tests run exactly the same server in-process.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod credentials;
+pub mod demo;
+pub mod ingest;
+pub mod routes;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use app::server::{storage, Clock, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("demo data: {0}")]
+    Demo(#[from] demo::DemoError),
+    #[error("could not listen on the configured address: {0}")]
+    Listen(std::io::Error),
+}
+
+/// Opens storage, loads demo data if asked, binds the listener and serves until the
+/// process is told to stop.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let storage = storage::connect(config.database_url.expose()).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if config.demo {
+        tracing::warn!("DEMO MODE: made-up data and a simulated NHS login. Never use this in production.");
+        if let Some(summary) = demo::seed_demo(storage.as_ref(), clock.now()).await? {
+            tracing::info!(organisations = summary.organisations, items = summary.items, "loaded demo data");
+        }
+    }
+    let listener = TcpListener::bind(config.listen).await.map_err(StartError::Listen)?;
+    let address = listener.local_addr().map_err(StartError::Listen)?;
+    let router = routes::build_router(&config, storage, clock);
+    tracing::info!(backend = ?backend_name(&config), "the portal is ready at http://{address}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Listen)
+}
+
+/// The database kind, for logs: never the URL, which may hold a password.
+fn backend_name(config: &Config) -> Option<storage::Backend> {
+    storage::Backend::from_url(config.database_url.expose()).ok()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

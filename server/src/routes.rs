@@ -1,0 +1,122 @@
+//! The HTTP surface: health and readiness, the Leptos pages and server functions, static
+//! files, and the layers every request passes through (request id, tracing, security
+//! headers, panic catching).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use app::server::{AppState, Clock, storage::Storage};
+use app::{shell, App};
+
+use crate::config::Config;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the whole application for a given configuration, storage and clock. Tests call
+/// this with a fresh database and an injected clock; `main` with the real ones.
+pub fn build_router(config: &Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Router {
+    let leptos_options = leptos_options(config);
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        storage,
+        clock,
+        demo_mode: config.demo,
+    };
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+    let fallback_state = state.clone();
+
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .leptos_routes_with_context(&state, routes, provide_state.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            move || provide_context(fallback_state.clone()),
+            shell,
+        ))
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(CatchPanicLayer::custom(problem_response))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Leptos's own settings, from ours: where the built site is and what it is called.
+fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("portal")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+/// Alive: the process is up and serving.
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Ready: the database answers. Failing readiness takes an instance out of a load
+/// balancer without restarting it.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.storage.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+/// The response for a request whose handler panicked: the design system's "problem
+/// with the service" page, with a reference that matches the one log line.
+fn problem_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
+    tracing::error!(%reference, "a request handler panicked");
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sorry, there is a problem with the service - Your health record</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body>\
+         <div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" id=\"maincontent\">\
+         <h1>Sorry, there is a problem with the service</h1>\
+         <p>Try again later. If you contact us about this, quote reference {reference}.</p>\
+         <p><a href=\"/\">Go to the home page</a></p></main></div></body></html>"
+    );
+    let mut response = Response::new(Body::from(page));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
