@@ -19,10 +19,10 @@ pub mod site;
 pub mod server;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    components::{Route, Router, Routes},
     SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
 };
 
 use crate::components::Layout;

@@ -14,6 +14,9 @@ pub struct SiteInfo {
 
 #[server(endpoint = "site_info")]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {
-    let state = use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
-    Ok(SiteInfo { demo_mode: state.demo_mode })
+    let state =
+        use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
+    Ok(SiteInfo {
+        demo_mode: state.demo_mode,
+    })
 }

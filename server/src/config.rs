@@ -168,7 +168,10 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("could not read the configuration file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the configuration file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -180,8 +183,10 @@ impl Config {
     pub fn resolve(args: SettingsArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
                 toml::from_str::<SettingsFile>(&text).map_err(|e| ConfigError::Invalid {
                     path: path.clone(),
                     // toml's message quotes the offending line, which could hold a
@@ -205,9 +210,15 @@ impl Config {
                 .public_url
                 .or(file.public_url)
                 .unwrap_or_else(|| format!("http://{listen}")),
-            site_root: args.site_root.or(file.site_root).unwrap_or_else(|| "target/site".into()),
+            site_root: args
+                .site_root
+                .or(file.site_root)
+                .unwrap_or_else(|| "target/site".into()),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
-            log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".to_owned()),
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_owned()),
             demo: args.demo.or(file.demo).unwrap_or(false),
         })
     }
@@ -221,7 +232,11 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("portal.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\nlog_level = \"debug\"\ndemo = true\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:4000\"\nlog_level = \"debug\"\ndemo = true\n",
+        )
+        .unwrap();
         let config = Config::resolve(SettingsArgs {
             config: Some(path),
             log_level: Some("warn".into()),
@@ -241,7 +256,10 @@ mod tests {
         let path = dir.path().join("portal.toml");
         std::fs::write(&path, "databse_url = \"sqlite://x\"\n").unwrap();
         assert!(matches!(
-            Config::resolve(SettingsArgs { config: Some(path), ..SettingsArgs::default() }),
+            Config::resolve(SettingsArgs {
+                config: Some(path),
+                ..SettingsArgs::default()
+            }),
             Err(ConfigError::Invalid { .. })
         ));
     }

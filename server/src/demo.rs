@@ -7,13 +7,13 @@
 //! would send them. Nothing is inserted by hand.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use app::records::OrganisationKind;
 use app::server::storage::{NewOrganisation, Organisation, Storage};
 
 use crate::credentials::new_credential;
-use crate::ingest::{ingest_bundle, IngestError, Sender};
+use crate::ingest::{IngestError, Sender, ingest_bundle};
 
 pub const HOSPITAL_ODS: &str = "RXX";
 pub const GP_ODS: &str = "Y09001";
@@ -33,7 +33,8 @@ const SNOMED: &str = "http://snomed.info/sct";
 const LOINC: &str = "http://loinc.org";
 const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
 const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation";
-const CHANNEL_URL: &str = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeliveryChannel";
+const CHANNEL_URL: &str =
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeliveryChannel";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -52,13 +53,37 @@ pub struct DemoSummary {
 
 /// Loads the demo data unless the database already has organisations (so running the
 /// demo twice changes nothing). Returns `None` when it skipped.
-pub async fn seed_demo(storage: &dyn Storage, now: DateTime<Utc>) -> Result<Option<DemoSummary>, DemoError> {
+pub async fn seed_demo(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+) -> Result<Option<DemoSummary>, DemoError> {
     if !storage.list_organisations().await?.is_empty() {
         return Ok(None);
     }
-    let hospital = create(storage, HOSPITAL_ODS, "Northgate University Hospitals NHS Foundation Trust", OrganisationKind::HospitalTrust, now).await?;
-    let gp = create(storage, GP_ODS, "Riverside Medical Practice", OrganisationKind::GpPractice, now).await?;
-    let community = create(storage, COMMUNITY_ODS, "Northgate Community Health Services", OrganisationKind::CommunityService, now).await?;
+    let hospital = create(
+        storage,
+        HOSPITAL_ODS,
+        "Northgate University Hospitals NHS Foundation Trust",
+        OrganisationKind::HospitalTrust,
+        now,
+    )
+    .await?;
+    let gp = create(
+        storage,
+        GP_ODS,
+        "Riverside Medical Practice",
+        OrganisationKind::GpPractice,
+        now,
+    )
+    .await?;
+    let community = create(
+        storage,
+        COMMUNITY_ODS,
+        "Northgate Community Health Services",
+        OrganisationKind::CommunityService,
+        now,
+    )
+    .await?;
 
     let mut items = 0;
     for (organisation, bundle) in [
@@ -74,7 +99,10 @@ pub async fn seed_demo(storage: &dyn Storage, now: DateTime<Utc>) -> Result<Opti
         };
         items += ingest_bundle(storage, &sender, &bundle).await?.len();
     }
-    Ok(Some(DemoSummary { organisations: 3, items }))
+    Ok(Some(DemoSummary {
+        organisations: 3,
+        items,
+    }))
 }
 
 async fn create(
@@ -91,7 +119,13 @@ async fn create(
         DemoError::Storage(app::server::storage::StorageError::Corrupt("demo ODS code"))
     })?;
     Ok(storage
-        .create_organisation(NewOrganisation { ods_code, name: name.to_owned(), kind, credential_hash, at: now })
+        .create_organisation(NewOrganisation {
+            ods_code,
+            name: name.to_owned(),
+            kind,
+            credential_hash,
+            at: now,
+        })
         .await?)
 }
 
@@ -106,7 +140,11 @@ struct BundleBuilder {
 
 impl BundleBuilder {
     fn new(ods: &'static str) -> Self {
-        Self { ods, entries: Vec::new(), counter: 0 }
+        Self {
+            ods,
+            entries: Vec::new(),
+            counter: 0,
+        }
     }
 
     fn next_id(&mut self, prefix: &str) -> String {
@@ -123,8 +161,14 @@ impl BundleBuilder {
     }
 
     fn add(&mut self, full_url: String, resource: Value) {
-        let resource_type = resource["resourceType"].as_str().unwrap_or("Resource").to_owned();
-        let id = resource["identifier"][0]["value"].as_str().unwrap_or("x").to_owned();
+        let resource_type = resource["resourceType"]
+            .as_str()
+            .unwrap_or("Resource")
+            .to_owned();
+        let id = resource["identifier"][0]["value"]
+            .as_str()
+            .unwrap_or("x")
+            .to_owned();
         self.entries.push(
             json!({
                 "fullUrl": full_url,
@@ -135,16 +179,26 @@ impl BundleBuilder {
         );
     }
 
-    fn patient(&mut self, nhs: &str, family: &str, given: &str, birth: &str, gender: &str) -> String {
+    fn patient(
+        &mut self,
+        nhs: &str,
+        family: &str,
+        given: &str,
+        birth: &str,
+        gender: &str,
+    ) -> String {
         let url = format!("urn:uuid:patient-{nhs}");
-        self.add(url.clone(), json!({
-            "resourceType": "Patient",
-            "identifier": [{ "system": NHS_SYSTEM, "value": nhs }],
-            "name": [{ "use": "official", "family": family, "given": [given] }],
-            "birthDate": birth,
-            "gender": gender,
-            "generalPractitioner": [{ "identifier": { "system": ODS_SYSTEM, "value": GP_ODS } }]
-        }));
+        self.add(
+            url.clone(),
+            json!({
+                "resourceType": "Patient",
+                "identifier": [{ "system": NHS_SYSTEM, "value": nhs }],
+                "name": [{ "use": "official", "family": family, "given": [given] }],
+                "birthDate": birth,
+                "gender": gender,
+                "generalPractitioner": [{ "identifier": { "system": ODS_SYSTEM, "value": GP_ODS } }]
+            }),
+        );
         url
     }
 
@@ -227,7 +281,15 @@ impl BundleBuilder {
         }));
     }
 
-    fn text_report(&mut self, patient: &str, issued: DateTime<Utc>, category: &str, code: (&str, &str), text: &str, conclusion: &str) {
+    fn text_report(
+        &mut self,
+        patient: &str,
+        issued: DateTime<Utc>,
+        category: &str,
+        code: (&str, &str),
+        text: &str,
+        conclusion: &str,
+    ) {
         let id = self.next_id("RAD");
         self.add(format!("urn:uuid:{id}"), json!({
             "resourceType": "DiagnosticReport",
@@ -244,7 +306,14 @@ impl BundleBuilder {
         }));
     }
 
-    fn letter(&mut self, patient: &str, date: DateTime<Utc>, type_code: (&str, &str), description: &str, body: &[&str]) {
+    fn letter(
+        &mut self,
+        patient: &str,
+        date: DateTime<Utc>,
+        type_code: (&str, &str),
+        description: &str,
+        body: &[&str],
+    ) {
         let id = self.next_id("DOC");
         let pdf = simple_pdf(description, body);
         self.add(format!("urn:uuid:{id}"), json!({
@@ -286,7 +355,15 @@ impl BundleBuilder {
         }));
     }
 
-    fn encounter(&mut self, patient: &str, class: (&str, &str), kind: &str, start: DateTime<Utc>, end: DateTime<Utc>, place: &str) {
+    fn encounter(
+        &mut self,
+        patient: &str,
+        class: (&str, &str),
+        kind: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        place: &str,
+    ) {
         let id = self.next_id("ENC");
         self.add(format!("urn:uuid:{id}"), json!({
             "resourceType": "Encounter",
@@ -303,7 +380,10 @@ impl BundleBuilder {
 
     /// The transaction bundle as text.
     fn finish(self) -> String {
-        format!(r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#, self.entries.join(","))
+        format!(
+            r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+            self.entries.join(",")
+        )
     }
 }
 
@@ -315,38 +395,122 @@ fn hospital_bundle(now: DateTime<Utc>) -> String {
     let oliver = b.patient(OLIVER, "Hart", "Oliver", "2017-03-21", "male");
 
     let clinic = "Outpatients Department, Level 2, Northgate General Hospital";
-    b.appointment(&amelia, day(now, 9, 10, 30), 30, "booked", "Rheumatology", "Rheumatology follow-up", clinic, "In-person",
-        Some("Please arrive 10 minutes early and bring a list of your current medicines."), None);
-    b.appointment(&amelia, day(now, 23, 14, 0), 20, "booked", "Physiotherapy", "Knee physiotherapy review", "Physiotherapy Gym, Northgate General Hospital", "Video",
-        Some("You will get a text message with a link to join the video call 15 minutes before."), None);
-    b.appointment(&amelia, day(now, -48, 9, 0), 30, "fulfilled", "Rheumatology", "Rheumatology new patient appointment", clinic, "In-person", None, None);
-    b.appointment(&amelia, day(now, 4, 11, 15), 15, "cancelled", "Radiology", "Knee X-ray", "X-ray Department, Northgate General Hospital", "In-person",
-        None, Some("Cancelled by the hospital: the scan was done on an earlier date."));
+    b.appointment(
+        &amelia,
+        day(now, 9, 10, 30),
+        30,
+        "booked",
+        "Rheumatology",
+        "Rheumatology follow-up",
+        clinic,
+        "In-person",
+        Some("Please arrive 10 minutes early and bring a list of your current medicines."),
+        None,
+    );
+    b.appointment(
+        &amelia,
+        day(now, 23, 14, 0),
+        20,
+        "booked",
+        "Physiotherapy",
+        "Knee physiotherapy review",
+        "Physiotherapy Gym, Northgate General Hospital",
+        "Video",
+        Some("You will get a text message with a link to join the video call 15 minutes before."),
+        None,
+    );
+    b.appointment(
+        &amelia,
+        day(now, -48, 9, 0),
+        30,
+        "fulfilled",
+        "Rheumatology",
+        "Rheumatology new patient appointment",
+        clinic,
+        "In-person",
+        None,
+        None,
+    );
+    b.appointment(
+        &amelia,
+        day(now, 4, 11, 15),
+        15,
+        "cancelled",
+        "Radiology",
+        "Knee X-ray",
+        "X-ray Department, Northgate General Hospital",
+        "In-person",
+        None,
+        Some("Cancelled by the hospital: the scan was done on an earlier date."),
+    );
     b.appointment(&grace, day(now, 6, 9, 45), 30, "booked", "Cardiology", "Heart failure clinic", clinic, "Telephone",
         Some("The cardiology nurse will call you on your home phone number. The call may come up to 30 minutes after your appointment time."), None);
-    b.appointment(&mohammed, day(now, 15, 8, 30), 40, "booked", "Diabetes", "Diabetes annual review", "Diabetes Centre, Northgate General Hospital", "In-person",
-        Some("Please do not eat or drink anything except water for 8 hours before your appointment."), None);
-    b.appointment(&oliver, day(now, 12, 16, 0), 30, "booked", "Paediatrics", "Children's asthma clinic", "Children's Outpatients, Northgate General Hospital", "In-person", None, None);
+    b.appointment(
+        &mohammed,
+        day(now, 15, 8, 30),
+        40,
+        "booked",
+        "Diabetes",
+        "Diabetes annual review",
+        "Diabetes Centre, Northgate General Hospital",
+        "In-person",
+        Some(
+            "Please do not eat or drink anything except water for 8 hours before your appointment.",
+        ),
+        None,
+    );
+    b.appointment(
+        &oliver,
+        day(now, 12, 16, 0),
+        30,
+        "booked",
+        "Paediatrics",
+        "Children's asthma clinic",
+        "Children's Outpatients, Northgate General Hospital",
+        "In-person",
+        None,
+        None,
+    );
 
     // Blood tests over time, so that trends have something to show.
-    for (days_ago, hb, wcc, plt) in [(150, "118", "7.40", "265"), (70, "124", "11.20", "301"), (8, "131", "6.90", "254")] {
-        b.lab_report(&amelia, day(now, -days_ago, 16, 5), ("26604007", "Full blood count"), &[
-            ("718-7", "Haemoglobin", hb, "g/L", "115", "165"),
-            ("6690-2", "White cell count", wcc, "10*9/L", "4.0", "11.0"),
-            ("777-3", "Platelets", plt, "10*9/L", "150", "400"),
-        ]);
+    for (days_ago, hb, wcc, plt) in [
+        (150, "118", "7.40", "265"),
+        (70, "124", "11.20", "301"),
+        (8, "131", "6.90", "254"),
+    ] {
+        b.lab_report(
+            &amelia,
+            day(now, -days_ago, 16, 5),
+            ("26604007", "Full blood count"),
+            &[
+                ("718-7", "Haemoglobin", hb, "g/L", "115", "165"),
+                ("6690-2", "White cell count", wcc, "10*9/L", "4.0", "11.0"),
+                ("777-3", "Platelets", plt, "10*9/L", "150", "400"),
+            ],
+        );
     }
-    b.lab_report(&amelia, day(now, -8, 16, 5), ("1000731000000107", "C-reactive protein"), &[
-        ("1988-5", "C-reactive protein", "12", "mg/L", "0", "5"),
-    ]);
-    b.lab_report(&mohammed, day(now, -30, 15, 0), ("1019431000000105", "HbA1c"), &[
-        ("4548-4", "HbA1c (IFCC)", "58", "mmol/mol", "20", "41"),
-    ]);
-    b.lab_report(&mohammed, day(now, -30, 15, 0), ("444164000", "Urea and electrolytes"), &[
-        ("2951-2", "Sodium", "139", "mmol/L", "133", "146"),
-        ("2823-3", "Potassium", "4.6", "mmol/L", "3.5", "5.3"),
-        ("14682-9", "Creatinine", "96", "umol/L", "59", "104"),
-    ]);
+    b.lab_report(
+        &amelia,
+        day(now, -8, 16, 5),
+        ("1000731000000107", "C-reactive protein"),
+        &[("1988-5", "C-reactive protein", "12", "mg/L", "0", "5")],
+    );
+    b.lab_report(
+        &mohammed,
+        day(now, -30, 15, 0),
+        ("1019431000000105", "HbA1c"),
+        &[("4548-4", "HbA1c (IFCC)", "58", "mmol/mol", "20", "41")],
+    );
+    b.lab_report(
+        &mohammed,
+        day(now, -30, 15, 0),
+        ("444164000", "Urea and electrolytes"),
+        &[
+            ("2951-2", "Sodium", "139", "mmol/L", "133", "146"),
+            ("2823-3", "Potassium", "4.6", "mmol/L", "3.5", "5.3"),
+            ("14682-9", "Creatinine", "96", "umol/L", "59", "104"),
+        ],
+    );
 
     // Radiology: one old enough to be shared, one still inside its 28-day delay.
     b.text_report(&amelia, day(now, -40, 12, 0), "RAD", ("399208008", "Chest X-ray"),
@@ -358,20 +522,50 @@ fn hospital_bundle(now: DateTime<Utc>) -> String {
     b.text_report(&grace, day(now, -12, 10, 0), "CUS", ("433236007", "Echocardiogram"),
         "Transthoracic echocardiogram.\n\nModerately impaired left ventricular systolic function, ejection fraction estimated at 40%. Mild mitral regurgitation.",
         "Left ventricular systolic dysfunction, unchanged from last year.");
-    b.text_report(&amelia, day(now, -6, 9, 0), "SP", ("104157003", "Histopathology of skin biopsy"),
+    b.text_report(
+        &amelia,
+        day(now, -6, 9, 0),
+        "SP",
+        ("104157003", "Histopathology of skin biopsy"),
         "Skin biopsy, left forearm. Benign intradermal naevus. Completely excised.",
-        "Benign.");
+        "Benign.",
+    );
 
-    b.letter(&amelia, day(now, -46, 10, 0), ("371531000", "Clinic letter"), "Rheumatology clinic letter",
-        &["Dear Ms Hart,", "Thank you for coming to the rheumatology clinic.", "We discussed your knee pain and agreed to arrange an MRI scan.", "Yours sincerely,", "Dr A Patel, Consultant Rheumatologist"]);
+    b.letter(
+        &amelia,
+        day(now, -46, 10, 0),
+        ("371531000", "Clinic letter"),
+        "Rheumatology clinic letter",
+        &[
+            "Dear Ms Hart,",
+            "Thank you for coming to the rheumatology clinic.",
+            "We discussed your knee pain and agreed to arrange an MRI scan.",
+            "Yours sincerely,",
+            "Dr A Patel, Consultant Rheumatologist",
+        ],
+    );
     b.discharge_summary(&grace, day(now, -20, 15, 0), &[
         ("Reason for admission", "<p>Breathlessness and ankle swelling caused by worsening heart failure.</p>"),
         ("Treatment", "<p>Intravenous furosemide for 3 days, then switched to tablets. Weight fell by 3 kg.</p>"),
         ("Medicines on discharge", "<ul><li>Furosemide 40 mg each morning</li><li>Bisoprolol 2.5 mg once a day</li><li>Ramipril 2.5 mg once a day</li></ul>"),
         ("Follow-up", "<p>Heart failure nurse to telephone within 2 weeks. Please weigh yourself every morning.</p>"),
     ]);
-    b.encounter(&grace, ("IMP", "inpatient encounter"), "Emergency admission, cardiology", day(now, -25, 22, 10), day(now, -20, 14, 0), "Ward 7, Northgate General Hospital");
-    b.encounter(&oliver, ("EMER", "emergency"), "Emergency department attendance", day(now, -60, 19, 0), day(now, -60, 23, 30), "Emergency Department, Northgate General Hospital");
+    b.encounter(
+        &grace,
+        ("IMP", "inpatient encounter"),
+        "Emergency admission, cardiology",
+        day(now, -25, 22, 10),
+        day(now, -20, 14, 0),
+        "Ward 7, Northgate General Hospital",
+    );
+    b.encounter(
+        &oliver,
+        ("EMER", "emergency"),
+        "Emergency department attendance",
+        day(now, -60, 19, 0),
+        day(now, -60, 23, 30),
+        "Emergency Department, Northgate General Hospital",
+    );
     b.finish()
 }
 
@@ -381,20 +575,80 @@ fn gp_bundle(now: DateTime<Utc>) -> String {
     let sophie = b.patient(SOPHIE, "Turner", "Sophie", "2014-05-02", "female");
     let mohammed = b.patient(MOHAMMED, "Iqbal", "Mohammed", "1968-09-30", "male");
     let surgery = "Riverside Medical Practice, 14 Mill Lane";
-    b.appointment(&amelia, day(now, 2, 8, 40), 10, "booked", "General practice", "Appointment with a GP", surgery, "Telephone",
-        Some("The GP will call you. If you miss the call, the practice will try again once."), None);
-    b.appointment(&amelia, day(now, -95, 9, 20), 10, "fulfilled", "General practice", "Appointment with a GP", surgery, "In-person", None, None);
-    b.appointment(&sophie, day(now, 19, 15, 30), 10, "booked", "Practice nursing", "Vaccination appointment", surgery, "In-person", None, None);
-    b.appointment(&mohammed, day(now, -3, 10, 0), 20, "noshow", "Practice nursing", "Diabetic foot check", surgery, "In-person", None, None);
-    b.lab_report(&amelia, day(now, -200, 14, 0), ("1000731000000107", "Thyroid function"), &[
-        ("3016-3", "TSH", "2.10", "mU/L", "0.27", "4.20"),
-        ("3024-7", "Free T4", "15.3", "pmol/L", "12.0", "22.0"),
-    ]);
-    b.lab_report(&mohammed, day(now, -180, 12, 0), ("1019431000000105", "HbA1c"), &[
-        ("4548-4", "HbA1c (IFCC)", "63", "mmol/mol", "20", "41"),
-    ]);
-    b.letter(&mohammed, day(now, -28, 11, 0), ("823701000000103", "Referral letter"), "Referral to the diabetes clinic",
-        &["Dear colleague,", "Please see Mr Iqbal, whose HbA1c remains above target despite metformin.", "Riverside Medical Practice"]);
+    b.appointment(
+        &amelia,
+        day(now, 2, 8, 40),
+        10,
+        "booked",
+        "General practice",
+        "Appointment with a GP",
+        surgery,
+        "Telephone",
+        Some("The GP will call you. If you miss the call, the practice will try again once."),
+        None,
+    );
+    b.appointment(
+        &amelia,
+        day(now, -95, 9, 20),
+        10,
+        "fulfilled",
+        "General practice",
+        "Appointment with a GP",
+        surgery,
+        "In-person",
+        None,
+        None,
+    );
+    b.appointment(
+        &sophie,
+        day(now, 19, 15, 30),
+        10,
+        "booked",
+        "Practice nursing",
+        "Vaccination appointment",
+        surgery,
+        "In-person",
+        None,
+        None,
+    );
+    b.appointment(
+        &mohammed,
+        day(now, -3, 10, 0),
+        20,
+        "noshow",
+        "Practice nursing",
+        "Diabetic foot check",
+        surgery,
+        "In-person",
+        None,
+        None,
+    );
+    b.lab_report(
+        &amelia,
+        day(now, -200, 14, 0),
+        ("1000731000000107", "Thyroid function"),
+        &[
+            ("3016-3", "TSH", "2.10", "mU/L", "0.27", "4.20"),
+            ("3024-7", "Free T4", "15.3", "pmol/L", "12.0", "22.0"),
+        ],
+    );
+    b.lab_report(
+        &mohammed,
+        day(now, -180, 12, 0),
+        ("1019431000000105", "HbA1c"),
+        &[("4548-4", "HbA1c (IFCC)", "63", "mmol/mol", "20", "41")],
+    );
+    b.letter(
+        &mohammed,
+        day(now, -28, 11, 0),
+        ("823701000000103", "Referral letter"),
+        "Referral to the diabetes clinic",
+        &[
+            "Dear colleague,",
+            "Please see Mr Iqbal, whose HbA1c remains above target despite metformin.",
+            "Riverside Medical Practice",
+        ],
+    );
     b.finish()
 }
 
@@ -402,12 +656,53 @@ fn community_bundle(now: DateTime<Utc>) -> String {
     let mut b = BundleBuilder::new(COMMUNITY_ODS);
     let grace = b.patient(GRACE, "Okafor", "Grace", "1941-02-03", "female");
     let oliver = b.patient(OLIVER, "Hart", "Oliver", "2017-03-21", "male");
-    b.appointment(&grace, day(now, 1, 13, 0), 45, "booked", "District nursing", "District nurse home visit", "Your home", "In-person",
-        Some("The nurse will visit between 1pm and 3pm."), None);
-    b.appointment(&grace, day(now, -7, 13, 0), 45, "fulfilled", "District nursing", "District nurse home visit", "Your home", "In-person", None, None);
-    b.appointment(&oliver, day(now, 30, 10, 0), 60, "booked", "Speech and language therapy", "Speech and language therapy assessment", "Northgate Children's Centre", "In-person", None, None);
-    b.letter(&grace, day(now, -15, 16, 0), ("734163000", "Care plan"), "Community nursing care plan",
-        &["Care plan for Mrs Okafor.", "Daily weight check. Leg dressings changed on Mondays and Thursdays.", "Call the district nursing team on 0300 000 0000 if your legs become red or painful."]);
+    b.appointment(
+        &grace,
+        day(now, 1, 13, 0),
+        45,
+        "booked",
+        "District nursing",
+        "District nurse home visit",
+        "Your home",
+        "In-person",
+        Some("The nurse will visit between 1pm and 3pm."),
+        None,
+    );
+    b.appointment(
+        &grace,
+        day(now, -7, 13, 0),
+        45,
+        "fulfilled",
+        "District nursing",
+        "District nurse home visit",
+        "Your home",
+        "In-person",
+        None,
+        None,
+    );
+    b.appointment(
+        &oliver,
+        day(now, 30, 10, 0),
+        60,
+        "booked",
+        "Speech and language therapy",
+        "Speech and language therapy assessment",
+        "Northgate Children's Centre",
+        "In-person",
+        None,
+        None,
+    );
+    b.letter(
+        &grace,
+        day(now, -15, 16, 0),
+        ("734163000", "Care plan"),
+        "Community nursing care plan",
+        &[
+            "Care plan for Mrs Okafor.",
+            "Daily weight check. Leg dressings changed on Mondays and Thursdays.",
+            "Call the district nursing team on 0300 000 0000 if your legs become red or painful.",
+        ],
+    );
     b.finish()
 }
 
@@ -416,7 +711,9 @@ fn community_bundle(now: DateTime<Utc>) -> String {
 /// A moment `days` from today at the given hour and minute (UTC).
 fn day(now: DateTime<Utc>, days: i64, hour: u32, minute: u32) -> DateTime<Utc> {
     let date = (now + Duration::days(days)).date_naive();
-    date.and_hms_opt(hour, minute, 0).map(|t| t.and_utc()).unwrap_or(now)
+    date.and_hms_opt(hour, minute, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now)
 }
 
 fn fhir_time(at: DateTime<Utc>) -> String {
@@ -424,7 +721,11 @@ fn fhir_time(at: DateTime<Utc>) -> String {
 }
 
 fn interpretation(value: &str, low: &str, high: &str) -> &'static str {
-    let (Ok(v), Ok(l), Ok(h)) = (value.parse::<f64>(), low.parse::<f64>(), high.parse::<f64>()) else {
+    let (Ok(v), Ok(l), Ok(h)) = (
+        value.parse::<f64>(),
+        low.parse::<f64>(),
+        high.parse::<f64>(),
+    ) else {
         return "N";
     };
     if v < l {
@@ -443,10 +744,18 @@ fn base64(bytes: &[u8]) -> String {
 
 /// A small, valid one-page PDF with lines of text, as a clinic system would attach.
 fn simple_pdf(title: &str, lines: &[&str]) -> Vec<u8> {
-    let escape = |s: &str| s.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)")
+    };
     let mut content = format!("BT /F1 16 Tf 72 760 Td ({}) Tj ET\n", escape(title));
     for (i, line) in lines.iter().enumerate() {
-        content.push_str(&format!("BT /F1 11 Tf 72 {} Td ({}) Tj ET\n", 720 - 18 * i as i32, escape(line)));
+        content.push_str(&format!(
+            "BT /F1 11 Tf 72 {} Td ({}) Tj ET\n",
+            720 - 18 * i as i32,
+            escape(line)
+        ));
     }
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
@@ -462,10 +771,16 @@ fn simple_pdf(title: &str, lines: &[&str]) -> Vec<u8> {
         pdf.push_str(&format!("{} 0 obj\n{}\nendobj\n", i + 1, object));
     }
     let xref = pdf.len();
-    pdf.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1));
+    pdf.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
     for offset in offsets {
         pdf.push_str(&format!("{offset:010} 00000 n \n"));
     }
-    pdf.push_str(&format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1));
+    pdf.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
     pdf.into_bytes()
 }

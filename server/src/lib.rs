@@ -12,7 +12,7 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
-use app::server::{storage, Clock, SystemClock};
+use app::server::{Clock, SystemClock, storage};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -33,12 +33,20 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let storage = storage::connect(config.database_url.expose()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if config.demo {
-        tracing::warn!("DEMO MODE: made-up data and a simulated NHS login. Never use this in production.");
+        tracing::warn!(
+            "DEMO MODE: made-up data and a simulated NHS login. Never use this in production."
+        );
         if let Some(summary) = demo::seed_demo(storage.as_ref(), clock.now()).await? {
-            tracing::info!(organisations = summary.organisations, items = summary.items, "loaded demo data");
+            tracing::info!(
+                organisations = summary.organisations,
+                items = summary.items,
+                "loaded demo data"
+            );
         }
     }
-    let listener = TcpListener::bind(config.listen).await.map_err(StartError::Listen)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(StartError::Listen)?;
     let address = listener.local_addr().map_err(StartError::Listen)?;
     let router = routes::build_router(&config, storage, clock);
     tracing::info!(backend = ?backend_name(&config), "the portal is ready at http://{address}");

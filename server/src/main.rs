@@ -39,14 +39,21 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate(config: &Config) -> Result<(), String> {
-    storage::connect(config.database_url.expose()).await.map_err(|e| e.to_string())?;
+    storage::connect(config.database_url.expose())
+        .await
+        .map_err(|e| e.to_string())?;
     println!("The database schema is up to date.");
     Ok(())
 }
 
 async fn seed_demo(config: &Config) -> Result<(), String> {
-    let store = storage::connect(config.database_url.expose()).await.map_err(|e| e.to_string())?;
-    match server::demo::seed_demo(store.as_ref(), chrono::Utc::now()).await.map_err(|e| e.to_string())? {
+    let store = storage::connect(config.database_url.expose())
+        .await
+        .map_err(|e| e.to_string())?;
+    match server::demo::seed_demo(store.as_ref(), chrono::Utc::now())
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Some(summary) => println!(
             "Loaded demo data: {} organisations, {} record items.",
             summary.organisations, summary.items
@@ -57,16 +64,28 @@ async fn seed_demo(config: &Config) -> Result<(), String> {
 }
 
 async fn organisation(config: &Config, command: OrganisationCommand) -> Result<(), String> {
-    let store = storage::connect(config.database_url.expose()).await.map_err(|e| e.to_string())?;
+    let store = storage::connect(config.database_url.expose())
+        .await
+        .map_err(|e| e.to_string())?;
     let now = chrono::Utc::now();
     match command {
-        OrganisationCommand::Create { ods_code, name, kind } => {
+        OrganisationCommand::Create {
+            ods_code,
+            name,
+            kind,
+        } => {
             let ods_code = OdsCode::parse(&ods_code).map_err(|e| e.to_string())?;
             let kind = OrganisationKind::from_code(&kind)
                 .ok_or("kind must be hospital_trust, gp_practice or community_service")?;
             let (token, credential_hash) = new_credential();
             let created = store
-                .create_organisation(NewOrganisation { ods_code, name, kind, credential_hash, at: now })
+                .create_organisation(NewOrganisation {
+                    ods_code,
+                    name,
+                    kind,
+                    credential_hash,
+                    at: now,
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             println!("Created {} ({}).", created.name, created.ods_code);
@@ -76,25 +95,55 @@ async fn organisation(config: &Config, command: OrganisationCommand) -> Result<(
             let ods_code = OdsCode::parse(&ods_code).map_err(|e| e.to_string())?;
             let (token, hash) = new_credential();
             let changed = store
-                .set_organisation_credential(CredentialChange { ods_code, credential_hash: Some(hash), at: now })
+                .set_organisation_credential(CredentialChange {
+                    ods_code,
+                    credential_hash: Some(hash),
+                    at: now,
+                })
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("New credential for {} ({}); the old one no longer works.", changed.name, changed.ods_code);
+            println!(
+                "New credential for {} ({}); the old one no longer works.",
+                changed.name, changed.ods_code
+            );
             print_credential(&token);
         }
         OrganisationCommand::RevokeCredential { ods_code } => {
             let ods_code = OdsCode::parse(&ods_code).map_err(|e| e.to_string())?;
             let changed = store
-                .set_organisation_credential(CredentialChange { ods_code, credential_hash: None, at: now })
+                .set_organisation_credential(CredentialChange {
+                    ods_code,
+                    credential_hash: None,
+                    at: now,
+                })
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("Revoked the credential of {} ({}).", changed.name, changed.ods_code);
+            println!(
+                "Revoked the credential of {} ({}).",
+                changed.name, changed.ods_code
+            );
         }
         OrganisationCommand::List => {
-            for o in store.list_organisations().await.map_err(|e| e.to_string())? {
-                let last = o.last_received_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
-                let credential = if o.has_credential { "active" } else { "revoked" };
-                println!("{}\t{}\t{}\tcredential {credential}\tlast received {last}", o.ods_code, o.kind.code(), o.name);
+            for o in store
+                .list_organisations()
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let last = o
+                    .last_received_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "never".into());
+                let credential = if o.has_credential {
+                    "active"
+                } else {
+                    "revoked"
+                };
+                println!(
+                    "{}\t{}\t{}\tcredential {credential}\tlast received {last}",
+                    o.ods_code,
+                    o.kind.code(),
+                    o.name
+                );
             }
         }
     }

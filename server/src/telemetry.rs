@@ -9,7 +9,7 @@
 use axum::http::Request;
 use tower_http::request_id::RequestId;
 use tracing::Span;
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::LogFormat;
 
@@ -20,7 +20,11 @@ pub fn init(format: LogFormat, filter: &str) {
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _ = match format {
         LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
     };
 }
 

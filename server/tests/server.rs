@@ -1,14 +1,16 @@
 //! The real server, spawned in-process on port 0 with a fresh database and demo data:
 //! health, readiness, pages, errors and headers, as a browser or a load balancer sees
 //! them. PostgreSQL runs too when `TEST_DATABASE_URL` is set.
+// Test helpers may panic: in a test, a panic is a clear failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 
-use app::server::storage::{self, Storage};
 use app::server::FixedClock;
+use app::server::storage::{self, Storage};
 use server::config::{Config, LogFormat, Secret};
 
 struct Running {
@@ -36,19 +38,31 @@ async fn spawn_with_demo(demo: bool) -> Running {
         demo,
     };
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
-    let storage = storage::connect(config.database_url.expose()).await.unwrap();
+    let storage = storage::connect(config.database_url.expose())
+        .await
+        .unwrap();
     if demo {
-        server::demo::seed_demo(storage.as_ref(), now).await.unwrap();
+        server::demo::seed_demo(storage.as_ref(), now)
+            .await
+            .unwrap();
     }
-    let router = server::routes::build_router(&config, storage.clone(), Arc::new(FixedClock::at(now)));
+    let router =
+        server::routes::build_router(&config, storage.clone(), Arc::new(FixedClock::at(now)));
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Running { address, storage, _dir: dir }
+    Running {
+        address,
+        storage,
+        _dir: dir,
+    }
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -66,7 +80,12 @@ async fn the_home_page_is_complete_html_without_javascript() {
     let server = spawn_with_demo(true).await;
     let response = client().get(server.url("/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = response.text().await.unwrap();
     for expected in [
         "<html lang=\"en\"",
@@ -80,13 +99,23 @@ async fn the_home_page_is_complete_html_without_javascript() {
     ] {
         assert!(html.contains(expected), "missing {expected:?}");
     }
-    assert!(!html.contains("Loading organisations"), "the data must be in the first response");
+    assert!(
+        !html.contains("Loading organisations"),
+        "the data must be in the first response"
+    );
 }
 
 #[tokio::test]
 async fn without_demo_mode_there_is_no_demo_banner() {
     let server = spawn_with_demo(false).await;
-    let html = client().get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let html = client()
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!html.contains("This is a demonstration"));
     assert!(html.contains("No organisations are sharing records yet."));
 }
@@ -94,20 +123,38 @@ async fn without_demo_mode_there_is_no_demo_banner() {
 #[tokio::test]
 async fn an_unknown_address_gets_the_not_found_page_with_status_404() {
     let server = spawn_with_demo(false).await;
-    let response = client().get(server.url("/no/such/page")).send().await.unwrap();
+    let response = client()
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let html = response.text().await.unwrap();
     assert!(html.contains("<h1>Page not found</h1>"));
-    assert!(html.contains("nhsuk-header"), "the 404 page keeps the page frame");
+    assert!(
+        html.contains("nhsuk-header"),
+        "the 404 page keeps the page frame"
+    );
 }
 
 #[tokio::test]
 async fn information_pages_linked_from_the_footer_exist() {
     let server = spawn_with_demo(false).await;
-    for (path, heading) in [("/about", "About this service"), ("/accessibility", "Accessibility statement"), ("/privacy", "Privacy notice")] {
+    for (path, heading) in [
+        ("/about", "About this service"),
+        ("/accessibility", "Accessibility statement"),
+        ("/privacy", "Privacy notice"),
+    ] {
         let response = client().get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
-        assert!(response.text().await.unwrap().contains(&format!("<h1>{heading}</h1>")), "{path}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains(&format!("<h1>{heading}</h1>")),
+            "{path}"
+        );
     }
 }
 
@@ -115,13 +162,21 @@ async fn information_pages_linked_from_the_footer_exist() {
 async fn every_response_carries_a_request_id_and_security_headers() {
     let server = spawn_with_demo(false).await;
     let response = client().get(server.url("/")).send().await.unwrap();
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     assert_eq!(response.headers()["referrer-policy"], "same-origin");
 
-    let echoed = client().get(server.url("/health")).header("x-request-id", "trace-me-123").send().await.unwrap();
+    let echoed = client()
+        .get(server.url("/health"))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-me-123");
 }
 
@@ -129,7 +184,13 @@ async fn every_response_carries_a_request_id_and_security_headers() {
 async fn demo_data_loads_once_through_the_feed_path() {
     let server = spawn_with_demo(true).await;
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
-    assert_eq!(server::demo::seed_demo(server.storage.as_ref(), now).await.unwrap(), None, "a second run changes nothing");
+    assert_eq!(
+        server::demo::seed_demo(server.storage.as_ref(), now)
+            .await
+            .unwrap(),
+        None,
+        "a second run changes nothing"
+    );
     assert_eq!(server.storage.list_organisations().await.unwrap().len(), 3);
 }
 
@@ -137,12 +198,24 @@ async fn demo_data_loads_once_through_the_feed_path() {
 fn help_lists_every_setting_and_never_shows_a_secret() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .arg("--help")
-        .env("DATABASE_URL", "postgres://portal:hunter2@db.internal/portal")
+        .env(
+            "DATABASE_URL",
+            "postgres://portal:hunter2@db.internal/portal",
+        )
         .output()
         .unwrap();
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
-    for setting in ["PORTAL_CONFIG", "DATABASE_URL", "PORTAL_LISTEN", "PORTAL_PUBLIC_URL", "LEPTOS_SITE_ROOT", "LOG_FORMAT", "LOG_LEVEL", "PORTAL_DEMO"] {
+    for setting in [
+        "PORTAL_CONFIG",
+        "DATABASE_URL",
+        "PORTAL_LISTEN",
+        "PORTAL_PUBLIC_URL",
+        "LEPTOS_SITE_ROOT",
+        "LOG_FORMAT",
+        "LOG_LEVEL",
+        "PORTAL_DEMO",
+    ] {
         assert!(help.contains(setting), "--help does not mention {setting}");
     }
     assert!(!help.contains("hunter2"));

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::site::{get_site_info, SiteInfo};
+use crate::site::{SiteInfo, get_site_info};
 
 /// The NHS logo, as the design system draws it.
 #[component]

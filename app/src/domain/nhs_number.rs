@@ -103,14 +103,23 @@ mod tests {
     #[test]
     fn accepts_the_published_valid_examples() {
         for n in ["9912003888", "9434765919", "6541003238", "9000000009"] {
-            assert_eq!(NhsNumber::parse(n).map(|n| n.as_str().to_owned()), Ok(n.to_owned()));
+            assert_eq!(
+                NhsNumber::parse(n).map(|n| n.as_str().to_owned()),
+                Ok(n.to_owned())
+            );
         }
     }
 
     #[test]
     fn rejects_the_published_invalid_examples() {
-        assert_eq!(NhsNumber::parse("1234567890"), Err(NhsNumberError::BadCheckDigit));
-        assert_eq!(NhsNumber::parse("9434765911"), Err(NhsNumberError::BadCheckDigit));
+        assert_eq!(
+            NhsNumber::parse("1234567890"),
+            Err(NhsNumberError::BadCheckDigit)
+        );
+        assert_eq!(
+            NhsNumber::parse("9434765911"),
+            Err(NhsNumberError::BadCheckDigit)
+        );
     }
 
     #[test]
@@ -119,10 +128,22 @@ mod tests {
             NhsNumber::parse(" 943 476-5919 ").map(|n| n.formatted()),
             Ok("943 476 5919".to_owned())
         );
-        assert_eq!(NhsNumber::parse("943.476.5919"), Err(NhsNumberError::NotDigits));
-        assert_eq!(NhsNumber::parse("94347659"), Err(NhsNumberError::WrongLength));
-        assert_eq!(NhsNumber::parse("94347659190"), Err(NhsNumberError::WrongLength));
-        assert_eq!(NhsNumber::parse("٩٤٣٤٧٦٥٩١٩"), Err(NhsNumberError::NotDigits));
+        assert_eq!(
+            NhsNumber::parse("943.476.5919"),
+            Err(NhsNumberError::NotDigits)
+        );
+        assert_eq!(
+            NhsNumber::parse("94347659"),
+            Err(NhsNumberError::WrongLength)
+        );
+        assert_eq!(
+            NhsNumber::parse("94347659190"),
+            Err(NhsNumberError::WrongLength)
+        );
+        assert_eq!(
+            NhsNumber::parse("٩٤٣٤٧٦٥٩١٩"),
+            Err(NhsNumberError::NotDigits)
+        );
     }
 
     #[test]
@@ -131,7 +152,10 @@ mod tests {
         // be 10, which no single digit can be.
         for last in 0..=9 {
             let candidate = format!("000000006{last}");
-            assert_eq!(NhsNumber::parse(&candidate), Err(NhsNumberError::BadCheckDigit));
+            assert_eq!(
+                NhsNumber::parse(&candidate),
+                Err(NhsNumberError::BadCheckDigit)
+            );
         }
     }
 

@@ -70,14 +70,23 @@ mod tests {
 
     #[test]
     fn trust_and_practice_codes_parse_and_are_upper_cased() {
-        assert_eq!(OdsCode::parse("rrv").map(|c| c.to_string()), Ok("RRV".to_owned()));
-        assert_eq!(OdsCode::parse(" F83004 ").map(|c| c.to_string()), Ok("F83004".to_owned()));
+        assert_eq!(
+            OdsCode::parse("rrv").map(|c| c.to_string()),
+            Ok("RRV".to_owned())
+        );
+        assert_eq!(
+            OdsCode::parse(" F83004 ").map(|c| c.to_string()),
+            Ok("F83004".to_owned())
+        );
     }
 
     #[test]
     fn codes_of_the_wrong_shape_are_refused() {
         assert_eq!(OdsCode::parse("R1"), Err(OdsCodeError::WrongLength));
         assert_eq!(OdsCode::parse("R1-2"), Err(OdsCodeError::BadCharacter));
-        assert_eq!(OdsCode::parse("ABCDEFGHIJK"), Err(OdsCodeError::WrongLength));
+        assert_eq!(
+            OdsCode::parse("ABCDEFGHIJK"),
+            Err(OdsCodeError::WrongLength)
+        );
     }
 }

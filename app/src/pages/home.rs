@@ -16,11 +16,15 @@ pub struct SourceSummary {
 
 #[server(endpoint = "list_sources")]
 pub async fn list_sources() -> Result<Vec<SourceSummary>, AppError> {
-    let state = use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
+    let state =
+        use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
     let organisations = state.storage.list_organisations().await?;
     Ok(organisations
         .into_iter()
-        .map(|o| SourceSummary { name: o.name, kind: o.kind })
+        .map(|o| SourceSummary {
+            name: o.name,
+            kind: o.kind,
+        })
         .collect())
 }
 

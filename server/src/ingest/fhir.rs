@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use app::domain::NhsNumber;
@@ -25,8 +25,7 @@ pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 
 /// The `meta.tag` system by which a sender tells us how to release a result: codes
 /// `release-now`, `hold` and `retract` (see docs/feed.md).
-pub const RELEASE_DIRECTIVE_SYSTEM: &str =
-    "urn:x-health-record-portal:release-directive";
+pub const RELEASE_DIRECTIVE_SYSTEM: &str = "urn:x-health-record-portal:release-directive";
 
 const DELIVERY_CHANNEL_URL: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeliveryChannel";
@@ -78,7 +77,10 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
         .iter()
         .map(|entry| {
             let resource: Value = serde_json::from_str(&entry.raw).map_err(|_| {
-                MappingError::new(&format!("Bundle.entry[{}].resource", entry.index), "the resource is not valid JSON")
+                MappingError::new(
+                    &format!("Bundle.entry[{}].resource", entry.index),
+                    "the resource is not valid JSON",
+                )
             })?;
             let resource_type = resource
                 .get("resourceType")
@@ -90,7 +92,11 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
                     )
                 })?
                 .to_owned();
-            Ok(Parsed { entry, resource, resource_type })
+            Ok(Parsed {
+                entry,
+                resource,
+                resource_type,
+            })
         })
         .collect::<Result<Vec<_>, MappingError>>()?;
 
@@ -107,7 +113,10 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
 
     // Observations listed in a report's `result` belong to that report.
     let mut report_of_observation = HashMap::<String, ItemKey>::new();
-    for p in parsed.iter().filter(|p| p.resource_type == "DiagnosticReport") {
+    for p in parsed
+        .iter()
+        .filter(|p| p.resource_type == "DiagnosticReport")
+    {
         let key = item_key(p)?;
         for result in array(&p.resource, "result") {
             if let Some(reference) = result.get("reference").and_then(Value::as_str) {
@@ -169,11 +178,17 @@ fn map_patient(p: &Parsed<'_>) -> Result<NewPatient, MappingError> {
         .ok_or_else(|| MappingError::new(&p.path("identifier"), "the patient has no NHS number"))?;
     let nhs_number = NhsNumber::parse(nhs_number)
         .map_err(|e| MappingError::new(&p.path("identifier"), &e.to_string()))?;
-    let name = array(&p.resource, "name").first().cloned().unwrap_or(Value::Null);
+    let name = array(&p.resource, "name")
+        .first()
+        .cloned()
+        .unwrap_or(Value::Null);
     Ok(NewPatient {
         nhs_number,
         family_name: text_at(&name, "family"),
-        given_name: array(&name, "given").first().and_then(Value::as_str).map(str::to_owned),
+        given_name: array(&name, "given")
+            .first()
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         birth_date: text_at(&p.resource, "birthDate"),
         gender: text_at(&p.resource, "gender"),
     })
@@ -187,10 +202,14 @@ fn resolve_patient(
     reference: Option<&Value>,
     patients: &HashMap<String, NhsNumber>,
 ) -> Result<NhsNumber, MappingError> {
-    let reference = reference.ok_or_else(|| MappingError::new(&p.path(element), "the patient is missing"))?;
+    let reference =
+        reference.ok_or_else(|| MappingError::new(&p.path(element), "the patient is missing"))?;
     if let Some(target) = reference.get("reference").and_then(Value::as_str) {
         return patients.get(target).cloned().ok_or_else(|| {
-            MappingError::new(&p.path(element), "the reference does not point at a Patient in this bundle")
+            MappingError::new(
+                &p.path(element),
+                "the reference does not point at a Patient in this bundle",
+            )
         });
     }
     let identifier = reference.get("identifier").unwrap_or(&Value::Null);
@@ -200,8 +219,16 @@ fn resolve_patient(
             "the patient must be identified by NHS number or by a Patient in the bundle",
         ));
     }
-    let value = identifier.get("value").and_then(Value::as_str).unwrap_or_default();
-    NhsNumber::parse(value).map_err(|e| MappingError::new(&format!("{}.identifier.value", p.path(element)), &e.to_string()))
+    let value = identifier
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    NhsNumber::parse(value).map_err(|e| {
+        MappingError::new(
+            &format!("{}.identifier.value", p.path(element)),
+            &e.to_string(),
+        )
+    })
 }
 
 fn item_key(p: &Parsed<'_>) -> Result<ItemKey, MappingError> {
@@ -210,7 +237,10 @@ fn item_key(p: &Parsed<'_>) -> Result<ItemKey, MappingError> {
         .cloned()
         .or_else(|| p.resource.get("masterIdentifier").cloned())
         .ok_or_else(|| {
-            MappingError::new(&p.path("identifier"), "a business identifier (system and value) is required")
+            MappingError::new(
+                &p.path("identifier"),
+                "a business identifier (system and value) is required",
+            )
         })?;
     let system = text_at(&identifier, "system");
     let value = text_at(&identifier, "value");
@@ -220,7 +250,10 @@ fn item_key(p: &Parsed<'_>) -> Result<ItemKey, MappingError> {
             identifier_system: system,
             identifier_value: value,
         }),
-        _ => Err(MappingError::new(&p.path("identifier"), "the identifier needs both a system and a value")),
+        _ => Err(MappingError::new(
+            &p.path("identifier"),
+            "the identifier needs both a system and a value",
+        )),
     }
 }
 
@@ -273,7 +306,10 @@ fn base_item(
     })
 }
 
-fn map_appointment(p: &Parsed<'_>, patients: &HashMap<String, NhsNumber>) -> Result<NewRecordItem, MappingError> {
+fn map_appointment(
+    p: &Parsed<'_>,
+    patients: &HashMap<String, NhsNumber>,
+) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let participants = array(r, "participant");
     let patient_actor = participants.iter().map(|x| x.get("actor")).find(|actor| {
@@ -292,7 +328,9 @@ fn map_appointment(p: &Parsed<'_>, patients: &HashMap<String, NhsNumber>) -> Res
         .iter()
         .filter_map(|x| x.get("actor"))
         .find(|a| {
-            a.get("reference").and_then(Value::as_str).is_some_and(|s| s.starts_with("Location/"))
+            a.get("reference")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with("Location/"))
                 || a.get("type").and_then(Value::as_str) == Some("Location")
         })
         .and_then(|a| text_at(a, "display"));
@@ -371,15 +409,27 @@ fn map_document_reference(
     Ok(item)
 }
 
-fn attachment_summary(p: &Parsed<'_>, index: usize, a: &Value) -> Result<AttachmentSummary, MappingError> {
+fn attachment_summary(
+    p: &Parsed<'_>,
+    index: usize,
+    a: &Value,
+) -> Result<AttachmentSummary, MappingError> {
     let content_type = text_at(a, "contentType").ok_or_else(|| {
-        MappingError::new(&p.path(&format!("content[{index}].attachment.contentType")), "the attachment has no content type")
+        MappingError::new(
+            &p.path(&format!("content[{index}].attachment.contentType")),
+            "the attachment has no content type",
+        )
     })?;
     let sha256 = match a.get("data").and_then(Value::as_str) {
         Some(data) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| {
-                MappingError::new(&p.path(&format!("content[{index}].attachment.data")), "the attachment data is not valid base64")
-            })?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|_| {
+                    MappingError::new(
+                        &p.path(&format!("content[{index}].attachment.data")),
+                        "the attachment data is not valid base64",
+                    )
+                })?;
             Some(hex::encode(Sha256::digest(&bytes)))
         }
         None => None,
@@ -440,7 +490,10 @@ pub fn sanitise_narrative(xhtml: &str) -> String {
         .to_string()
 }
 
-fn map_report(p: &Parsed<'_>, patients: &HashMap<String, NhsNumber>) -> Result<NewRecordItem, MappingError> {
+fn map_report(
+    p: &Parsed<'_>,
+    patients: &HashMap<String, NhsNumber>,
+) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;
     let code = coding_of(r.get("code"));
@@ -455,7 +508,10 @@ fn map_report(p: &Parsed<'_>, patients: &HashMap<String, NhsNumber>) -> Result<N
             .flatten()
             .and_then(|bytes| String::from_utf8(bytes).ok())
     });
-    let title = code.display.clone().unwrap_or_else(|| "Test result".to_owned());
+    let title = code
+        .display
+        .clone()
+        .unwrap_or_else(|| "Test result".to_owned());
     let details = ItemDetails::DiagnosticReport {
         status: text_at(r, "status").unwrap_or_default(),
         category: category.clone(),
@@ -501,7 +557,8 @@ struct RangeDecimals<'a> {
 }
 
 fn decimal_text(q: Option<&QuantityDecimal<'_>>) -> Option<String> {
-    q.and_then(|q| q.value).map(|v| v.get().trim_matches('"').to_owned())
+    q.and_then(|q| q.value)
+        .map(|v| v.get().trim_matches('"').to_owned())
 }
 
 fn map_observation(
@@ -525,7 +582,9 @@ fn map_observation(
     } else if let Some(s) = r.get("valueString").and_then(Value::as_str) {
         Some(ObservedValue::Text { text: s.to_owned() })
     } else if let Some(c) = r.get("valueCodeableConcept") {
-        Some(ObservedValue::Coded { coding: coding_of(Some(c)) })
+        Some(ObservedValue::Coded {
+            coding: coding_of(Some(c)),
+        })
     } else {
         r.get("dataAbsentReason")
             .and_then(concept_text)
@@ -544,14 +603,20 @@ fn map_observation(
         }
     });
     let interpretation = array(r, "interpretation").iter().find_map(concept_code);
-    let abnormal = interpretation
-        .as_deref()
-        .map(|code| matches!(code, "A" | "AA" | "H" | "HH" | "L" | "LL" | "HU" | "LU" | "POS"));
+    let abnormal = interpretation.as_deref().map(|code| {
+        matches!(
+            code,
+            "A" | "AA" | "H" | "HH" | "L" | "LL" | "HU" | "LU" | "POS"
+        )
+    });
     let effective = effective_text(r);
     let issued = text_at(r, "issued");
     let note = array(r, "note").first().and_then(|n| text_at(n, "text"));
     let category = array(r, "category").iter().find_map(concept_code);
-    let title = code.display.clone().unwrap_or_else(|| "Test result".to_owned());
+    let title = code
+        .display
+        .clone()
+        .unwrap_or_else(|| "Test result".to_owned());
     let details = ItemDetails::Observation {
         status: text_at(r, "status").unwrap_or_default(),
         code: code.clone(),
@@ -574,10 +639,15 @@ fn map_observation(
     Ok(item)
 }
 
-fn map_encounter(p: &Parsed<'_>, patients: &HashMap<String, NhsNumber>) -> Result<NewRecordItem, MappingError> {
+fn map_encounter(
+    p: &Parsed<'_>,
+    patients: &HashMap<String, NhsNumber>,
+) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;
-    let class = r.get("class").and_then(|c| text_at(c, "display").or_else(|| text_at(c, "code")));
+    let class = r
+        .get("class")
+        .and_then(|c| text_at(c, "display").or_else(|| text_at(c, "code")));
     let encounter_type = array(r, "type").first().and_then(concept_text);
     let period = r.get("period").unwrap_or(&Value::Null);
     let start = text_at(period, "start");
@@ -606,7 +676,11 @@ fn map_encounter(p: &Parsed<'_>, patients: &HashMap<String, NhsNumber>) -> Resul
 // --- Small readers -------------------------------------------------------------------
 
 fn array<'v>(value: &'v Value, field: &str) -> &'v [Value] {
-    value.get(field).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    value
+        .get(field)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn text_at(value: &Value, field: &str) -> Option<String> {
@@ -623,12 +697,17 @@ fn concept_text(concept: &Value) -> Option<String> {
 }
 
 fn concept_code(concept: &Value) -> Option<String> {
-    array(concept, "coding").iter().find_map(|c| text_at(c, "code"))
+    array(concept, "coding")
+        .iter()
+        .find_map(|c| text_at(c, "code"))
 }
 
 fn coding_of(concept: Option<&Value>) -> Coding {
     let concept = concept.unwrap_or(&Value::Null);
-    let first = array(concept, "coding").first().cloned().unwrap_or(Value::Null);
+    let first = array(concept, "coding")
+        .first()
+        .cloned()
+        .unwrap_or(Value::Null);
     Coding {
         system: text_at(&first, "system"),
         code: text_at(&first, "code"),
@@ -639,7 +718,11 @@ fn coding_of(concept: Option<&Value>) -> Coding {
 fn effective_text(resource: &Value) -> Option<String> {
     text_at(resource, "effectiveDateTime")
         .or_else(|| text_at(resource, "effectiveInstant"))
-        .or_else(|| resource.get("effectivePeriod").and_then(|p| text_at(p, "start")))
+        .or_else(|| {
+            resource
+                .get("effectivePeriod")
+                .and_then(|p| text_at(p, "start"))
+        })
 }
 
 /// A FHIR date, dateTime or instant as a UTC instant. Partial dates ("2024",
@@ -663,8 +746,14 @@ mod tests {
 
     #[test]
     fn partial_dates_become_the_start_of_their_period() {
-        assert_eq!(parse_fhir_instant("2024").map(|d| d.to_rfc3339()), Some("2024-01-01T00:00:00+00:00".into()));
-        assert_eq!(parse_fhir_instant("2024-04").map(|d| d.to_rfc3339()), Some("2024-04-01T00:00:00+00:00".into()));
+        assert_eq!(
+            parse_fhir_instant("2024").map(|d| d.to_rfc3339()),
+            Some("2024-01-01T00:00:00+00:00".into())
+        );
+        assert_eq!(
+            parse_fhir_instant("2024-04").map(|d| d.to_rfc3339()),
+            Some("2024-04-01T00:00:00+00:00".into())
+        );
         assert_eq!(
             parse_fhir_instant("2024-04-05T10:30:00+01:00").map(|d| d.to_rfc3339()),
             Some("2024-04-05T09:30:00+00:00".into())

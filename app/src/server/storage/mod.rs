@@ -84,10 +84,8 @@ pub trait Storage: Send + Sync + 'static {
     // --- Source organisations -------------------------------------------------------
 
     /// Registers a source organisation with the hash of its feed credential.
-    async fn create_organisation(
-        &self,
-        new: NewOrganisation,
-    ) -> Result<Organisation, StorageError>;
+    async fn create_organisation(&self, new: NewOrganisation)
+    -> Result<Organisation, StorageError>;
 
     async fn find_organisation_by_ods_code(
         &self,
@@ -122,10 +120,7 @@ pub trait Storage: Send + Sync + 'static {
     /// updated, each item is created, given a new version, or left unchanged when its
     /// content is identical to the current version, and the source's "last received"
     /// time moves on. Returns one outcome per item, in order.
-    async fn apply_delivery(
-        &self,
-        delivery: Delivery,
-    ) -> Result<Vec<ItemOutcome>, StorageError>;
+    async fn apply_delivery(&self, delivery: Delivery) -> Result<Vec<ItemOutcome>, StorageError>;
 
     /// A patient's visible items (not entered in error, no excluded label), newest
     /// first, with the audit row for the read written in the same transaction.

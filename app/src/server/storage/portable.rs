@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::types::*;
 use super::StorageError;
+use super::types::*;
 use crate::audit::{ActorKind, AuditOutcome};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::records::{ItemDetails, OrganisationKind, RecordKind, ReleaseDirective};
@@ -185,7 +185,8 @@ impl TryFrom<AccountRow> for Account {
             id: AccountId(row.id),
             issuer: row.issuer,
             subject: row.subject,
-            role: AccountRole::from_code(&row.role).ok_or(StorageError::Corrupt("accounts.role"))?,
+            role: AccountRole::from_code(&row.role)
+                .ok_or(StorageError::Corrupt("accounts.role"))?,
             identity_level: row.identity_level,
             patient_id: row.patient_id.map(PatientId),
             created_at: from_millis(row.created_at)?,

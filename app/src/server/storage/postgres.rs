@@ -8,7 +8,7 @@ use sqlx::{Pool, Postgres};
 use super::portable::*;
 use super::types::*;
 use super::{Backend, StorageError};
-use crate::audit::{action, ActorKind, AuditOutcome};
+use crate::audit::{ActorKind, AuditOutcome, action};
 use crate::domain::{NhsNumber, OdsCode};
 
 pub struct PostgresStorage {
@@ -18,7 +18,10 @@ pub struct PostgresStorage {
 impl PostgresStorage {
     /// Connects to the database a `postgres:` URL names and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }

@@ -12,7 +12,7 @@ use sqlx::{Pool, Sqlite};
 use super::portable::*;
 use super::types::*;
 use super::{Backend, StorageError};
-use crate::audit::{action, ActorKind, AuditOutcome};
+use crate::audit::{ActorKind, AuditOutcome, action};
 use crate::domain::{NhsNumber, OdsCode};
 
 pub struct SqliteStorage {
@@ -29,10 +29,10 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        if let Some(folder) = options.get_filename().parent() {
-            if !folder.as_os_str().is_empty() {
-                std::fs::create_dir_all(folder)?;
-            }
+        if let Some(folder) = options.get_filename().parent()
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder)?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -1,0 +1,88 @@
+# Shared by .ci/portal and .ci/test: installs what the portal needs to build, run and
+# test, each piece only if it is missing, so every script is safe to run again.
+# Sourced, not run.
+
+PORTAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION="0.3.10"
+# Must equal the wasm-bindgen crate version pinned in Cargo.toml and Cargo.lock.
+WASM_BINDGEN_VERSION="0.2.130"
+
+say() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  say "Installing Debian packages: $*"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+ensure_rust_tools() {
+  if ! command -v cargo >/dev/null; then
+    echo "cargo is not installed: install Rust with rustup first (https://rustup.rs)." >&2
+    exit 1
+  fi
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "Adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+    say "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes, once)"
+    cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # --locked fails against this version's lock file; the version itself is pinned.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+ensure_node() {
+  if ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+}
+
+# npm ci in a folder when its node_modules is missing or older than its lock file.
+ensure_npm_packages() {
+  local folder="$PORTAL_ROOT/$1"
+  if [ ! -f "$folder/node_modules/.package-lock.json" ] \
+    || [ "$folder/package-lock.json" -nt "$folder/node_modules/.package-lock.json" ]; then
+    say "Installing npm packages in $1/"
+    (cd "$folder" && npm ci --no-audit --no-fund)
+  fi
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+  fi
+}
+
+# The design system's icons and JavaScript, copied from the npm package into the
+# assets folder cargo-leptos publishes (style/public). The CSS is compiled from the same
+# package by style/main.scss.
+prepare_site_assets() {
+  local dist="$PORTAL_ROOT/style/node_modules/nhsuk-frontend/dist/nhsuk"
+  mkdir -p "$PORTAL_ROOT/style/public"
+  rm -rf "$PORTAL_ROOT/style/public/assets"
+  cp -R "$dist/assets" "$PORTAL_ROOT/style/public/assets"
+  cp "$dist/nhsuk-frontend.min.js" "$PORTAL_ROOT/style/public/nhsuk-frontend.min.js"
+}
+
+# Tools that npm installed (sass, wasm-opt) come first on PATH, so cargo-leptos uses
+# them instead of trying to download its own.
+use_local_tools() {
+  export PATH="$PORTAL_ROOT/style/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+}
+
+# The environment cargo-leptos gives its debug builds. Plain cargo commands that use
+# the same one reuse its compiled dependencies instead of rebuilding them all.
+use_leptos_debug_environment() {
+  export RUSTFLAGS="--cfg erase_components"
+  export LEPTOS_OUTPUT_NAME=portal LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
+    LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
+    LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false
+}

@@ -1,0 +1,43 @@
+// Shared test set-up: an accessibility check with axe-core (WCAG 2.2 AA rules), and a
+// guard that fails any JavaScript-enabled test whose page logs an error (a hydration
+// mismatch shows up that way).
+import { test as base, expect, type Page } from '@playwright/test'
+import AxeBuilder from '@axe-core/playwright'
+
+export const test = base.extend<{ consoleErrors: string[] }>({
+  consoleErrors: async ({ page }, use) => {
+    const errors: string[] = []
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return
+      // The document's own error status (a 404 page) is what the test checks, not a fault.
+      if (message.text().startsWith('Failed to load resource') && message.location().url === page.url()) return
+      errors.push(message.text())
+    })
+    page.on('pageerror', (error) => errors.push(error.message))
+    await use(errors)
+    // Resources the design system points at outside this machine cannot load here.
+    const real = errors.filter((e) => !e.includes('net::ERR_'))
+    expect(real, 'errors in the browser console').toEqual([])
+  },
+})
+
+export { expect }
+
+/// axe-core runs inside the page, so it needs JavaScript: it checks the JavaScript
+/// project's pages, whose markup is the same server-rendered HTML the other project gets.
+export async function expectNoAccessibilityViolations(page: Page, javaScriptEnabled: boolean) {
+  if (!javaScriptEnabled) return
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
+    .analyze()
+  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`)).toEqual([])
+}
+
+/// With JavaScript on, wait until the page is hydrated, so that the test exercises the
+/// interactive page rather than racing it.
+export async function settle(page: Page, javaScriptEnabled: boolean) {
+  await page.waitForLoadState('load')
+  if (javaScriptEnabled) {
+    await page.waitForFunction(() => document.body.classList.contains('nhsuk-frontend-supported'))
+  }
+}
