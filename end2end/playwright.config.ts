@@ -46,7 +46,8 @@ export default defineConfig({
       DATABASE_URL: 'sqlite://.data/portal.db',
       PORTAL_LISTEN: `127.0.0.1:${port}`,
       PORTAL_DEMO: 'true',
-      LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? '../target/site',
+      // Not the inherited LEPTOS_SITE_ROOT: that one is relative to the workspace root.
+      LEPTOS_SITE_ROOT: process.env.E2E_SITE_ROOT ?? '../target/site',
       LOG_LEVEL: 'warn',
     },
   },

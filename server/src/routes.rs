@@ -17,7 +17,8 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use app::server::{AppState, Clock, storage::Storage};
 use app::{App, shell};
@@ -69,7 +70,11 @@ pub fn build_router(config: &Config, storage: Arc<dyn Storage>, clock: Arc<dyn C
         ))
         .layer(CatchPanicLayer::custom(problem_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
@@ -122,4 +127,22 @@ fn problem_response(_panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_the_problem_page_without_its_message() {
+        let response = problem_response(Box::new("secret internal detail"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("<h1>Sorry, there is a problem with the service</h1>"));
+        assert!(html.contains("quote reference"));
+        assert!(!html.contains("secret internal detail"));
+    }
 }
