@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod auth;
 pub mod components;
 pub mod domain;
 pub mod error;
@@ -26,7 +27,7 @@ use leptos_router::{
 };
 
 use crate::components::Layout;
-use crate::pages::{AboutPage, AccessibilityPage, HomePage, NotFoundPage, PrivacyPage};
+use crate::pages::*;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -66,6 +67,17 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("about") view=AboutPage/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage/>
                     <Route path=StaticSegment("privacy") view=PrivacyPage/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("cancelled")) view=SignInCancelledPage/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("problem")) view=SignInProblemPage/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("too-young")) view=TooYoungPage/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("unavailable")) view=SignInUnavailablePage/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("signed-out")) view=SignedOutPage/>
+                    <Route path=(StaticSegment("account"), StaticSegment("verify-identity")) view=VerifyIdentityPage ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("staff") view=StaffHomePage ssr=SsrMode::InOrder/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("refused")) view=StaffRefusedPage/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("problem")) view=StaffSignInProblemPage/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("cancelled")) view=StaffSignInProblemPage/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("signed-out")) view=StaffSignedOutPage/>
                 </Routes>
             </Layout>
         </Router>

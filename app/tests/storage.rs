@@ -134,6 +134,7 @@ on_both_backends!(
     sessions_are_created_found_touched_and_ended,
     expired_and_idle_sessions_are_removed,
     the_audit_trail_cannot_be_changed_or_deleted,
+    a_login_attempt_can_be_taken_once_and_not_after_it_expires,
 );
 
 // --- Fixtures --------------------------------------------------------------------
@@ -1047,6 +1048,48 @@ async fn the_audit_trail_cannot_be_changed_or_deleted(db: &TestDb) {
         assert!(error.contains("append-only"), "{sql}: {error}");
     }
     assert_eq!(s.list_audit_events(a, 10).await.unwrap().len(), 1);
+}
+
+async fn a_login_attempt_can_be_taken_once_and_not_after_it_expires(db: &TestDb) {
+    let s = db.storage.as_ref();
+    let attempt = |hash: &str, created: DateTime<Utc>| NewLoginAttempt {
+        state_hash: hash.into(),
+        audience: SessionAudience::Patient,
+        nonce: format!("nonce-{hash}"),
+        pkce_verifier: Some("verifier".into()),
+        requested_vectors: vec!["P9.Cp.Cd".into(), "P9.Cm".into()],
+        created_at: created,
+    };
+    s.create_login_attempt(attempt("fresh", at(6, 9)))
+        .await
+        .unwrap();
+    s.create_login_attempt(attempt("stale", at(6, 8)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_login_attempt(attempt("fresh", at(6, 9))).await,
+        Err(StorageError::Conflict(_))
+    ));
+
+    let not_before = at(6, 9) - Duration::minutes(10);
+    let taken = s.take_login_attempt("fresh", not_before).await.unwrap();
+    assert_eq!(taken, Some(attempt("fresh", at(6, 9))));
+    assert_eq!(
+        s.take_login_attempt("fresh", not_before).await.unwrap(),
+        None,
+        "a replay finds nothing"
+    );
+    assert_eq!(
+        s.take_login_attempt("stale", not_before).await.unwrap(),
+        None,
+        "too old to use"
+    );
+    assert_eq!(
+        s.take_login_attempt("never-made", not_before)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// Both migration folders must hold the same versions, so the backends never drift.

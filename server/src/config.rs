@@ -138,6 +138,61 @@ pub struct SettingsArgs {
     /// "demo" banner on every page. Never in production.
     #[arg(long, env = "PORTAL_DEMO", global = true)]
     pub demo: Option<bool>,
+
+    /// Folder for files the portal makes itself (demo keys) [default: data].
+    #[arg(long, env = "PORTAL_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// NHS login issuer, e.g. https://auth.login.nhs.uk [default: the built-in simulator
+    /// when it is on].
+    #[arg(long, env = "NHS_LOGIN_ISSUER", global = true)]
+    pub nhs_login_issuer: Option<String>,
+
+    /// Our client id at NHS login.
+    #[arg(long, env = "NHS_LOGIN_CLIENT_ID", global = true)]
+    pub nhs_login_client_id: Option<String>,
+
+    /// PEM file (PKCS#8 or PKCS#1) with the RSA key registered with NHS login.
+    #[arg(long, env = "NHS_LOGIN_PRIVATE_KEY", global = true)]
+    pub nhs_login_private_key: Option<PathBuf>,
+
+    /// Redirect URI registered with NHS login [default: <public url>/auth/callback].
+    #[arg(long, env = "NHS_LOGIN_REDIRECT_URI", global = true)]
+    pub nhs_login_redirect_uri: Option<String>,
+
+    /// Vectors of trust to request, as a JSON array
+    /// [default: ["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]].
+    #[arg(long, env = "NHS_LOGIN_VTR", global = true)]
+    pub nhs_login_vtr: Option<String>,
+
+    /// Turn on the built-in NHS login and staff identity provider simulators (demo and
+    /// development only; never in production).
+    #[arg(long, env = "NHS_LOGIN_SIMULATOR", global = true)]
+    pub nhs_login_simulator: Option<bool>,
+
+    /// Staff identity provider issuer (the trust's own) [default: the simulator when on].
+    #[arg(long, env = "STAFF_OIDC_ISSUER", global = true)]
+    pub staff_oidc_issuer: Option<String>,
+
+    /// Our client id at the staff identity provider.
+    #[arg(long, env = "STAFF_OIDC_CLIENT_ID", global = true)]
+    pub staff_oidc_client_id: Option<String>,
+
+    /// PEM file with the RSA key registered with the staff identity provider.
+    #[arg(long, env = "STAFF_OIDC_PRIVATE_KEY", global = true)]
+    pub staff_oidc_private_key: Option<PathBuf>,
+
+    /// Redirect URI for staff sign-in [default: <public url>/staff/auth/callback].
+    #[arg(long, env = "STAFF_OIDC_REDIRECT_URI", global = true)]
+    pub staff_oidc_redirect_uri: Option<String>,
+
+    /// The claim that carries staff roles [default: roles].
+    #[arg(long, env = "STAFF_OIDC_ROLE_CLAIM", global = true)]
+    pub staff_oidc_role_claim: Option<String>,
+
+    /// The role value that grants the service desk role [default: service_desk].
+    #[arg(long, env = "STAFF_OIDC_ROLE_VALUE", global = true)]
+    pub staff_oidc_role_value: Option<String>,
 }
 
 /// The same settings as read from the TOML file.
@@ -151,6 +206,29 @@ pub struct SettingsFile {
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     pub demo: Option<bool>,
+    pub data_dir: Option<PathBuf>,
+    pub nhs_login_issuer: Option<String>,
+    pub nhs_login_client_id: Option<String>,
+    pub nhs_login_private_key: Option<PathBuf>,
+    pub nhs_login_redirect_uri: Option<String>,
+    pub nhs_login_vtr: Option<String>,
+    pub nhs_login_simulator: Option<bool>,
+    pub staff_oidc_issuer: Option<String>,
+    pub staff_oidc_client_id: Option<String>,
+    pub staff_oidc_private_key: Option<PathBuf>,
+    pub staff_oidc_redirect_uri: Option<String>,
+    pub staff_oidc_role_claim: Option<String>,
+    pub staff_oidc_role_value: Option<String>,
+}
+
+/// One identity provider's client settings, after defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProviderConfig {
+    /// `None` means "the built-in simulator at its own address".
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub private_key: PathBuf,
+    pub redirect_uri: String,
 }
 
 /// The settings in force, after precedence and defaults.
@@ -163,6 +241,14 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub demo: bool,
+    pub data_dir: PathBuf,
+    pub simulator: bool,
+    /// NHS login; `None` when neither configured nor simulated (sign-in is then off).
+    pub nhs_login: Option<IdentityProviderConfig>,
+    pub nhs_login_vectors: Vec<String>,
+    pub staff_oidc: Option<IdentityProviderConfig>,
+    pub staff_role_claim: String,
+    pub staff_role_value: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +260,10 @@ pub enum ConfigError {
     },
     #[error("the configuration file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("NHS_LOGIN_VTR must be a JSON array of vectors of trust, such as [\"P9.Cp.Cd\"]")]
+    InvalidVectors,
+    #[error("{0} needs a client id and a private key file")]
+    IncompleteProvider(&'static str),
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portal.db";
@@ -200,16 +290,57 @@ impl Config {
             .listen
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let data_dir: PathBuf = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| "data".into());
+        let simulator = args
+            .nhs_login_simulator
+            .or(file.nhs_login_simulator)
+            .unwrap_or(false);
+        let nhs_login_vectors = match args.nhs_login_vtr.or(file.nhs_login_vtr) {
+            Some(text) => serde_json::from_str::<Vec<String>>(&text)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::InvalidVectors)?,
+            None => app::auth::DEFAULT_VECTORS
+                .iter()
+                .map(|v| (*v).to_owned())
+                .collect(),
+        };
+        let nhs_login = provider(
+            "NHS login",
+            args.nhs_login_issuer.or(file.nhs_login_issuer),
+            args.nhs_login_client_id.or(file.nhs_login_client_id),
+            args.nhs_login_private_key.or(file.nhs_login_private_key),
+            args.nhs_login_redirect_uri
+                .or(file.nhs_login_redirect_uri)
+                .unwrap_or_else(|| format!("{public_url}/auth/callback")),
+            simulator.then(|| ("portal-demo", data_dir.join("keys/nhs-login-client.pem"))),
+        )?;
+        let staff_oidc = provider(
+            "The staff identity provider",
+            args.staff_oidc_issuer.or(file.staff_oidc_issuer),
+            args.staff_oidc_client_id.or(file.staff_oidc_client_id),
+            args.staff_oidc_private_key.or(file.staff_oidc_private_key),
+            args.staff_oidc_redirect_uri
+                .or(file.staff_oidc_redirect_uri)
+                .unwrap_or_else(|| format!("{public_url}/staff/auth/callback")),
+            simulator.then(|| ("portal-staff-demo", data_dir.join("keys/staff-client.pem"))),
+        )?;
         Ok(Config {
             database_url: args
                 .database_url
                 .or(file.database_url)
                 .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
             listen,
-            public_url: args
-                .public_url
-                .or(file.public_url)
-                .unwrap_or_else(|| format!("http://{listen}")),
+            public_url,
             site_root: args
                 .site_root
                 .or(file.site_root)
@@ -220,7 +351,50 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
             demo: args.demo.or(file.demo).unwrap_or(false),
+            data_dir,
+            simulator,
+            nhs_login,
+            nhs_login_vectors,
+            staff_oidc,
+            staff_role_claim: args
+                .staff_oidc_role_claim
+                .or(file.staff_oidc_role_claim)
+                .unwrap_or_else(|| "roles".to_owned()),
+            staff_role_value: args
+                .staff_oidc_role_value
+                .or(file.staff_oidc_role_value)
+                .unwrap_or_else(|| "service_desk".to_owned()),
         })
+    }
+}
+
+/// An identity provider's settings: all given, or simulated (the simulator's defaults
+/// fill what is missing), or none at all (that sign-in is off).
+fn provider(
+    name: &'static str,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    private_key: Option<PathBuf>,
+    redirect_uri: String,
+    simulated: Option<(&str, PathBuf)>,
+) -> Result<Option<IdentityProviderConfig>, ConfigError> {
+    match (issuer, simulated) {
+        (None, None) => Ok(None),
+        (Some(issuer), _) => match (client_id, private_key) {
+            (Some(client_id), Some(private_key)) => Ok(Some(IdentityProviderConfig {
+                issuer: Some(issuer),
+                client_id,
+                private_key,
+                redirect_uri,
+            })),
+            _ => Err(ConfigError::IncompleteProvider(name)),
+        },
+        (None, Some((demo_client, demo_key))) => Ok(Some(IdentityProviderConfig {
+            issuer: None,
+            client_id: client_id.unwrap_or_else(|| demo_client.to_owned()),
+            private_key: private_key.unwrap_or(demo_key),
+            redirect_uri,
+        })),
     }
 }
 
@@ -248,6 +422,42 @@ mod tests {
         assert!(config.demo);
         assert_eq!(config.database_url.expose(), DEFAULT_DATABASE_URL);
         assert_eq!(config.public_url, "http://127.0.0.1:4000");
+        assert_eq!(
+            config.nhs_login, None,
+            "no NHS login unless configured or simulated"
+        );
+    }
+
+    #[test]
+    fn the_simulator_fills_in_nhs_login_and_staff_sign_in() {
+        let config = Config::resolve(SettingsArgs {
+            nhs_login_simulator: Some(true),
+            public_url: Some("http://127.0.0.1:3000/".into()),
+            ..SettingsArgs::default()
+        })
+        .unwrap();
+        let nhs = config.nhs_login.unwrap();
+        assert_eq!(nhs.issuer, None);
+        assert_eq!(nhs.redirect_uri, "http://127.0.0.1:3000/auth/callback");
+        assert_eq!(
+            config.staff_oidc.unwrap().redirect_uri,
+            "http://127.0.0.1:3000/staff/auth/callback"
+        );
+        assert_eq!(config.nhs_login_vectors, ["P9.Cp.Cd", "P9.Cp.Ck", "P9.Cm"]);
+    }
+
+    #[test]
+    fn a_real_provider_needs_its_client_id_and_key() {
+        let missing = Config::resolve(SettingsArgs {
+            nhs_login_issuer: Some("https://auth.login.nhs.uk".into()),
+            ..SettingsArgs::default()
+        });
+        assert!(matches!(missing, Err(ConfigError::IncompleteProvider(_))));
+        let bad_vectors = Config::resolve(SettingsArgs {
+            nhs_login_vtr: Some("P9".into()),
+            ..SettingsArgs::default()
+        });
+        assert!(matches!(bad_vectors, Err(ConfigError::InvalidVectors)));
     }
 
     #[test]

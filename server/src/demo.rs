@@ -6,7 +6,7 @@
 //! to "now", and loaded through [`crate::ingest::ingest_bundle`], exactly as a real feed
 //! would send them. Nothing is inserted by hand.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Value, json};
 
 use app::records::OrganisationKind;
@@ -572,7 +572,13 @@ fn hospital_bundle(now: DateTime<Utc>) -> String {
 fn gp_bundle(now: DateTime<Utc>) -> String {
     let mut b = BundleBuilder::new(GP_ODS);
     let amelia = b.patient(AMELIA, "Hart", "Amelia", "1984-06-12", "female");
-    let sophie = b.patient(SOPHIE, "Turner", "Sophie", "2014-05-02", "female");
+    let sophie = b.patient(
+        SOPHIE,
+        "Turner",
+        "Sophie",
+        &sophie_birthdate(now.date_naive()),
+        "female",
+    );
     let mohammed = b.patient(MOHAMMED, "Iqbal", "Mohammed", "1968-09-30", "male");
     let surgery = "Riverside Medical Practice, 14 Mill Lane";
     b.appointment(
@@ -707,6 +713,14 @@ fn community_bundle(now: DateTime<Utc>) -> String {
 }
 
 // --- Helpers ----------------------------------------------------------------------
+
+/// Sophie is always 12 (her 13th birthday two months away), so the demo can show the
+/// age rule whenever it is run.
+pub fn sophie_birthdate(today: chrono::NaiveDate) -> String {
+    let birthday = today + Duration::days(60);
+    let born = birthday.with_year(birthday.year() - 13).unwrap_or(birthday);
+    born.format("%Y-%m-%d").to_string()
+}
 
 /// A moment `days` from today at the given hour and minute (UTC).
 fn day(now: DateTime<Utc>, days: i64, hour: u32, minute: u32) -> DateTime<Utc> {

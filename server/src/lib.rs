@@ -3,6 +3,7 @@
 //! into here, so that integration tests run exactly the same server in-process.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod demo;
@@ -23,6 +24,8 @@ pub enum StartError {
     Storage(#[from] storage::StorageError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
+    #[error("{0}")]
+    Router(#[from] routes::RouterError),
     #[error("could not listen on the configured address: {0}")]
     Listen(std::io::Error),
 }
@@ -48,7 +51,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await
         .map_err(StartError::Listen)?;
     let address = listener.local_addr().map_err(StartError::Listen)?;
-    let router = routes::build_router(&config, storage, clock);
+    let router = routes::build_router(&config, storage, clock)?;
     tracing::info!(backend = ?backend_name(&config), "the portal is ready at http://{address}");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

@@ -23,26 +23,118 @@ use tracing::Level;
 use app::server::{AppState, Clock, storage::Storage};
 use app::{App, shell};
 
-use crate::config::Config;
+use crate::auth::keys::{self, KeyError, SigningKey};
+use crate::auth::oidc::{OidcProvider, ProviderSettings};
+use crate::auth::session::{CookiePolicy, SessionLayerState, session_layer};
+use crate::auth::simulator::{
+    Simulator, SimulatorError, SimulatorSettings, nhs_login_people, staff_people,
+};
+use crate::auth::{self, AuthState, StaffRole};
+use crate::config::{Config, IdentityProviderConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("identity provider key: {0}")]
+    Key(#[from] KeyError),
+    #[error("identity provider simulator: {0}")]
+    Simulator(#[from] SimulatorError),
+    #[error("identity provider client could not be set up")]
+    Client,
+}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole application for a given configuration, storage and clock. Tests call
 /// this with a fresh database and an injected clock; `main` with the real ones.
-pub fn build_router(config: &Config, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Router {
+pub fn build_router(
+    config: &Config,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+) -> Result<Router, RouterError> {
     let leptos_options = leptos_options(config);
+    let cookies = CookiePolicy::from_public_url(&config.public_url);
+    let mut simulators = Router::new();
+    let nhs_login = match &config.nhs_login {
+        Some(provider) => {
+            let (client, simulator) = identity_provider(
+                config,
+                provider,
+                "nhs-login",
+                vec!["openid", "profile", "email", "phone"],
+                config.nhs_login_vectors.clone(),
+                clock.clone(),
+                |issuer, client_id, redirect_uri, pem| SimulatorSettings {
+                    title: "NHS login (simulated)",
+                    issuer,
+                    client_id,
+                    redirect_uri,
+                    client_public_key_pem: pem,
+                    people: nhs_login_people(clock.now().date_naive()),
+                    nhs_login: true,
+                },
+            )?;
+            if let Some(simulator) = simulator {
+                simulators = simulators.nest("/simulator/nhs-login", simulator.router());
+            }
+            Some(client)
+        }
+        None => None,
+    };
+    let staff = match &config.staff_oidc {
+        Some(provider) => {
+            let (client, simulator) = identity_provider(
+                config,
+                provider,
+                "staff",
+                vec!["openid", "profile", "email"],
+                Vec::new(),
+                clock.clone(),
+                |issuer, client_id, redirect_uri, pem| SimulatorSettings {
+                    title: "Staff sign-in (simulated)",
+                    issuer,
+                    client_id,
+                    redirect_uri,
+                    client_public_key_pem: pem,
+                    people: staff_people(&config.staff_role_claim, &config.staff_role_value),
+                    nhs_login: false,
+                },
+            )?;
+            if let Some(simulator) = simulator {
+                simulators = simulators.nest("/simulator/staff", simulator.router());
+            }
+            Some(client)
+        }
+        None => None,
+    };
+    let auth_routes = auth::router(AuthState {
+        storage: storage.clone(),
+        clock: clock.clone(),
+        cookies: cookies.clone(),
+        nhs_login,
+        staff,
+        staff_role: StaffRole {
+            claim: config.staff_role_claim.clone(),
+            value: config.staff_role_value.clone(),
+        },
+    });
+    let sessions = SessionLayerState {
+        storage: storage.clone(),
+        clock: clock.clone(),
+        cookies,
+    };
+
     let state = AppState {
         leptos_options: leptos_options.clone(),
         storage,
         clock,
-        demo_mode: config.demo,
+        demo_mode: config.demo || config.simulator,
     };
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
     let fallback_state = state.clone();
 
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
@@ -56,6 +148,12 @@ pub fn build_router(config: &Config, storage: Arc<dyn Storage>, clock: Arc<dyn C
             move || provide_context(fallback_state.clone()), shell
         ))
         .with_state(state)
+        .merge(auth_routes)
+        .merge(simulators)
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            session_layer,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -75,7 +173,53 @@ pub fn build_router(config: &Config, storage: Arc<dyn Storage>, clock: Arc<dyn C
                 .make_span_with(crate::telemetry::request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    Ok(router)
+}
+
+/// The OpenID Connect client for one provider, and its simulator when the provider is
+/// simulated (no issuer configured and the simulator on). A simulated provider's client
+/// key is created on first start; a real one's must exist.
+fn identity_provider(
+    config: &Config,
+    provider: &IdentityProviderConfig,
+    simulator_path: &str,
+    scopes: Vec<&str>,
+    vectors: Vec<String>,
+    clock: Arc<dyn Clock>,
+    simulator_settings: impl FnOnce(String, String, String, String) -> SimulatorSettings,
+) -> Result<(Arc<OidcProvider>, Option<Simulator>), RouterError> {
+    let (key, issuer, simulator) = match &provider.issuer {
+        Some(issuer) => (
+            SigningKey::from_pem_file(&provider.private_key)?,
+            issuer.clone(),
+            None,
+        ),
+        None => {
+            let key = keys::load_or_create(&provider.private_key)?;
+            let issuer = format!("{}/simulator/{simulator_path}", config.public_url);
+            let settings = simulator_settings(
+                issuer.clone(),
+                provider.client_id.clone(),
+                provider.redirect_uri.clone(),
+                key.public_pem()?,
+            );
+            (key, issuer, Some(Simulator::new(settings, clock.clone())?))
+        }
+    };
+    let client = OidcProvider::new(
+        ProviderSettings {
+            issuer,
+            client_id: provider.client_id.clone(),
+            redirect_uri: provider.redirect_uri.clone(),
+            scopes: scopes.into_iter().map(str::to_owned).collect(),
+            vectors,
+        },
+        Arc::new(key),
+        clock,
+    )
+    .map_err(|_| RouterError::Client)?;
+    Ok((Arc::new(client), simulator))
 }
 
 /// Leptos's own settings, from ours: where the built site is and what it is called.

@@ -4,58 +4,22 @@
 // Test helpers may panic: in a test, a panic is a clear failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod support;
 
 use chrono::{TimeZone, Utc};
+use server::config::SettingsArgs;
 
-use app::server::FixedClock;
-use app::server::storage::{self, Storage};
-use server::config::{Config, LogFormat, Secret};
+use support::TestServer;
 
-struct Running {
-    address: SocketAddr,
-    storage: Arc<dyn Storage>,
-    _dir: tempfile::TempDir,
-}
-
-impl Running {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-}
-
-async fn spawn_with_demo(demo: bool) -> Running {
-    server::telemetry::init(LogFormat::Human, "warn");
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        database_url: Secret::new(format!("sqlite://{}/portal.db", dir.path().display())),
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        public_url: "http://127.0.0.1".into(),
-        site_root: dir.path().join("site"),
-        log_format: LogFormat::Human,
-        log_level: "warn".into(),
+async fn spawn_with_demo(demo: bool) -> TestServer {
+    support::spawn(
+        SettingsArgs {
+            demo: Some(demo),
+            ..SettingsArgs::default()
+        },
         demo,
-    };
-    let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
-    let storage = storage::connect(config.database_url.expose())
-        .await
-        .unwrap();
-    if demo {
-        server::demo::seed_demo(storage.as_ref(), now)
-            .await
-            .unwrap();
-    }
-    let router =
-        server::routes::build_router(&config, storage.clone(), Arc::new(FixedClock::at(now)));
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Running {
-        address,
-        storage,
-        _dir: dir,
-    }
+    )
+    .await
 }
 
 fn client() -> reqwest::Client {

@@ -32,6 +32,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </a>
                     <span class="nhsuk-header__service-name">"Your health record"</span>
                 </div>
+                <Suspense fallback=|| ()>
+                    {move || site.get().and_then(Result::ok).and_then(|s: SiteInfo| account_menu(&s))}
+                </Suspense>
             </div>
         </header>
         <Suspense fallback=|| ()>
@@ -62,6 +65,37 @@ pub fn Layout(children: Children) -> impl IntoView {
             </div>
         </footer>
     }
+}
+
+/// "Sign out" for whoever is signed in: a plain form post carrying the session's CSRF
+/// token, so it works with or without JavaScript.
+fn account_menu(site: &SiteInfo) -> Option<impl IntoView + use<>> {
+    let (action, csrf, label) = match (&site.patient, &site.staff) {
+        (Some(patient), _) => (
+            "/auth/logout",
+            patient.csrf_token.clone(),
+            "Signed in with NHS login",
+        ),
+        (None, Some(staff)) => (
+            "/staff/auth/logout",
+            staff.csrf_token.clone(),
+            "Signed in as service desk staff",
+        ),
+        (None, None) => return None,
+    };
+    Some(view! {
+        <nav class="nhsuk-header__account" aria-label="Account">
+            <ul class="nhsuk-header__account-list">
+                <li class="nhsuk-header__account-item">{label}</li>
+                <li class="nhsuk-header__account-item">
+                    <form class="nhsuk-header__account-form" action=action method="post">
+                        <input type="hidden" name="csrf_token" value=csrf/>
+                        <button class="nhsuk-header__account-button" type="submit">"Sign out"</button>
+                    </form>
+                </li>
+            </ul>
+        </nav>
+    })
 }
 
 /// Shown on every page when the built-in NHS login simulator is on, so that nobody

@@ -4,6 +4,8 @@
 pub mod clock;
 pub mod state;
 pub mod storage;
+pub mod viewer;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use state::AppState;
+pub use viewer::{SignedIn, Viewer, current_viewer};

@@ -116,6 +116,14 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn find_patient(&self, id: PatientId) -> Result<Option<Patient>, StorageError>;
 
+    /// The patient with this NHS number, created (without demographics) if no source has
+    /// sent anything about them yet, so a P9 sign-in always links to a record.
+    async fn find_or_create_patient(
+        &self,
+        nhs_number: &NhsNumber,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Patient, StorageError>;
+
     /// Applies one delivery from a source, all or nothing: patients are created or
     /// updated, each item is created, given a new version, or left unchanged when its
     /// content is identical to the current version, and the source's "last received"
@@ -185,6 +193,17 @@ pub trait Storage: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
         idle_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StorageError>;
+
+    /// Remembers a sign-in in progress until its callback.
+    async fn create_login_attempt(&self, attempt: NewLoginAttempt) -> Result<(), StorageError>;
+
+    /// Takes (reads and deletes) the sign-in in progress with this state hash. Each one
+    /// can be taken once; attempts created before `not_before` are deleted unread.
+    async fn take_login_attempt(
+        &self,
+        state_hash: &str,
+        not_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<LoginAttempt>, StorageError>;
 
     // --- Audit ----------------------------------------------------------------------
 

@@ -230,6 +230,32 @@ impl TryFrom<SessionRow> for Session {
 }
 
 #[derive(sqlx::FromRow)]
+pub(super) struct LoginAttemptRow {
+    state_hash: String,
+    audience: String,
+    nonce: String,
+    pkce_verifier: Option<String>,
+    requested_vectors: String,
+    created_at: i64,
+}
+
+impl TryFrom<LoginAttemptRow> for LoginAttempt {
+    type Error = StorageError;
+    fn try_from(row: LoginAttemptRow) -> Result<Self, StorageError> {
+        Ok(LoginAttempt {
+            state_hash: row.state_hash,
+            audience: SessionAudience::from_code(&row.audience)
+                .ok_or(StorageError::Corrupt("login_attempts.audience"))?,
+            nonce: row.nonce,
+            pkce_verifier: row.pkce_verifier,
+            requested_vectors: serde_json::from_str(&row.requested_vectors)
+                .map_err(|_| StorageError::Corrupt("login_attempts.requested_vectors"))?,
+            created_at: from_millis(row.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
     id: i64,
     occurred_at: i64,
@@ -416,6 +442,23 @@ macro_rules! impl_portable_storage {
                 .await?
                 .map(Patient::try_from)
                 .transpose()
+            }
+
+            async fn find_or_create_patient(
+                &self,
+                nhs_number: &NhsNumber,
+                at: DateTime<Utc>,
+            ) -> Result<Patient, StorageError> {
+                let row: PatientRow = sqlx::query_as(
+                    "INSERT INTO patients (nhs_number, created_at, updated_at) VALUES ($1, $2, $2) \
+                     ON CONFLICT (nhs_number) DO UPDATE SET nhs_number = excluded.nhs_number \
+                     RETURNING id, nhs_number, family_name, given_name, birth_date, gender",
+                )
+                .bind(nhs_number.as_str())
+                .bind(to_millis(at))
+                .fetch_one(self.writer())
+                .await?;
+                Patient::try_from(row)
             }
 
             async fn apply_delivery(
@@ -877,6 +920,47 @@ macro_rules! impl_portable_storage {
                 .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn create_login_attempt(&self, attempt: NewLoginAttempt) -> Result<(), StorageError> {
+                let vectors = serde_json::to_string(&attempt.requested_vectors)
+                    .map_err(|_| StorageError::Corrupt("requested_vectors"))?;
+                sqlx::query(
+                    "INSERT INTO login_attempts (state_hash, audience, nonce, pkce_verifier, \
+                     requested_vectors, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&attempt.state_hash)
+                .bind(attempt.audience.code())
+                .bind(&attempt.nonce)
+                .bind(attempt.pkce_verifier.as_deref())
+                .bind(vectors)
+                .bind(to_millis(attempt.created_at))
+                .execute(self.writer())
+                .await
+                .map_err(|e| unique_violation_as(e, "state already in use"))?;
+                Ok(())
+            }
+
+            async fn take_login_attempt(
+                &self,
+                state_hash: &str,
+                not_before: DateTime<Utc>,
+            ) -> Result<Option<LoginAttempt>, StorageError> {
+                let mut tx = self.writer().begin().await?;
+                // Abandoned sign-ins are cleared as a side effect, so the table stays small.
+                sqlx::query("DELETE FROM login_attempts WHERE created_at < $1")
+                    .bind(to_millis(not_before))
+                    .execute(&mut *tx)
+                    .await?;
+                let row: Option<LoginAttemptRow> = sqlx::query_as(
+                    "DELETE FROM login_attempts WHERE state_hash = $1 RETURNING state_hash, \
+                     audience, nonce, pkce_verifier, requested_vectors, created_at",
+                )
+                .bind(state_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                row.map(LoginAttempt::try_from).transpose()
             }
 
             async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError> {

@@ -297,6 +297,21 @@ pub struct Session {
     pub absolute_expires_at: DateTime<Utc>,
 }
 
+/// A sign-in in progress (authorization request sent, callback not yet received).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLoginAttempt {
+    /// SHA-256 of the `state` parameter.
+    pub state_hash: String,
+    pub audience: SessionAudience,
+    pub nonce: String,
+    pub pkce_verifier: Option<String>,
+    /// The vectors of trust asked for, which `vot` must be one of.
+    pub requested_vectors: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub type LoginAttempt = NewLoginAttempt;
+
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
     pub at: DateTime<Utc>,

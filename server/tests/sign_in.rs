@@ -1,0 +1,493 @@
+//! Signing in and out through the built-in NHS login and staff simulators: the real
+//! OpenID Connect client, the real session layer, the real server, driven the way a
+//! browser would (every redirect followed by hand so each can be checked).
+// Test helpers may panic: in a test, a panic is a clear failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use chrono::Duration;
+
+use app::audit::{AuditOutcome, action};
+use app::domain::NhsNumber;
+use server::demo;
+use support::browser::{Browser, Page, absolute, hidden_field, hidden_fields};
+use support::{TestServer, spawn_demo};
+
+/// Starts a sign-in and returns the simulator's page of people.
+async fn open_sign_in(server: &TestServer, browser: &mut Browser, path: &str) -> (Page, String) {
+    let start = browser.get(&server.url(path)).await;
+    assert_eq!(start.status, 303, "{path} redirects to the provider");
+    let authorize_url = start.location();
+    let page = browser.get(&authorize_url).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    (page, authorize_url)
+}
+
+/// Chooses a person (or "cancel") on the simulator's page and follows the callback.
+async fn choose(
+    server: &TestServer,
+    browser: &mut Browser,
+    authorize_url: &str,
+    page: &Page,
+    person: &str,
+) -> Vec<Page> {
+    let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
+    fields.push(("person".into(), person.into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let decision = browser
+        .post_form(&absolute(authorize_url, "authorize"), &fields)
+        .await;
+    assert_eq!(decision.status, 303, "{}", decision.body);
+    let callback = decision.location();
+    assert!(
+        callback.starts_with(&server.url("/auth/callback"))
+            || callback.starts_with(&server.url("/staff/auth/callback")),
+        "{callback}"
+    );
+    browser.follow(&callback).await
+}
+
+async fn sign_in_as(server: &TestServer, browser: &mut Browser, person: &str) -> Vec<Page> {
+    let (page, url) = open_sign_in(server, browser, "/auth/login").await;
+    choose(server, browser, &url, &page, person).await
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn a_p9_adult_signs_in_and_is_linked_to_their_record() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let (page, authorize_url) = open_sign_in(&server, &mut browser, "/auth/login").await;
+
+    // The authorization request NHS login expects.
+    assert_eq!(
+        query_param(&authorize_url, "response_type").as_deref(),
+        Some("code")
+    );
+    assert_eq!(
+        query_param(&authorize_url, "scope").as_deref(),
+        Some("openid profile email phone")
+    );
+    assert_eq!(
+        query_param(&authorize_url, "vtr").as_deref(),
+        Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#)
+    );
+    assert!(query_param(&authorize_url, "state").is_some_and(|s| s.len() >= 16));
+    assert!(query_param(&authorize_url, "nonce").is_some_and(|s| s.len() >= 16));
+    assert_eq!(
+        query_param(&authorize_url, "code_challenge"),
+        None,
+        "NHS login advertises no PKCE"
+    );
+    assert!(page.body.contains("Amelia Hart") && page.body.contains("Cancel"));
+
+    let hops = choose(&server, &mut browser, &authorize_url, &page, "amelia").await;
+    let callback = &hops[0];
+    assert_eq!(callback.location(), "/");
+    let cookie = callback
+        .set_cookie("portal_session")
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on localhost: not Secure"
+    );
+    let home = hops.last().unwrap();
+    assert!(
+        home.body.contains("You are signed in with NHS login."),
+        "{}",
+        home.body
+    );
+    assert!(home.body.contains("Sign out"));
+
+    let amelia = server
+        .storage
+        .find_patient_by_nhs_number(&NhsNumber::parse(demo::AMELIA).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let trail = server
+        .storage
+        .list_audit_events(amelia.id, 10)
+        .await
+        .unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == action::SIGNED_IN && e.outcome == AuditOutcome::Allowed)
+    );
+}
+
+#[tokio::test]
+async fn cancelling_at_nhs_login_says_so_and_offers_a_way_back() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let hops = sign_in_as(&server, &mut browser, "cancel").await;
+    assert_eq!(hops[0].location(), "/auth/cancelled");
+    let page = hops.last().unwrap();
+    assert!(page.body.contains("You chose not to continue"));
+    assert!(page.body.contains("href=\"/auth/login\""));
+    assert!(!browser.cookies.contains_key("portal_session"));
+}
+
+#[tokio::test]
+async fn a_callback_with_the_wrong_state_or_from_another_browser_is_refused() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let (page, authorize_url) = open_sign_in(&server, &mut browser, "/auth/login").await;
+    let state = query_param(&authorize_url, "state").unwrap();
+
+    // Another browser (no login-state cookie) replaying the callback: login CSRF.
+    let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
+    fields.push(("person".into(), "amelia".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let decision = browser
+        .post_form(&absolute(&authorize_url, "authorize"), &fields)
+        .await;
+    let callback = decision.location();
+    let mut attacker = Browser::new(&server.url(""));
+    assert_eq!(attacker.get(&callback).await.location(), "/auth/problem");
+
+    // A tampered state in the right browser.
+    let tampered = callback.replace(&format!("state={state}"), "state=forged");
+    assert_eq!(browser.get(&tampered).await.location(), "/auth/problem");
+    assert!(!browser.cookies.contains_key("portal_session"));
+}
+
+#[tokio::test]
+async fn a_replayed_callback_does_not_sign_anyone_in_twice() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let (page, authorize_url) = open_sign_in(&server, &mut browser, "/auth/login").await;
+    let login_state = browser.cookies.get("portal_login_state").cloned().unwrap();
+    let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
+    fields.push(("person".into(), "amelia".into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let callback = browser
+        .post_form(&absolute(&authorize_url, "authorize"), &fields)
+        .await
+        .location();
+    assert_eq!(browser.get(&callback).await.location(), "/");
+
+    let mut replay = Browser::new(&server.url(""));
+    replay
+        .cookies
+        .insert("portal_login_state".into(), login_state);
+    let again = replay.get(&callback).await;
+    assert_eq!(again.location(), "/auth/problem");
+    assert!(again.set_cookie("portal_session").is_none());
+}
+
+#[tokio::test]
+async fn p5_and_p0_users_are_signed_in_without_records_and_offered_the_step_up() {
+    let server = spawn(
+        server::config::SettingsArgs {
+            demo: Some(true),
+            nhs_login_simulator: Some(true),
+            nhs_login_vtr: Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P0.Cp.Cd"]"#.into()),
+            ..Default::default()
+        },
+        true,
+    )
+    .await;
+    for person in ["priya", "sam"] {
+        let mut browser = Browser::new(&server.url(""));
+        let hops = sign_in_as(&server, &mut browser, person).await;
+        assert_eq!(hops[0].location(), "/account/verify-identity", "{person}");
+        let page = hops.last().unwrap();
+        assert!(
+            page.body.contains("Prove who you are to see your record"),
+            "{person}"
+        );
+        assert!(page.body.contains("href=\"/auth/login?step_up=1\""));
+
+        // The step-up asks for P9 only.
+        let step_up = browser.get(&server.url("/auth/login?step_up=1")).await;
+        assert_eq!(
+            query_param(&step_up.location(), "vtr").as_deref(),
+            Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]"#)
+        );
+    }
+}
+
+use support::spawn;
+
+#[tokio::test]
+async fn a_vector_of_trust_we_did_not_ask_for_is_refused() {
+    // The default request is P9 only; a P5 person comes back with P5.
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let hops = sign_in_as(&server, &mut browser, "priya").await;
+    assert_eq!(hops[0].location(), "/auth/problem");
+    assert!(!browser.cookies.contains_key("portal_session"));
+}
+
+#[tokio::test]
+async fn under_thirteens_are_refused_with_an_explanation() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let hops = sign_in_as(&server, &mut browser, "sophie").await;
+    assert_eq!(hops[0].location(), "/auth/too-young");
+    assert!(
+        hops.last()
+            .unwrap()
+            .body
+            .contains("You need to be 13 or over")
+    );
+    assert!(!browser.cookies.contains_key("portal_session"));
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_every_sign_in() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    sign_in_as(&server, &mut browser, "amelia").await;
+    let first = browser.cookies.get("portal_session").cloned().unwrap();
+    sign_in_as(&server, &mut browser, "amelia").await;
+    let second = browser.cookies.get("portal_session").cloned().unwrap();
+    assert_ne!(first, second);
+    let mut old = Browser::new(&server.url(""));
+    old.cookies.insert("portal_session".into(), first);
+    assert!(
+        !old.get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in"),
+        "the old session is gone"
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    sign_in_as(&server, &mut browser, "amelia").await;
+
+    server.clock.advance(Duration::minutes(29));
+    assert!(
+        browser
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in")
+    );
+    server.clock.advance(Duration::minutes(29));
+    assert!(
+        browser
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in"),
+        "activity keeps it alive"
+    );
+    server.clock.advance(Duration::minutes(31));
+    let page = browser.get(&server.url("/")).await;
+    assert!(
+        !page.body.contains("You are signed in"),
+        "30 idle minutes end it"
+    );
+    assert!(
+        !browser.cookies.contains_key("portal_session"),
+        "the dead cookie is removed"
+    );
+
+    sign_in_as(&server, &mut browser, "amelia").await;
+    for _ in 0..24 {
+        server.clock.advance(Duration::minutes(29));
+        browser.get(&server.url("/health")).await;
+        browser.get(&server.url("/")).await;
+    }
+    // 24 x 29 minutes = 11 h 36 min of constant use: still signed in.
+    assert!(
+        browser
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in")
+    );
+    server.clock.advance(Duration::minutes(25));
+    assert!(
+        !browser
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in"),
+        "12 hours in total end it"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_needs_the_csrf_token_and_says_nhs_login_may_still_be_signed_in() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let hops = sign_in_as(&server, &mut browser, "amelia").await;
+    let csrf = hidden_field(&hops.last().unwrap().body, "csrf_token")
+        .expect("the sign-out form carries the token");
+
+    assert_eq!(
+        browser
+            .post_form(&server.url("/auth/logout"), &[])
+            .await
+            .status,
+        403,
+        "no token"
+    );
+    assert_eq!(
+        browser
+            .post_form(&server.url("/auth/logout"), &[("csrf_token", "guess")])
+            .await
+            .status,
+        403,
+        "wrong token"
+    );
+    assert_eq!(
+        browser
+            .post_form_without_origin(&server.url("/auth/logout"), &[("csrf_token", &csrf)])
+            .await
+            .status,
+        403,
+        "no origin"
+    );
+    browser.origin = "http://evil.example".into();
+    assert_eq!(
+        browser
+            .post_form(&server.url("/auth/logout"), &[("csrf_token", &csrf)])
+            .await
+            .status,
+        403,
+        "cross-site"
+    );
+    browser.origin = server.url("");
+    assert!(
+        browser
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in"),
+        "still signed in after the refusals"
+    );
+
+    let out = browser
+        .post_form(&server.url("/auth/logout"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location(), "/auth/signed-out");
+    let page = browser
+        .follow(&server.url("/auth/signed-out"))
+        .await
+        .pop()
+        .unwrap();
+    assert!(
+        page.body
+            .contains("You may still be signed in to NHS login")
+    );
+    assert!(
+        !browser
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in")
+    );
+
+    let amelia = server
+        .storage
+        .find_patient_by_nhs_number(&NhsNumber::parse(demo::AMELIA).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let trail = server
+        .storage
+        .list_audit_events(amelia.id, 10)
+        .await
+        .unwrap();
+    assert!(trail.iter().any(|e| e.action == action::SIGNED_OUT));
+}
+
+#[tokio::test]
+async fn service_desk_staff_sign_in_separately_and_need_the_role() {
+    let server = spawn_demo().await;
+    let mut staff = Browser::new(&server.url(""));
+    let (page, url) = open_sign_in(&server, &mut staff, "/staff/auth/login").await;
+    assert!(page.body.contains("Jordan Okoro"));
+    assert!(
+        query_param(&url, "code_challenge").is_some(),
+        "the staff provider offers PKCE, so it is used"
+    );
+    let hops = choose(&server, &mut staff, &url, &page, "jordan").await;
+    assert_eq!(hops[0].location(), "/staff");
+    assert!(
+        hops.last()
+            .unwrap()
+            .body
+            .contains("You are signed in as service desk staff.")
+    );
+    assert!(staff.cookies.contains_key("portal_staff_session"));
+    assert!(!staff.cookies.contains_key("portal_session"));
+
+    // A staff session is no patient session, even with its cookie renamed.
+    let mut impostor = Browser::new(&server.url(""));
+    impostor.cookies.insert(
+        "portal_session".into(),
+        staff.cookies["portal_staff_session"].clone(),
+    );
+    assert!(
+        !impostor
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in")
+    );
+
+    let mut other = Browser::new(&server.url(""));
+    let (page, url) = open_sign_in(&server, &mut other, "/staff/auth/login").await;
+    let hops = choose(&server, &mut other, &url, &page, "alex").await;
+    assert_eq!(hops[0].location(), "/staff/auth/refused");
+    assert!(!other.cookies.contains_key("portal_staff_session"));
+}
+
+#[tokio::test]
+async fn patients_cannot_reach_staff_pages() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    sign_in_as(&server, &mut browser, "amelia").await;
+    let page = browser.get(&server.url("/staff")).await;
+    assert!(
+        !page
+            .body
+            .contains("You are signed in as service desk staff.")
+    );
+    assert!(page.body.contains("Sign in as staff"));
+    // And the patient's cookie under the staff name is no staff session either.
+    let mut impostor = Browser::new(&server.url(""));
+    impostor.cookies.insert(
+        "portal_staff_session".into(),
+        browser.cookies["portal_session"].clone(),
+    );
+    assert!(
+        !impostor
+            .get(&server.url("/staff"))
+            .await
+            .body
+            .contains("You are signed in as service desk staff.")
+    );
+}
