@@ -1048,6 +1048,19 @@ async fn the_audit_trail_cannot_be_changed_or_deleted(db: &TestDb) {
         assert!(error.contains("append-only"), "{sql}: {error}");
     }
     assert_eq!(s.list_audit_events(a, 10).await.unwrap().len(), 1);
+
+    // The whole trail, newest first: the organisation, the delivery, the view.
+    let recent = s.list_recent_audit_events(10).await.unwrap();
+    let actions: Vec<&str> = recent.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            action::RECORD_VIEWED,
+            action::FEED_RECEIVED,
+            action::ORGANISATION_CREATED
+        ]
+    );
+    assert_eq!(s.list_recent_audit_events(1).await.unwrap().len(), 1);
 }
 
 async fn a_login_attempt_can_be_taken_once_and_not_after_it_expires(db: &TestDb) {

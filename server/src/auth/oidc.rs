@@ -186,7 +186,8 @@ struct Discovered {
 
 struct KeySet {
     keys: CoreJsonWebKeySet,
-    fetched_at: Instant,
+    /// When the set was last refreshed because of an unknown key (not at discovery).
+    refreshed_at: Option<Instant>,
 }
 
 /// Re-fetch the key set for an unknown `kid` at most this often, so a stream of forged
@@ -254,7 +255,7 @@ impl OidcProvider {
                 let redirect = RedirectUrl::new(self.settings.redirect_uri.clone()).map_err(|_| OidcError::ProviderUnavailable)?;
                 let issuer = metadata.issuer().clone();
                 let jwks_uri = metadata.jwks_uri().clone();
-                *self.keys.write().await = Some(KeySet { keys: metadata.jwks().clone(), fetched_at: Instant::now() });
+                *self.keys.write().await = Some(KeySet { keys: metadata.jwks().clone(), refreshed_at: None });
                 let client = OidcClient::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), None)
                     .set_redirect_uri(redirect);
                 Ok(Discovered { client, issuer, token_endpoint, jwks_uri, pkce })
@@ -432,7 +433,8 @@ impl OidcProvider {
         id_token.claims(&verifier, nonce).map_err(classify)
     }
 
-    /// Fetches the provider's key set again, unless it was fetched within the last minute.
+    /// Fetches the provider's key set again (a key rotation), unless an unknown key
+    /// already caused a refresh within the last minute.
     async fn refetch_keys(&self, discovered: &Discovered) {
         let _one_at_a_time = self.refetch.lock().await;
         let recent = self
@@ -440,23 +442,27 @@ impl OidcProvider {
             .read()
             .await
             .as_ref()
-            .is_some_and(|k| k.fetched_at.elapsed() < KEY_REFETCH_INTERVAL);
+            .and_then(|k| k.refreshed_at)
+            .is_some_and(|at| at.elapsed() < KEY_REFETCH_INTERVAL);
         if recent {
             return;
         }
-        match CoreJsonWebKeySet::fetch_async(&discovered.jwks_uri, &self.http).await {
-            Ok(keys) => {
-                *self.keys.write().await = Some(KeySet {
-                    keys,
-                    fetched_at: Instant::now(),
+        let fetched = CoreJsonWebKeySet::fetch_async(&discovered.jwks_uri, &self.http).await;
+        let mut keys = self.keys.write().await;
+        match (fetched, keys.as_mut()) {
+            (Ok(fresh), _) => {
+                *keys = Some(KeySet {
+                    keys: fresh,
+                    refreshed_at: Some(Instant::now()),
                 })
             }
-            Err(error) => {
+            (Err(error), Some(set)) => {
                 tracing::warn!(%error, "could not re-fetch the identity provider's keys");
-                // Count the failed attempt too, so failures are rate-limited as well.
-                if let Some(set) = self.keys.write().await.as_mut() {
-                    set.fetched_at = Instant::now();
-                }
+                // A failed refresh counts too, so failures are rate-limited as well.
+                set.refreshed_at = Some(Instant::now());
+            }
+            (Err(error), None) => {
+                tracing::warn!(%error, "could not re-fetch the identity provider's keys")
             }
         }
     }

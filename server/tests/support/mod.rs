@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod fake_idp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -209,6 +209,10 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError>;
 
+    /// The most recent audit events of any kind, newest first (for the service desk and
+    /// for checking refusals, which concern no known patient).
+    async fn list_recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StorageError>;
+
     /// The audit events about one patient's record, newest first.
     async fn list_audit_events(
         &self,

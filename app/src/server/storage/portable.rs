@@ -970,6 +970,20 @@ macro_rules! impl_portable_storage {
                 Ok(())
             }
 
+            async fn list_recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StorageError> {
+                sqlx::query_as::<_, AuditRow>(
+                    "SELECT id, occurred_at, actor_kind, actor_account_id, actor_org_id, \
+                     patient_id, action, target, outcome, reason, request_id \
+                     FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?
+                .into_iter()
+                .map(AuditEvent::try_from)
+                .collect()
+            }
+
             async fn list_audit_events(
                 &self,
                 patient_id: PatientId,
