@@ -1,10 +1,30 @@
 // Journeys run twice: once as a browser with JavaScript (the page hydrates), once
 // without (plain server-rendered HTML and forms). Both use Debian's Chromium; Playwright
 // never downloads a browser of its own here.
+//
+// Three servers are started: the portal in demo mode with its built-in NHS login
+// simulator (port 3100), and, for the interoperability journey, a second portal (3101)
+// signing in through the npm `oidc-provider` configured like NHS login (3900).
 import { defineConfig } from '@playwright/test'
+import { generateKeyPairSync } from 'node:crypto'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 
-const port = Number(process.env.E2E_PORT ?? 3100)
-const baseURL = `http://127.0.0.1:${port}`
+const portalBinary = process.env.PORTAL_BINARY ?? '../target/debug/server'
+// Not the inherited LEPTOS_SITE_ROOT: that one is relative to the workspace root.
+const siteRoot = process.env.E2E_SITE_ROOT ?? '../target/site'
+const demoURL = 'http://127.0.0.1:3100'
+const interopURL = 'http://127.0.0.1:3101'
+const providerURL = 'http://127.0.0.1:3900'
+
+// The interop client's key pair, made once (the config is loaded by every worker).
+const interopDir = '.interop'
+if (!existsSync(`${interopDir}/client.pem`)) {
+  mkdirSync(interopDir, { recursive: true })
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  writeFileSync(`${interopDir}/client.pem`, privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  writeFileSync(`${interopDir}/client.pub.pem`, publicKey.export({ type: 'spki', format: 'pem' }))
+}
+
 const chromium = {
   browserName: 'chromium' as const,
   launchOptions: {
@@ -22,6 +42,12 @@ const chromium = {
   },
 }
 
+const portalEnv = {
+  PORTAL_DEMO: 'true',
+  LEPTOS_SITE_ROOT: siteRoot,
+  LOG_LEVEL: 'warn',
+}
+
 export default defineConfig({
   testDir: './tests',
   fullyParallel: true,
@@ -29,26 +55,62 @@ export default defineConfig({
   retries: 0,
   forbidOnly: !!process.env.CI,
   reporter: [['list']],
-  use: { baseURL, trace: 'off' },
+  use: { trace: 'off' },
   projects: [
-    { name: 'javascript', use: { ...chromium, javaScriptEnabled: true } },
-    { name: 'no-javascript', use: { ...chromium, javaScriptEnabled: false } },
+    { name: 'javascript', testIgnore: /interop/, use: { ...chromium, baseURL: demoURL, javaScriptEnabled: true } },
+    { name: 'no-javascript', testIgnore: /interop/, use: { ...chromium, baseURL: demoURL, javaScriptEnabled: false } },
+    { name: 'interop', testMatch: /interop/, use: { ...chromium, baseURL: interopURL, javaScriptEnabled: true } },
   ],
-  // The built server binary with a fresh demo database for each run.
-  webServer: {
-    command: `rm -rf .data && ${process.env.PORTAL_BINARY ?? '../target/debug/server'}`,
-    url: `${baseURL}/ready`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      DATABASE_URL: 'sqlite://.data/portal.db',
-      PORTAL_LISTEN: `127.0.0.1:${port}`,
-      PORTAL_DEMO: 'true',
-      // Not the inherited LEPTOS_SITE_ROOT: that one is relative to the workspace root.
-      LEPTOS_SITE_ROOT: process.env.E2E_SITE_ROOT ?? '../target/site',
-      LOG_LEVEL: 'warn',
+  webServer: [
+    {
+      // The demo, with a fresh database each run.
+      command: `rm -rf .data && ${portalBinary}`,
+      url: `${demoURL}/ready`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        ...portalEnv,
+        DATABASE_URL: 'sqlite://.data/portal.db',
+        PORTAL_DATA_DIR: '.data',
+        PORTAL_LISTEN: '127.0.0.1:3100',
+        PORTAL_PUBLIC_URL: demoURL,
+        NHS_LOGIN_SIMULATOR: 'true',
+        NHS_LOGIN_VTR: '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P5.Cp.Ck","P5.Cm","P0.Cp.Cd","P0.Cp.Ck","P0.Cm"]',
+      },
     },
-  },
+    {
+      command: 'node oidc-interop/provider.mjs',
+      url: `${providerURL}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'ignore',
+      env: {
+        PORT: '3900',
+        CLIENT_ID: 'portal-interop',
+        CLIENT_PUBLIC_KEY_PEM: `${interopDir}/client.pub.pem`,
+        REDIRECT_URI: `${interopURL}/auth/callback`,
+      },
+    },
+    {
+      command: `rm -rf .data-interop && ${portalBinary}`,
+      url: `${interopURL}/ready`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        ...portalEnv,
+        DATABASE_URL: 'sqlite://.data-interop/portal.db',
+        PORTAL_DATA_DIR: '.data-interop',
+        PORTAL_LISTEN: '127.0.0.1:3101',
+        PORTAL_PUBLIC_URL: interopURL,
+        NHS_LOGIN_ISSUER: providerURL,
+        NHS_LOGIN_CLIENT_ID: 'portal-interop',
+        NHS_LOGIN_PRIVATE_KEY: `${interopDir}/client.pem`,
+      },
+    },
+  ],
 })

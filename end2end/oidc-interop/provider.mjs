@@ -1,7 +1,7 @@
 // A local OpenID Connect provider that behaves like NHS England's "NHS login" closely
 // enough to test our Rust OIDC client against a certified implementation
 // (oidc-provider). Test tool only: in-memory storage, development login screens.
-import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import Provider, { errors } from 'oidc-provider'
@@ -23,7 +23,14 @@ const signingKey = {
   use: 'sig',
   kid: randomUUID(),
 }
-const clientKey = createPublicKey(readFileSync(publicKeyPath)).export({ format: 'jwk' })
+// The client's public key, registered with its RFC 7638 thumbprint as key id: the client
+// names its key by thumbprint in the assertion header, and a provider that registered the
+// key under another id would not find it.
+const clientJwk = createPublicKey(readFileSync(publicKeyPath)).export({ format: 'jwk' })
+const thumbprint = createHash('sha256')
+  .update(JSON.stringify({ e: clientJwk.e, kty: clientJwk.kty, n: clientJwk.n }))
+  .digest('base64url')
+const clientKey = { ...clientJwk, kid: thumbprint }
 
 const DEFAULT_VOT = 'P9.Cp.Cd'
 const VTM = 'https://auth.sandpit.signin.nhs.uk/trustmark/auth.sandpit.signin.nhs.uk'

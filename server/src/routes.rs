@@ -137,6 +137,11 @@ pub fn build_router(
     let router = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        // Browsers ask for it whatever the page says.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/assets/images/favicon.ico") }),
+        )
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

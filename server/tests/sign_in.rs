@@ -33,7 +33,13 @@ async fn choose(
     person: &str,
 ) -> Vec<Page> {
     let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
-    fields.push(("person".into(), person.into()));
+    if person == "cancel" {
+        // The first person is pre-selected; the cancel button wins.
+        fields.push(("person".into(), "amelia".into()));
+        fields.push(("action".into(), "cancel".into()));
+    } else {
+        fields.push(("person".into(), person.into()));
+    }
     let fields: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

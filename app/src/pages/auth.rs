@@ -7,6 +7,11 @@ use leptos_meta::Title;
 
 use crate::site::{SiteInfo, get_site_info};
 
+/// `rel="external"` for links the server answers rather than the app's router.
+fn external(href: &str) -> Option<&'static str> {
+    (href.starts_with("/auth/") || href.starts_with("/staff/auth/")).then_some("external")
+}
+
 /// A simple page with a heading, paragraphs and one call to action.
 #[component]
 fn Notice(
@@ -20,7 +25,9 @@ fn Notice(
             <div class="nhsuk-grid-column-two-thirds">
                 <h1>{heading}</h1>
                 {paragraphs.into_iter().map(|p| view! { <p>{p}</p> }).collect_view()}
-                <p><a class="nhsuk-button" href=action.0 role="button" draggable="false">{action.1}</a></p>
+                // Server routes (sign-in) are outside the app's router: `rel="external"` makes
+                // the hydrated page load them from the server, as it does without JavaScript.
+                <p><a class="nhsuk-button" href=action.0 rel=external(action.0) role="button" draggable="false">{action.1}</a></p>
             </div>
         </div>
     }
@@ -114,11 +121,11 @@ pub fn VerifyIdentityPage() -> impl IntoView {
                             <h1>"Prove who you are to see your record"</h1>
                             <p>"You are signed in, but NHS login has not fully checked your identity yet, so we cannot show you any health information."</p>
                             <p>"To see your record, NHS login needs to check your identity with photo ID, such as a passport or driving licence. It usually takes a few minutes."</p>
-                            <p><a class="nhsuk-button" href="/auth/login?step_up=1" role="button" draggable="false">"Prove who you are with NHS login"</a></p>
+                            <p><a class="nhsuk-button" href="/auth/login?step_up=1" rel="external" role="button" draggable="false">"Prove who you are with NHS login"</a></p>
                         }.into_any(),
                         None => view! {
                             <h1>"Sign in to see your record"</h1>
-                            <p><a class="nhsuk-button" href="/auth/login" role="button" draggable="false">"Continue to NHS login"</a></p>
+                            <p><a class="nhsuk-button" href="/auth/login" rel="external" role="button" draggable="false">"Continue to NHS login"</a></p>
                         }.into_any(),
                     })}
                 </Suspense>
@@ -144,7 +151,7 @@ pub fn StaffHomePage() -> impl IntoView {
                         None => view! {
                             <h1>"Service desk"</h1>
                             <p>"This part of the service is for NHS service desk staff. Sign in with your organisation account."</p>
-                            <p><a class="nhsuk-button" href="/staff/auth/login" role="button" draggable="false">"Sign in as staff"</a></p>
+                            <p><a class="nhsuk-button" href="/staff/auth/login" rel="external" role="button" draggable="false">"Sign in as staff"</a></p>
                         }.into_any(),
                     })}
                 </Suspense>

@@ -66,7 +66,7 @@ pub fn HomePage() -> impl IntoView {
                         }.into_any(),
                         None => view! {
                             <p>"You will need an NHS login with a verified identity to see your records."</p>
-                            <p><a class="nhsuk-button" href="/auth/login" role="button" draggable="false">"Continue to NHS login"</a></p>
+                            <p><a class="nhsuk-button" href="/auth/login" rel="external" role="button" draggable="false">"Continue to NHS login"</a></p>
                         }.into_any(),
                     })}
                 </Suspense>

@@ -322,11 +322,11 @@ impl OidcProvider {
                 self.clock.now(),
             ))
             .map_err(|_| OidcError::ClientKey)?;
+        // The crate already sends `client_id` in the body (there is no client secret).
         let mut exchange = discovered
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|_| OidcError::ProviderUnavailable)?
-            .add_extra_param("client_id", self.settings.client_id.clone())
             .add_extra_param("client_assertion_type", CLIENT_ASSERTION_TYPE)
             .add_extra_param("client_assertion", assertion);
         if let Some(verifier) = pkce_verifier {
@@ -335,6 +335,8 @@ impl OidcProvider {
         let tokens = exchange
             .request_async(&self.http)
             .await
+            // The provider's error code and description carry no personal data.
+            .inspect_err(|error| tracing::warn!(error = %describe_token_error(error), "token request failed"))
             .map_err(|error| match error {
                 openidconnect::RequestTokenError::ServerResponse(_) => OidcError::TokenRejected,
                 openidconnect::RequestTokenError::Parse(..) => OidcError::InvalidIdToken,
@@ -465,6 +467,22 @@ impl OidcProvider {
                 tracing::warn!(%error, "could not re-fetch the identity provider's keys")
             }
         }
+    }
+}
+
+fn describe_token_error<E: std::error::Error>(
+    error: &openidconnect::RequestTokenError<E, StandardErrorResponse<CoreErrorResponseType>>,
+) -> String {
+    match error {
+        openidconnect::RequestTokenError::ServerResponse(response) => format!(
+            "{}: {}",
+            response.error(),
+            response
+                .error_description()
+                .map(String::as_str)
+                .unwrap_or("")
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -249,8 +249,10 @@ struct AuthorizeParams {
     vtr: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
-    /// On the decision form: the person chosen, or "cancel".
+    /// On the decision form: the person chosen.
     person: Option<String>,
+    /// On the decision form: "cancel" when the cancel button was pressed.
+    action: Option<String>,
 }
 
 fn escape(text: &str) -> String {
@@ -347,7 +349,7 @@ async fn authorize_page(
          <div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\"><legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--m\">Who are you?</legend>\
          <div class=\"nhsuk-radios\">{choices}</div></fieldset></div>\
          <div class=\"nhsuk-button-group\"><button class=\"nhsuk-button\" type=\"submit\">Continue</button>\
-         <button class=\"nhsuk-button nhsuk-button--secondary\" type=\"submit\" name=\"person\" value=\"cancel\">Cancel</button></div>\
+         <button class=\"nhsuk-button nhsuk-button--secondary\" type=\"submit\" name=\"action\" value=\"cancel\">Cancel</button></div>\
          </form>",
         title = sim.inner.title,
     );
@@ -357,7 +359,7 @@ async fn authorize_page(
 fn simple_page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body>\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/pkg/portal.css\"><link rel=\"icon\" href=\"/assets/images/favicon.ico\"></head><body>\
          <header class=\"nhsuk-header\" role=\"banner\"><div class=\"nhsuk-header__container nhsuk-width-container\"><div class=\"nhsuk-header__service\">\
          <span class=\"nhsuk-header__service-name\">{title}</span></div></div></header>\
          <div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" id=\"maincontent\" role=\"main\">\
@@ -385,9 +387,11 @@ async fn authorize_decision(
         Ok(url) => url,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
+    let cancelled = params.action.as_deref() == Some("cancel");
     let chosen = params
         .person
         .as_deref()
+        .filter(|_| !cancelled)
         .and_then(|id| sim.inner.people.iter().find(|p| p.id == id));
     match chosen {
         None => {

@@ -203,11 +203,8 @@ async fn token(
             ));
             parts.join(".")
         }
-        Fault::UnknownKid => {
-            let signed = idp.other_key.sign(&claims).unwrap();
-            signed
-        }
-        Fault::RotatedKey => idp.other_key.sign(&claims).unwrap(),
+        // Signed by a key the provider does not publish (unless it rotated to it).
+        Fault::UnknownKid | Fault::RotatedKey => idp.other_key.sign(&claims).unwrap(),
         _ => idp.key.sign(&claims).unwrap(),
     };
     Json(json!({ "access_token": "access-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token })).into_response()
