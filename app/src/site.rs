@@ -30,7 +30,8 @@ pub struct StaffSession {
     pub csrf_token: String,
 }
 
-#[server(endpoint = "site_info")]
+// A read: GET, so it needs no CSRF token (only state-changing requests do).
+#[server(endpoint = "site_info", input = leptos::server_fn::codec::GetUrl)]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {
     let state =
         use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;

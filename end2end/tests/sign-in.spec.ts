@@ -18,6 +18,12 @@ test('a patient signs in with NHS login and signs out again', async ({ page, con
   await expect(page.getByRole('navigation', { name: 'Account' })).toContainText('Signed in with NHS login')
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
 
+  // Moving around (client-side with JavaScript) keeps the person signed in.
+  await page.getByRole('contentinfo').getByRole('link', { name: 'About this service' }).click()
+  await expect(page.getByRole('heading', { level: 1, name: 'About this service' })).toBeVisible()
+  await page.getByRole('link', { name: 'Your health record homepage' }).click()
+  await expect(page.getByText('You are signed in with NHS login.')).toBeVisible()
+
   await page.getByRole('button', { name: 'Sign out' }).click()
   await expect(page.getByRole('heading', { level: 1, name: 'You have signed out' })).toBeVisible()
   await expect(page.getByText('You may still be signed in to NHS login')).toBeVisible()

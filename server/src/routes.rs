@@ -171,6 +171,7 @@ pub fn build_router(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(axum::middleware::from_fn(no_store_for_dynamic_pages))
         .layer(CatchPanicLayer::custom(problem_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -235,6 +236,25 @@ fn leptos_options(config: &Config) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build()
+}
+
+/// Pages and data may show a patient's record: no browser or proxy may keep a copy
+/// (a shared computer's back button or cache must not reveal them). Only the built
+/// static site (CSS, wasm, icons) is cacheable.
+async fn no_store_for_dynamic_pages(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let path = request.uri().path();
+    let static_file =
+        path.starts_with("/pkg/") || path.starts_with("/assets/") || path.ends_with(".js");
+    let mut response = next.run(request).await;
+    if !static_file {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Alive: the process is up and serving.

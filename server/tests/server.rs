@@ -134,6 +134,11 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     assert_eq!(response.headers()["referrer-policy"], "same-origin");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "pages may hold patient data"
+    );
 
     let echoed = client()
         .get(server.url("/health"))

@@ -497,3 +497,28 @@ async fn patients_cannot_reach_staff_pages() {
             .contains("You are signed in as service desk staff.")
     );
 }
+
+#[tokio::test]
+async fn server_functions_that_change_state_need_the_csrf_token_and_reads_do_not() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    let hops = sign_in_as(&server, &mut browser, "amelia").await;
+    let csrf = hidden_field(&hops.last().unwrap().body, "csrf_token").unwrap();
+
+    // Reads are GET: they work without a token, and answer for the signed-in person.
+    let read = browser.get(&server.url("/api/site_info")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(
+        read.body.contains(&csrf),
+        "the session's own token, for its own forms"
+    );
+
+    // Any POST to a server function with a session but without the token is refused
+    // before the function runs, with or without JavaScript's header.
+    let refused = browser.post_form(&server.url("/api/site_info"), &[]).await;
+    assert_eq!(refused.status, 403);
+    let allowed = browser
+        .post_form(&server.url("/api/site_info"), &[("csrf_token", &csrf)])
+        .await;
+    assert_ne!(allowed.status, 403, "the token passes the CSRF check");
+}

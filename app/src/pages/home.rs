@@ -15,7 +15,8 @@ pub struct SourceSummary {
     pub kind: crate::records::OrganisationKind,
 }
 
-#[server(endpoint = "list_sources")]
+// A read: GET, so it needs no CSRF token (only state-changing requests do).
+#[server(endpoint = "list_sources", input = leptos::server_fn::codec::GetUrl)]
 pub async fn list_sources() -> Result<Vec<SourceSummary>, AppError> {
     let state =
         use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
