@@ -139,6 +139,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTAL_DEMO", global = true)]
     pub demo: Option<bool>,
 
+    /// Largest feed request body in bytes; larger ones get 413 [default: 10485760].
+    #[arg(long, env = "PORTAL_FEED_MAX_BODY_BYTES", global = true)]
+    pub feed_max_body_bytes: Option<usize>,
+
     /// Folder for files the portal makes itself (demo keys) [default: data].
     #[arg(long, env = "PORTAL_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -206,6 +210,7 @@ pub struct SettingsFile {
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     pub demo: Option<bool>,
+    pub feed_max_body_bytes: Option<usize>,
     pub data_dir: Option<PathBuf>,
     pub nhs_login_issuer: Option<String>,
     pub nhs_login_client_id: Option<String>,
@@ -241,6 +246,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub demo: bool,
+    pub feed_max_body_bytes: usize,
     pub data_dir: PathBuf,
     pub simulator: bool,
     /// NHS login; `None` when neither configured nor simulated (sign-in is then off).
@@ -351,6 +357,10 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".to_owned()),
             demo: args.demo.or(file.demo).unwrap_or(false),
+            feed_max_body_bytes: args
+                .feed_max_body_bytes
+                .or(file.feed_max_body_bytes)
+                .unwrap_or(crate::feed::DEFAULT_MAX_BODY_BYTES),
             data_dir,
             simulator,
             nhs_login,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod demo;
+pub mod feed;
 pub mod ingest;
 pub mod routes;
 pub mod telemetry;

@@ -117,6 +117,11 @@ pub fn build_router(
             value: config.staff_role_value.clone(),
         },
     });
+    let feed = crate::feed::FeedState {
+        storage: storage.clone(),
+        clock: clock.clone(),
+        max_body_bytes: config.feed_max_body_bytes,
+    };
     let sessions = SessionLayerState {
         storage: storage.clone(),
         clock: clock.clone(),
@@ -153,6 +158,7 @@ pub fn build_router(
             move || provide_context(fallback_state.clone()), shell
         ))
         .with_state(state)
+        .nest("/fhir", crate::feed::router(feed))
         .merge(auth_routes)
         .merge(simulators)
         .layer(axum::middleware::from_fn_with_state(

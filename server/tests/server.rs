@@ -184,6 +184,20 @@ fn help_lists_every_setting_and_never_shows_a_secret() {
         "LOG_FORMAT",
         "LOG_LEVEL",
         "PORTAL_DEMO",
+        "PORTAL_DATA_DIR",
+        "PORTAL_FEED_MAX_BODY_BYTES",
+        "NHS_LOGIN_ISSUER",
+        "NHS_LOGIN_CLIENT_ID",
+        "NHS_LOGIN_PRIVATE_KEY",
+        "NHS_LOGIN_REDIRECT_URI",
+        "NHS_LOGIN_VTR",
+        "NHS_LOGIN_SIMULATOR",
+        "STAFF_OIDC_ISSUER",
+        "STAFF_OIDC_CLIENT_ID",
+        "STAFF_OIDC_PRIVATE_KEY",
+        "STAFF_OIDC_REDIRECT_URI",
+        "STAFF_OIDC_ROLE_CLAIM",
+        "STAFF_OIDC_ROLE_VALUE",
     ] {
         assert!(help.contains(setting), "--help does not mention {setting}");
     }

@@ -24,14 +24,8 @@ async fn open_sign_in(server: &TestServer, browser: &mut Browser, path: &str) ->
     (page, authorize_url)
 }
 
-/// Chooses a person (or "cancel") on the simulator's page and follows the callback.
-async fn choose(
-    server: &TestServer,
-    browser: &mut Browser,
-    authorize_url: &str,
-    page: &Page,
-    person: &str,
-) -> Vec<Page> {
+/// Submits the simulator's form for a person (or "cancel"); returns its redirect.
+async fn decide(browser: &mut Browser, authorize_url: &str, page: &Page, person: &str) -> Page {
     let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
     if person == "cancel" {
         // The first person is pre-selected; the cancel button wins.
@@ -48,7 +42,20 @@ async fn choose(
         .post_form(&absolute(authorize_url, "authorize"), &fields)
         .await;
     assert_eq!(decision.status, 303, "{}", decision.body);
-    let callback = decision.location();
+    decision
+}
+
+/// Chooses a person (or "cancel") on the simulator's page and follows the callback.
+async fn choose(
+    server: &TestServer,
+    browser: &mut Browser,
+    authorize_url: &str,
+    page: &Page,
+    person: &str,
+) -> Vec<Page> {
+    let callback = decide(browser, authorize_url, page, person)
+        .await
+        .location();
     assert!(
         callback.starts_with(&server.url("/auth/callback"))
             || callback.starts_with(&server.url("/staff/auth/callback")),
@@ -158,15 +165,7 @@ async fn a_callback_with_the_wrong_state_or_from_another_browser_is_refused() {
     let state = query_param(&authorize_url, "state").unwrap();
 
     // Another browser (no login-state cookie) replaying the callback: login CSRF.
-    let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
-    fields.push(("person".into(), "amelia".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let decision = browser
-        .post_form(&absolute(&authorize_url, "authorize"), &fields)
-        .await;
+    let decision = decide(&mut browser, &authorize_url, &page, "amelia").await;
     let callback = decision.location();
     let mut attacker = Browser::new(&server.url(""));
     assert_eq!(attacker.get(&callback).await.location(), "/auth/problem");
@@ -183,14 +182,7 @@ async fn a_replayed_callback_does_not_sign_anyone_in_twice() {
     let mut browser = Browser::new(&server.url(""));
     let (page, authorize_url) = open_sign_in(&server, &mut browser, "/auth/login").await;
     let login_state = browser.cookies.get("portal_login_state").cloned().unwrap();
-    let mut fields: Vec<(String, String)> = hidden_fields(&page.body);
-    fields.push(("person".into(), "amelia".into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let callback = browser
-        .post_form(&absolute(&authorize_url, "authorize"), &fields)
+    let callback = decide(&mut browser, &authorize_url, &page, "amelia")
         .await
         .location();
     assert_eq!(browser.get(&callback).await.location(), "/");

@@ -139,9 +139,14 @@ async fn patient_callback(
     request_id: Option<Extension<RequestId>>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    let request_id =
-        request_id.and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned));
-    complete(&auth, jar, params, SessionAudience::Patient, request_id).await
+    complete(
+        &auth,
+        jar,
+        params,
+        SessionAudience::Patient,
+        request_id_text(request_id),
+    )
+    .await
 }
 
 async fn staff_callback(
@@ -150,9 +155,19 @@ async fn staff_callback(
     request_id: Option<Extension<RequestId>>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    let request_id =
-        request_id.and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned));
-    complete(&auth, jar, params, SessionAudience::Staff, request_id).await
+    complete(
+        &auth,
+        jar,
+        params,
+        SessionAudience::Staff,
+        request_id_text(request_id),
+    )
+    .await
+}
+
+/// The request id, for the audit row.
+fn request_id_text(request_id: Option<Extension<RequestId>>) -> Option<String> {
+    request_id.and_then(|Extension(id)| id.header_value().to_str().ok().map(str::to_owned))
 }
 
 /// Where each audience lands after an outcome.

@@ -289,19 +289,23 @@ fn check_request(sim: &Simulator, params: &AuthorizeParams) -> Result<(), &'stat
     Ok(())
 }
 
+/// What the provider shows instead of redirecting when the request itself is wrong (it
+/// must never redirect to an unchecked redirect URI).
+fn invalid_request(sim: &Simulator, problem: &str) -> Response {
+    let body = format!("<h1>Invalid request</h1><p>{}</p>", escape(problem));
+    (
+        StatusCode::BAD_REQUEST,
+        Html(simple_page(sim.inner.title, &body)),
+    )
+        .into_response()
+}
+
 async fn authorize_page(
     State(sim): State<Simulator>,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
     if let Err(problem) = check_request(&sim, &params) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Html(simple_page(
-                sim.inner.title,
-                &format!("<h1>Invalid request</h1><p>{}</p>", escape(problem)),
-            )),
-        )
-            .into_response();
+        return invalid_request(&sim, problem);
     }
     let hidden: String = [
         ("response_type", &params.response_type),
@@ -372,14 +376,7 @@ async fn authorize_decision(
     Form(params): Form<AuthorizeParams>,
 ) -> Response {
     if let Err(problem) = check_request(&sim, &params) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Html(simple_page(
-                sim.inner.title,
-                &format!("<h1>Invalid request</h1><p>{}</p>", escape(problem)),
-            )),
-        )
-            .into_response();
+        return invalid_request(&sim, problem);
     }
     let redirect_uri = params.redirect_uri.clone().unwrap_or_default();
     let state = params.state.clone().unwrap_or_default();

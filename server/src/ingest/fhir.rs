@@ -55,7 +55,8 @@ pub struct Entry {
 
 pub struct Mapped {
     pub patients: Vec<NewPatient>,
-    pub items: Vec<NewRecordItem>,
+    /// Each item with the index of the bundle entry it came from.
+    pub items: Vec<(usize, NewRecordItem)>,
 }
 
 struct Parsed<'a> {
@@ -147,10 +148,10 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
                 ));
             }
         };
-        items.push(item);
+        items.push((p.entry.index, item));
     }
     // Reports before observations; otherwise the sender's order.
-    items.sort_by_key(|item| match item.kind {
+    items.sort_by_key(|(_, item)| match item.kind {
         RecordKind::DiagnosticReport => 0,
         RecordKind::Observation => 2,
         _ => 1,

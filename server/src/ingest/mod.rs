@@ -55,6 +55,20 @@ pub struct Sender {
     pub request_id: Option<String>,
 }
 
+/// A bundle mapped for storage: the delivery, and for each of its items the index of the
+/// bundle entry it came from (so answers can be given entry by entry).
+#[derive(Debug, Clone)]
+pub struct MappedBundle {
+    pub bundle_type: Option<String>,
+    pub entry_count: usize,
+    pub delivery: Delivery,
+    pub item_entries: Vec<usize>,
+}
+
+/// What happened to each entry of a bundle, in entry order: `Some` for an entry that
+/// became a record item, `None` for one that did not (a Patient, an Organization).
+pub type EntryOutcomes = Vec<Option<ItemOutcome>>;
+
 /// Maps a transaction, batch, collection or document bundle to a delivery and applies it
 /// to storage in one transaction.
 pub async fn ingest_bundle(
@@ -62,12 +76,27 @@ pub async fn ingest_bundle(
     sender: &Sender,
     body: &str,
 ) -> Result<Vec<ItemOutcome>, IngestError> {
-    let delivery = map_bundle(sender, body)?;
-    Ok(storage.apply_delivery(delivery).await?)
+    let mapped = map_bundle(sender, body)?;
+    Ok(storage.apply_delivery(mapped.delivery).await?)
+}
+
+/// Applies a mapped bundle and lines the outcomes up with the bundle's entries.
+pub async fn apply_mapped(
+    storage: &dyn Storage,
+    mapped: MappedBundle,
+) -> Result<EntryOutcomes, IngestError> {
+    let mut by_entry: EntryOutcomes = vec![None; mapped.entry_count];
+    let outcomes = storage.apply_delivery(mapped.delivery).await?;
+    for (entry, outcome) in mapped.item_entries.into_iter().zip(outcomes) {
+        if let Some(slot) = by_entry.get_mut(entry) {
+            *slot = Some(outcome);
+        }
+    }
+    Ok(by_entry)
 }
 
 /// The pure half of [`ingest_bundle`]: bundle text in, delivery out.
-pub fn map_bundle(sender: &Sender, body: &str) -> Result<Delivery, IngestError> {
+pub fn map_bundle(sender: &Sender, body: &str) -> Result<MappedBundle, IngestError> {
     let bundle: RawBundle<'_> =
         serde_json::from_str(body).map_err(|e| IngestError::Unparseable(e.to_string()))?;
     if bundle.resource_type != "Bundle" {
@@ -95,12 +124,18 @@ pub fn map_bundle(sender: &Sender, body: &str) -> Result<Delivery, IngestError> 
         })
         .collect::<Result<Vec<_>, MappingError>>()?;
     let mapped = fhir::map_entries(&entries, bundle.bundle_type.as_deref())?;
-    Ok(Delivery {
-        sender: sender.organisation,
-        received_at: sender.received_at,
-        patients: mapped.patients,
-        items: mapped.items,
-        request_id: sender.request_id.clone(),
+    let (item_entries, items) = mapped.items.into_iter().unzip();
+    Ok(MappedBundle {
+        bundle_type: bundle.bundle_type.clone(),
+        entry_count: entries.len(),
+        delivery: Delivery {
+            sender: sender.organisation,
+            received_at: sender.received_at,
+            patients: mapped.patients,
+            items,
+            request_id: sender.request_id.clone(),
+        },
+        item_entries,
     })
 }
 

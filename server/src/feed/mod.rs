@@ -1,0 +1,355 @@
+//! The feed API: source organisations push FHIR R4 JSON to `/fhir`
+//! (`shared/docs/fhir-feed.md`).
+//!
+//! Each sender authenticates with its own bearer credential (stored hashed); a missing or
+//! wrong one gets 401, a right one for the wrong organisation 403. Transaction bundles
+//! are applied all or nothing through the same ingest path as everything else; batch
+//! bundles entry by entry, each with its own answer. Every failure answers with an
+//! `OperationOutcome` (`outcome.rs`) that points at the offending element. Bodies are
+//! never logged.
+
+pub mod outcome;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use app::domain::ods_code::ODS_SYSTEM;
+use app::server::Clock;
+use app::server::storage::{ItemChange, ItemOutcome, Organisation, Storage};
+
+use crate::credentials::hash_credential;
+use crate::ingest::{IngestError, Sender, apply_mapped, map_bundle};
+
+use self::outcome::{FHIR_JSON, Problem, fhir_json};
+
+/// The largest request body accepted by default: 10 MiB (a discharge summary with a
+/// scanned PDF fits; anything bigger is refused with 413 before it is read whole).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct FeedState {
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    pub max_body_bytes: usize,
+}
+
+/// The feed's routes, to be nested at `/fhir`.
+pub fn router(state: FeedState) -> Router {
+    Router::new()
+        .route("/", post(post_bundle))
+        .route("/metadata", get(metadata))
+        .fallback(not_supported)
+        .with_state(state)
+}
+
+/// The bearer credential's organisation.
+async fn authenticate(state: &FeedState, headers: &HeaderMap) -> Result<Organisation, Problem> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(Problem::unauthorised)?;
+    match state
+        .storage
+        .find_organisation_by_credential_hash(&hash_credential(token))
+        .await
+    {
+        Ok(Some(organisation)) => Ok(organisation),
+        Ok(None) => Err(Problem::unauthorised()),
+        Err(error) => Err(internal(&error)),
+    }
+}
+
+fn internal(cause: &dyn std::fmt::Display) -> Problem {
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
+    tracing::error!(%reference, %cause, "feed request failed");
+    Problem::internal(&reference)
+}
+
+/// Reads the body as FHIR JSON text, within the size limit.
+async fn read_body(state: &FeedState, request: Request) -> Result<String, Problem> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !(content_type.starts_with(FHIR_JSON) || content_type.starts_with("application/json")) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            "Send FHIR R4 JSON, with Content-Type application/fhir+json or application/json.",
+        ));
+    }
+    let bytes = to_bytes(request.into_body(), state.max_body_bytes)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-long",
+                format!(
+                    "The request body is larger than the limit of {} bytes.",
+                    state.max_body_bytes
+                ),
+            )
+        })?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            "The body is not UTF-8 text.",
+        )
+    })
+}
+
+async fn post_bundle(State(state): State<FeedState>, request: Request) -> Response {
+    match handle_bundle(&state, request).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn handle_bundle(state: &FeedState, request: Request) -> Result<Response, Problem> {
+    let sender_org = authenticate(state, request.headers()).await?;
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = read_body(state, request).await?;
+    let bundle: Value = serde_json::from_str(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            format!("The body is not valid JSON: {}", plain_json_error(&e)),
+        )
+    })?;
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            "POST to the base URL takes a Bundle.",
+        )
+        .at("Bundle.resourceType"));
+    }
+    check_custodian(&bundle, &sender_org)?;
+    let sender = Sender {
+        organisation: sender_org.id,
+        received_at: state.clock.now(),
+        request_id,
+    };
+    match bundle.get("type").and_then(Value::as_str) {
+        Some("transaction") => transaction(state, &sender, &body).await,
+        Some("batch") => batch(state, &sender, &bundle).await,
+        Some(other) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-supported",
+            format!("Bundles of type {other} are not accepted at the base URL; send a transaction or a batch."),
+        )
+        .at("Bundle.type")),
+        None => Err(Problem::new(StatusCode::BAD_REQUEST, "required", "The bundle has no type.").at("Bundle.type")),
+    }
+}
+
+/// serde_json's message, which names a line and column and never the content.
+fn plain_json_error(error: &serde_json::Error) -> String {
+    format!(
+        "{} at line {} column {}",
+        error.classify_name(),
+        error.line(),
+        error.column()
+    )
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable input",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Eof => "unexpected end of input",
+        }
+    }
+}
+
+async fn transaction(state: &FeedState, sender: &Sender, body: &str) -> Result<Response, Problem> {
+    let mapped = map_bundle(sender, body).map_err(ingest_problem)?;
+    let outcomes = apply_mapped(state.storage.as_ref(), mapped)
+        .await
+        .map_err(ingest_problem)?;
+    let entries: Vec<Value> = outcomes
+        .iter()
+        .map(|o| entry_response(o.as_ref()))
+        .collect();
+    Ok(fhir_json(
+        &json!({ "resourceType": "Bundle", "type": "transaction-response", "entry": entries }),
+    ))
+}
+
+/// Each entry on its own: one entry's failure does not stop the others.
+async fn batch(state: &FeedState, sender: &Sender, bundle: &Value) -> Result<Response, Problem> {
+    let entries = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut responses = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let single =
+            json!({ "resourceType": "Bundle", "type": "batch", "entry": [entry] }).to_string();
+        let result = match map_bundle(sender, &single) {
+            Ok(mapped) => apply_mapped(state.storage.as_ref(), mapped).await,
+            Err(error) => Err(error),
+        };
+        responses.push(match result {
+            Ok(outcomes) => entry_response(outcomes.first().and_then(Option::as_ref)),
+            Err(error) => {
+                let problem = ingest_problem(error);
+                let expression = problem.expression.as_ref().map(|e| e.replacen("Bundle.entry[0]", &format!("Bundle.entry[{index}]"), 1));
+                let problem = Problem { expression, ..problem };
+                json!({ "response": { "status": status_line(problem.status), "outcome": problem.to_resource() } })
+            }
+        });
+    }
+    Ok(fhir_json(
+        &json!({ "resourceType": "Bundle", "type": "batch-response", "entry": responses }),
+    ))
+}
+
+/// The answer for one entry: created, updated or unchanged, with the version.
+fn entry_response(outcome: Option<&ItemOutcome>) -> Value {
+    match outcome {
+        Some(outcome) => {
+            let status = match outcome.change {
+                ItemChange::Created => "201 Created",
+                ItemChange::Updated | ItemChange::Unchanged => "200 OK",
+            };
+            json!({ "response": {
+                "status": status,
+                "location": format!("{}/_history/{}", outcome.public_id, outcome.version),
+                "etag": format!("W/\"{}\"", outcome.version),
+            } })
+        }
+        None => json!({ "response": { "status": "200 OK" } }),
+    }
+}
+
+fn status_line(status: StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or_default()
+    )
+}
+
+fn ingest_problem(error: IngestError) -> Problem {
+    match error {
+        IngestError::Unparseable(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            "The bundle is not a valid FHIR JSON Bundle.",
+        ),
+        IngestError::Mapping(mapping) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            mapping.diagnostics,
+        )
+        .at(mapping.expression),
+        IngestError::Storage(error) => internal(&error),
+    }
+}
+
+/// A sender may only write what it performed, authored or holds custody of: every
+/// organisation named in those roles must be the sender itself.
+fn check_custodian(bundle: &Value, sender: &Organisation) -> Result<(), Problem> {
+    let entries = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for (index, entry) in entries.iter().enumerate() {
+        let Some(resource) = entry.get("resource") else {
+            continue;
+        };
+        for role in ["performer", "author", "custodian", "serviceProvider"] {
+            let references: Vec<&Value> = match resource.get(role) {
+                Some(Value::Array(items)) => items.iter().collect(),
+                Some(single) => vec![single],
+                None => continue,
+            };
+            for reference in references {
+                let identifier = reference.get("identifier");
+                let is_ods = identifier
+                    .and_then(|i| i.get("system"))
+                    .and_then(Value::as_str)
+                    == Some(ODS_SYSTEM);
+                let code = identifier
+                    .and_then(|i| i.get("value"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if is_ods && !code.eq_ignore_ascii_case(sender.ods_code.as_str()) {
+                    return Err(Problem::forbidden(format!(
+                        "This credential belongs to {}; it may only send records that organisation performed, authored or holds.",
+                        sender.ods_code
+                    ))
+                    .at(format!("Bundle.entry[{index}].resource.{role}")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the feed supports, and nothing more.
+async fn metadata(State(state): State<FeedState>) -> Response {
+    let resources: Vec<Value> = [
+        "Patient",
+        "Appointment",
+        "DocumentReference",
+        "DiagnosticReport",
+        "Observation",
+        "Composition",
+        "Encounter",
+    ]
+    .iter()
+    .map(|t| json!({ "type": t, "versioning": "versioned", "conditionalUpdate": false }))
+    .collect();
+    fhir_json(&json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": state.clock.now().format("%Y-%m-%d").to_string(),
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": [FHIR_JSON, "application/json"],
+        "software": { "name": "Your health record feed", "version": env!("CARGO_PKG_VERSION") },
+        "rest": [{
+            "mode": "server",
+            "documentation": "Send records as transaction bundles (all or nothing) or batch bundles (entry by entry) to the base URL. Authenticate with the organisation's bearer credential.",
+            "security": { "description": "Authorization: Bearer <feed credential issued to the organisation>" },
+            "resource": resources,
+            "interaction": [{ "code": "transaction" }, { "code": "batch" }],
+        }],
+    }))
+}
+
+async fn not_supported(_request: Request<Body>) -> Response {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-supported",
+        "This interaction is not supported by the feed; see /fhir/metadata.",
+    )
+    .into_response()
+}

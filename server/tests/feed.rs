@@ -1,0 +1,347 @@
+//! The feed API as a sending organisation meets it: credentials, transactions and
+//! batches, exactly-once re-delivery, and a precise `OperationOutcome` for everything it
+//! refuses. Real UK Core examples go through it too.
+// Test helpers may panic: in a test, a panic is a clear failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use app::domain::OdsCode;
+use app::records::OrganisationKind;
+use app::server::storage::NewOrganisation;
+use serde_json::{Value, json};
+use server::config::SettingsArgs;
+use server::credentials::new_credential;
+use support::{TestServer, spawn, test_now};
+
+struct Feed {
+    server: TestServer,
+    token: String,
+    client: reqwest::Client,
+}
+
+async fn feed_with(args: SettingsArgs) -> Feed {
+    let server = spawn(args, false).await;
+    let (token, credential_hash) = new_credential();
+    server
+        .storage
+        .create_organisation(NewOrganisation {
+            ods_code: OdsCode::parse("RXX").unwrap(),
+            name: "Northgate University Hospitals".into(),
+            kind: OrganisationKind::HospitalTrust,
+            credential_hash,
+            at: test_now(),
+        })
+        .await
+        .unwrap();
+    Feed {
+        server,
+        token,
+        client: reqwest::Client::new(),
+    }
+}
+
+async fn feed() -> Feed {
+    feed_with(SettingsArgs::default()).await
+}
+
+impl Feed {
+    async fn post(&self, body: &str) -> (u16, Value) {
+        self.post_as(Some(&self.token), "application/fhir+json", body)
+            .await
+    }
+
+    async fn post_as(&self, token: Option<&str>, content_type: &str, body: &str) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.server.url("/fhir"))
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn transaction(entries: Vec<Value>) -> String {
+    json!({ "resourceType": "Bundle", "type": "transaction", "entry": entries }).to_string()
+}
+
+fn patient_entry(nhs: &str) -> Value {
+    json!({ "fullUrl": "urn:uuid:p1", "resource": {
+        "resourceType": "Patient",
+        "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs }],
+        "name": [{ "family": "Hart", "given": ["Amelia"] }]
+    }})
+}
+
+fn observation_entry(id: &str, value: &str) -> Value {
+    let text = format!(
+        r#"{{"fullUrl":"urn:uuid:{id}","resource":{{"resourceType":"Observation","identifier":[{{"system":"https://lab.rxx.example/id","value":"{id}"}}],"status":"final","code":{{"text":"Sodium"}},"subject":{{"reference":"urn:uuid:p1"}},"performer":[{{"identifier":{{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"RXX"}}}}],"valueQuantity":{{"value":{value},"unit":"mmol/L"}}}}}}"#
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+fn issue(outcome: &Value) -> (&str, &str) {
+    (
+        outcome["issue"][0]["code"].as_str().unwrap_or_default(),
+        outcome["issue"][0]["expression"][0]
+            .as_str()
+            .unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn without_a_valid_credential_nothing_is_accepted() {
+    let feed = feed().await;
+    let body = transaction(vec![patient_entry("9990000018")]);
+    let (status, outcome) = feed.post_as(None, "application/fhir+json", &body).await;
+    assert_eq!(
+        (status, outcome["resourceType"].as_str()),
+        (401, Some("OperationOutcome"))
+    );
+    assert_eq!(issue(&outcome).0, "security");
+    let (status, _) = feed
+        .post_as(
+            Some("hrp_not-a-real-credential"),
+            "application/fhir+json",
+            &body,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn the_capability_statement_says_what_is_supported() {
+    let feed = feed().await;
+    let statement: Value = feed
+        .client
+        .get(feed.server.url("/fhir/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statement["resourceType"], "CapabilityStatement");
+    assert_eq!(statement["fhirVersion"], "4.0.1");
+    let interactions: Vec<&str> = statement["rest"][0]["interaction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(interactions, ["transaction", "batch"]);
+}
+
+#[tokio::test]
+async fn a_transaction_is_stored_once_and_a_change_makes_a_new_version() {
+    let feed = feed().await;
+    let body = transaction(vec![
+        patient_entry("9990000018"),
+        observation_entry("na-1", "140.0"),
+    ]);
+    let (status, first) = feed.post(&body).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["type"], "transaction-response");
+    assert_eq!(first["entry"][0]["response"]["status"], "200 OK");
+    assert_eq!(first["entry"][1]["response"]["status"], "201 Created");
+    assert_eq!(first["entry"][1]["response"]["etag"], "W/\"1\"");
+
+    let (status, again) = feed.post(&body).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["entry"][1]["response"]["status"], "200 OK");
+    assert_eq!(
+        again["entry"][1]["response"]["location"], first["entry"][1]["response"]["location"],
+        "same version"
+    );
+
+    let changed = transaction(vec![
+        patient_entry("9990000018"),
+        observation_entry("na-1", "141.0"),
+    ]);
+    let (_, third) = feed.post(&changed).await;
+    assert_eq!(third["entry"][1]["response"]["etag"], "W/\"2\"");
+
+    let rxx = feed
+        .server
+        .storage
+        .find_organisation_by_ods_code(&OdsCode::parse("RXX").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rxx.last_received_at,
+        Some(test_now()),
+        "freshness for patients"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_with_one_bad_entry_stores_nothing() {
+    let feed = feed().await;
+    let mut bad = observation_entry("na-2", "1");
+    bad["resource"]["subject"] = json!({ "reference": "urn:uuid:nobody" });
+    let (status, outcome) = feed
+        .post(&transaction(vec![
+            patient_entry("9990000018"),
+            observation_entry("na-1", "1"),
+            bad,
+        ]))
+        .await;
+    assert_eq!(status, 422, "{outcome}");
+    assert_eq!(
+        issue(&outcome),
+        ("invalid", "Bundle.entry[2].resource.subject")
+    );
+    let nhs = app::domain::NhsNumber::parse("9990000018").unwrap();
+    assert_eq!(
+        feed.server
+            .storage
+            .find_patient_by_nhs_number(&nhs)
+            .await
+            .unwrap(),
+        None,
+        "all or nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_answers_entry_by_entry() {
+    let feed = feed().await;
+    let mut bad = observation_entry("na-2", "1");
+    bad["resource"]["subject"] = json!({ "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765911" } });
+    let mut good = observation_entry("na-1", "1");
+    good["resource"]["subject"] = json!({ "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990000018" } });
+    let body =
+        json!({ "resourceType": "Bundle", "type": "batch", "entry": [good, bad] }).to_string();
+    let (status, response) = feed.post(&body).await;
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(response["type"], "batch-response");
+    assert_eq!(response["entry"][0]["response"]["status"], "201 Created");
+    assert_eq!(
+        response["entry"][1]["response"]["status"],
+        "422 Unprocessable Entity"
+    );
+    let outcome = &response["entry"][1]["response"]["outcome"];
+    assert_eq!(
+        issue(outcome).1,
+        "Bundle.entry[1].resource.subject.identifier.value"
+    );
+}
+
+#[tokio::test]
+async fn records_of_another_organisation_are_forbidden() {
+    let feed = feed().await;
+    let mut entry = observation_entry("na-1", "1");
+    entry["resource"]["performer"][0]["identifier"]["value"] = json!("Y09001");
+    let (status, outcome) = feed
+        .post(&transaction(vec![patient_entry("9990000018"), entry]))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        issue(&outcome),
+        ("forbidden", "Bundle.entry[1].resource.performer")
+    );
+}
+
+#[tokio::test]
+async fn malformed_truncated_deep_or_wrongly_typed_bodies_get_400_or_415_never_500() {
+    let feed = feed().await;
+    let whole = transaction(vec![patient_entry("9990000018")]);
+    let deep = "[".repeat(100_000);
+    for body in [
+        "",
+        "{",
+        "not json",
+        &whole[..whole.len() / 2],
+        deep.as_str(),
+        "{\"resourceType\":\"Patient\"}",
+        "{\"resourceType\":\"Bundle\"}",
+    ] {
+        let (status, outcome) = feed.post(body).await;
+        assert_eq!(status, 400, "{:.40} -> {outcome}", body);
+        assert_eq!(outcome["resourceType"], "OperationOutcome");
+    }
+    let (status, _) = feed.post_as(Some(&feed.token), "text/plain", &whole).await;
+    assert_eq!(status, 415);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413() {
+    let feed = feed_with(SettingsArgs {
+        feed_max_body_bytes: Some(2_000),
+        ..SettingsArgs::default()
+    })
+    .await;
+    let entries = (0..40)
+        .map(|i| observation_entry(&format!("na-{i}"), "1"))
+        .collect();
+    let (status, outcome) = feed.post(&transaction(entries)).await;
+    assert_eq!(status, 413);
+    assert_eq!(issue(&outcome).0, "too-long");
+}
+
+/// Every UK Core example, wrapped in a transaction of its own: accepted, or refused with
+/// an OperationOutcome that names the element. Never a server error.
+#[tokio::test]
+async fn every_uk_core_example_is_accepted_or_precisely_refused() {
+    let feed = feed().await;
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/ukcore");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .expect("shared/fixtures/ukcore beside the checkout")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10);
+    // The examples refer to their patient as Patient/<id>: send that patient along.
+    let patient: Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("UKCore-Patient-RichardSmith-Example.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = |r: &Value| json!({ "fullUrl": format!("urn:uuid:{}", r["id"].as_str().unwrap_or("x")), "resource": r });
+    let mut accepted = 0;
+    for file in files {
+        let resource: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let body = match resource["resourceType"].as_str() {
+            Some("Bundle") => resource.to_string(),
+            Some("Patient") => transaction(vec![entry(&resource)]),
+            _ => transaction(vec![entry(&patient), entry(&resource)]),
+        };
+        let (status, answer) = feed.post(&body).await;
+        eprintln!(
+            "{}: {status} {}",
+            file.file_name().unwrap().to_string_lossy(),
+            answer["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap_or("accepted")
+        );
+        assert!(status < 500, "{}: {status} {answer}", file.display());
+        if status >= 400 {
+            assert_eq!(
+                answer["resourceType"],
+                "OperationOutcome",
+                "{}",
+                file.display()
+            );
+            let (_, expression) = issue(&answer);
+            assert!(
+                status == 403 || !expression.is_empty(),
+                "{}: no expression in {answer}",
+                file.display()
+            );
+        } else {
+            accepted += 1;
+        }
+    }
+    eprintln!("UK Core examples accepted: {accepted}");
+}
