@@ -7,7 +7,7 @@ CARGO_LEPTOS_VERSION="0.3.10"
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml and Cargo.lock.
 WASM_BINDGEN_VERSION="0.2.130"
 
-say() { printf '\n==> %s\n' "$*"; }
+say() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
