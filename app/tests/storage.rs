@@ -135,6 +135,7 @@ on_both_backends!(
     expired_and_idle_sessions_are_removed,
     the_audit_trail_cannot_be_changed_or_deleted,
     a_login_attempt_can_be_taken_once_and_not_after_it_expires,
+    resources_without_an_identifiable_patient_are_held_exactly_as_received,
 );
 
 // --- Fixtures --------------------------------------------------------------------
@@ -244,7 +245,17 @@ fn delivery(
         received_at,
         patients: Vec::new(),
         items,
+        held: Vec::new(),
         request_id: Some("req-1".into()),
+    }
+}
+
+fn held(reason: &str) -> NewHeldResource {
+    NewHeldResource {
+        resource_type: "Observation".into(),
+        expression: "Bundle.entry[1].resource.subject".into(),
+        reason: reason.into(),
+        raw_resource: r#"{"resourceType":"Observation","valueQuantity":{"value":4.50}}"#.into(),
     }
 }
 
@@ -1103,6 +1114,43 @@ async fn a_login_attempt_can_be_taken_once_and_not_after_it_expires(db: &TestDb)
             .unwrap(),
         None
     );
+}
+
+async fn resources_without_an_identifiable_patient_are_held_exactly_as_received(db: &TestDb) {
+    let s = db.storage.as_ref();
+    let lab = organisation(s, "RXX", "h").await;
+    let mut d = delivery(
+        &lab,
+        at(5, 9),
+        vec![observation(PATIENT_A, "obs-1", "1", at(4, 9))],
+    );
+    d.held = vec![
+        held("the NHS number's check digit is wrong"),
+        held("the patient is missing"),
+    ];
+    let outcomes = s.apply_delivery(d).await.unwrap();
+    assert_eq!(outcomes.len(), 1, "held resources are not items");
+    let queue = s.list_held_resources(10).await.unwrap();
+    assert_eq!(queue.len(), 2);
+    assert_eq!(queue[0].reason, "the NHS number's check digit is wrong");
+    assert_eq!(queue[0].sender, lab.id);
+    assert_eq!(queue[0].received_at, at(5, 9));
+    assert!(
+        queue[0].raw_resource.contains("4.50"),
+        "kept exactly as received"
+    );
+    assert_eq!(s.list_held_resources(1).await.unwrap().len(), 1);
+
+    // A delivery that fails holds nothing either.
+    let mut failing = delivery(
+        &lab,
+        at(6, 9),
+        vec![observation(PATIENT_A, "obs-2", "1", at(4, 9))],
+    );
+    failing.held = vec![held("later")];
+    failing.sender = OrganisationId(lab.id.0 + 1000);
+    assert!(s.apply_delivery(failing).await.is_err());
+    assert_eq!(s.list_held_resources(10).await.unwrap().len(), 2);
 }
 
 /// Both migration folders must hold the same versions, so the backends never drift.

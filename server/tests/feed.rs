@@ -185,10 +185,41 @@ async fn a_transaction_is_stored_once_and_a_change_makes_a_new_version() {
 }
 
 #[tokio::test]
-async fn a_transaction_with_one_bad_entry_stores_nothing() {
+async fn an_entry_whose_patient_cannot_be_identified_is_held_not_dropped_or_guessed() {
+    let feed = feed().await;
+    let mut orphan = observation_entry("na-2", "4.50");
+    orphan["resource"]["subject"] = json!({ "reference": "urn:uuid:nobody" });
+    let (status, response) = feed
+        .post(&transaction(vec![
+            patient_entry("9990000018"),
+            observation_entry("na-1", "1"),
+            orphan,
+        ]))
+        .await;
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(response["entry"][1]["response"]["status"], "201 Created");
+    assert_eq!(response["entry"][2]["response"]["status"], "202 Accepted");
+    let outcome = &response["entry"][2]["response"]["outcome"];
+    assert_eq!(
+        issue(outcome),
+        ("not-found", "Bundle.entry[2].resource.subject")
+    );
+    let queue = feed.server.storage.list_held_resources(10).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    assert!(
+        queue[0].raw_resource.contains("urn:uuid:nobody"),
+        "kept as received"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_with_one_invalid_entry_stores_nothing() {
     let feed = feed().await;
     let mut bad = observation_entry("na-2", "1");
-    bad["resource"]["subject"] = json!({ "reference": "urn:uuid:nobody" });
+    bad["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("identifier");
     let (status, outcome) = feed
         .post(&transaction(vec![
             patient_entry("9990000018"),
@@ -199,7 +230,7 @@ async fn a_transaction_with_one_bad_entry_stores_nothing() {
     assert_eq!(status, 422, "{outcome}");
     assert_eq!(
         issue(&outcome),
-        ("invalid", "Bundle.entry[2].resource.subject")
+        ("invalid", "Bundle.entry[2].resource.identifier")
     );
     let nhs = app::domain::NhsNumber::parse("9990000018").unwrap();
     assert_eq!(
@@ -210,6 +241,14 @@ async fn a_transaction_with_one_bad_entry_stores_nothing() {
             .unwrap(),
         None,
         "all or nothing"
+    );
+    assert!(
+        feed.server
+            .storage
+            .list_held_resources(10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
@@ -227,8 +266,8 @@ async fn a_batch_answers_entry_by_entry() {
     assert_eq!(response["type"], "batch-response");
     assert_eq!(response["entry"][0]["response"]["status"], "201 Created");
     assert_eq!(
-        response["entry"][1]["response"]["status"],
-        "422 Unprocessable Entity"
+        response["entry"][1]["response"]["status"], "202 Accepted",
+        "an invalid NHS number: held, pointing at the number"
     );
     let outcome = &response["entry"][1]["response"]["outcome"];
     assert_eq!(

@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 
 use app::domain::ods_code::ODS_SYSTEM;
 use app::server::Clock;
-use app::server::storage::{ItemChange, ItemOutcome, Organisation, Storage};
+use app::server::storage::{ItemChange, Organisation, Storage};
 
 use crate::credentials::hash_credential;
-use crate::ingest::{IngestError, Sender, apply_mapped, map_bundle};
+use crate::ingest::{EntryOutcome, IngestError, Sender, apply_mapped, map_bundle};
 
 use self::outcome::{FHIR_JSON, Problem, fhir_json};
 
@@ -190,10 +190,7 @@ async fn transaction(state: &FeedState, sender: &Sender, body: &str) -> Result<R
     let outcomes = apply_mapped(state.storage.as_ref(), mapped)
         .await
         .map_err(ingest_problem)?;
-    let entries: Vec<Value> = outcomes
-        .iter()
-        .map(|o| entry_response(o.as_ref()))
-        .collect();
+    let entries: Vec<Value> = outcomes.iter().map(entry_response).collect();
     Ok(fhir_json(
         &json!({ "resourceType": "Bundle", "type": "transaction-response", "entry": entries }),
     ))
@@ -215,10 +212,18 @@ async fn batch(state: &FeedState, sender: &Sender, bundle: &Value) -> Result<Res
             Err(error) => Err(error),
         };
         responses.push(match result {
-            Ok(outcomes) => entry_response(outcomes.first().and_then(Option::as_ref)),
+            Ok(outcomes) => match outcomes.into_iter().next() {
+                // The entry was mapped alone, as entry 0: point at its place in the batch.
+                Some(EntryOutcome::Held { expression, reason }) => entry_response(&EntryOutcome::Held {
+                    expression: in_batch(&expression, index),
+                    reason,
+                }),
+                Some(outcome) => entry_response(&outcome),
+                None => entry_response(&EntryOutcome::Accepted),
+            },
             Err(error) => {
                 let problem = ingest_problem(error);
-                let expression = problem.expression.as_ref().map(|e| e.replacen("Bundle.entry[0]", &format!("Bundle.entry[{index}]"), 1));
+                let expression = problem.expression.as_deref().map(|e| in_batch(e, index));
                 let problem = Problem { expression, ..problem };
                 json!({ "response": { "status": status_line(problem.status), "outcome": problem.to_resource() } })
             }
@@ -229,10 +234,17 @@ async fn batch(state: &FeedState, sender: &Sender, bundle: &Value) -> Result<Res
     ))
 }
 
-/// The answer for one entry: created, updated or unchanged, with the version.
-fn entry_response(outcome: Option<&ItemOutcome>) -> Value {
+/// An expression from an entry mapped on its own, moved to its place in the batch.
+fn in_batch(expression: &str, index: usize) -> String {
+    expression.replacen("Bundle.entry[0]", &format!("Bundle.entry[{index}]"), 1)
+}
+
+/// The answer for one entry: created, updated or unchanged with the version; or held
+/// for the service desk because its patient could not be identified (202, with an
+/// outcome saying why and where).
+fn entry_response(outcome: &EntryOutcome) -> Value {
     match outcome {
-        Some(outcome) => {
+        EntryOutcome::Item(outcome) => {
             let status = match outcome.change {
                 ItemChange::Created => "201 Created",
                 ItemChange::Updated | ItemChange::Unchanged => "200 OK",
@@ -243,7 +255,16 @@ fn entry_response(outcome: Option<&ItemOutcome>) -> Value {
                 "etag": format!("W/\"{}\"", outcome.version),
             } })
         }
-        None => json!({ "response": { "status": "200 OK" } }),
+        EntryOutcome::Held { expression, reason } => {
+            let outcome = json!({ "resourceType": "OperationOutcome", "issue": [{
+                "severity": "warning",
+                "code": "not-found",
+                "diagnostics": format!("Held for the service desk: {reason}. It is kept and will be matched by hand, not shown until then."),
+                "expression": [expression],
+            }] });
+            json!({ "response": { "status": "202 Accepted", "outcome": outcome } })
+        }
+        EntryOutcome::Accepted => json!({ "response": { "status": "200 OK" } }),
     }
 }
 

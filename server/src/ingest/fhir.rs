@@ -36,6 +36,9 @@ const DELIVERY_CHANNEL_URL: &str =
 pub struct MappingError {
     pub expression: String,
     pub diagnostics: String,
+    /// The resource is sound but its patient cannot be identified: it is held for the
+    /// service desk rather than refused.
+    pub patient_unresolved: bool,
 }
 
 impl MappingError {
@@ -43,8 +46,26 @@ impl MappingError {
         Self {
             expression: expression.to_owned(),
             diagnostics: diagnostics.to_owned(),
+            patient_unresolved: false,
         }
     }
+
+    fn unresolved(expression: &str, diagnostics: &str) -> Self {
+        Self {
+            patient_unresolved: true,
+            ..Self::new(expression, diagnostics)
+        }
+    }
+}
+
+/// A resource whose patient could not be identified, held for the service desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub entry: usize,
+    pub resource_type: String,
+    pub expression: String,
+    pub reason: String,
+    pub raw_resource: String,
 }
 
 pub struct Entry {
@@ -57,6 +78,8 @@ pub struct Mapped {
     pub patients: Vec<NewPatient>,
     /// Each item with the index of the bundle entry it came from.
     pub items: Vec<(usize, NewRecordItem)>,
+    /// Resources held because their patient could not be identified.
+    pub held: Vec<Held>,
 }
 
 struct Parsed<'a> {
@@ -104,12 +127,27 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
     // Every way an entry can be referred to inside the bundle.
     let mut patients_by_reference = HashMap::<String, NhsNumber>::new();
     let mut patients = Vec::new();
+    let mut held = Vec::new();
+    let hold = |p: &Parsed<'_>, error: MappingError| Held {
+        entry: p.entry.index,
+        resource_type: p.resource_type.clone(),
+        expression: error.expression,
+        reason: error.diagnostics,
+        raw_resource: p.entry.raw.clone(),
+    };
     for p in parsed.iter().filter(|p| p.resource_type == "Patient") {
-        let patient = map_patient(p)?;
-        for reference in references_to(p) {
-            patients_by_reference.insert(reference, patient.nhs_number.clone());
+        match map_patient(p) {
+            Ok(patient) => {
+                for reference in references_to(p) {
+                    patients_by_reference.insert(reference, patient.nhs_number.clone());
+                }
+                patients.push(patient);
+            }
+            // A patient we cannot identify is held, and so is everything about them
+            // (their references will not resolve).
+            Err(error) if error.patient_unresolved => held.push(hold(p, error)),
+            Err(error) => return Err(error),
         }
-        patients.push(patient);
     }
 
     // Observations listed in a report's `result` belong to that report.
@@ -128,19 +166,19 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
 
     let mut items = Vec::new();
     for p in &parsed {
-        let item = match p.resource_type.as_str() {
+        let mapped = match p.resource_type.as_str() {
             "Patient" | "Organization" | "Practitioner" | "Location" | "Binary" => continue,
-            "Appointment" => map_appointment(p, &patients_by_reference)?,
-            "DocumentReference" => map_document_reference(p, &patients_by_reference)?,
-            "Composition" => map_composition(p, &parsed, &patients_by_reference)?,
-            "DiagnosticReport" => map_report(p, &patients_by_reference)?,
+            "Appointment" => map_appointment(p, &patients_by_reference),
+            "DocumentReference" => map_document_reference(p, &patients_by_reference),
+            "Composition" => map_composition(p, &parsed, &patients_by_reference),
+            "DiagnosticReport" => map_report(p, &patients_by_reference),
             "Observation" => {
                 let parent = references_to(p)
                     .into_iter()
                     .find_map(|r| report_of_observation.get(&r).cloned());
-                map_observation(p, &patients_by_reference, parent)?
+                map_observation(p, &patients_by_reference, parent)
             }
-            "Encounter" => map_encounter(p, &patients_by_reference)?,
+            "Encounter" => map_encounter(p, &patients_by_reference),
             other => {
                 return Err(MappingError::new(
                     &p.path("resourceType"),
@@ -148,7 +186,11 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
                 ));
             }
         };
-        items.push((p.entry.index, item));
+        match mapped {
+            Ok(item) => items.push((p.entry.index, item)),
+            Err(error) if error.patient_unresolved => held.push(hold(p, error)),
+            Err(error) => return Err(error),
+        }
     }
     // Reports before observations; otherwise the sender's order.
     items.sort_by_key(|(_, item)| match item.kind {
@@ -156,7 +198,11 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
         RecordKind::Observation => 2,
         _ => 1,
     });
-    Ok(Mapped { patients, items })
+    Ok(Mapped {
+        patients,
+        items,
+        held,
+    })
 }
 
 /// The strings other resources in the bundle may use to point at this entry.
@@ -176,9 +222,11 @@ fn map_patient(p: &Parsed<'_>) -> Result<NewPatient, MappingError> {
         .iter()
         .find(|i| i.get("system").and_then(Value::as_str) == Some(NHS_NUMBER_SYSTEM))
         .and_then(|i| i.get("value").and_then(Value::as_str))
-        .ok_or_else(|| MappingError::new(&p.path("identifier"), "the patient has no NHS number"))?;
+        .ok_or_else(|| {
+            MappingError::unresolved(&p.path("identifier"), "the patient has no NHS number")
+        })?;
     let nhs_number = NhsNumber::parse(nhs_number)
-        .map_err(|e| MappingError::new(&p.path("identifier"), &e.to_string()))?;
+        .map_err(|e| MappingError::unresolved(&p.path("identifier"), &e.to_string()))?;
     let name = array(&p.resource, "name")
         .first()
         .cloned()
@@ -203,11 +251,11 @@ fn resolve_patient(
     reference: Option<&Value>,
     patients: &HashMap<String, NhsNumber>,
 ) -> Result<NhsNumber, MappingError> {
-    let reference =
-        reference.ok_or_else(|| MappingError::new(&p.path(element), "the patient is missing"))?;
+    let reference = reference
+        .ok_or_else(|| MappingError::unresolved(&p.path(element), "the patient is missing"))?;
     if let Some(target) = reference.get("reference").and_then(Value::as_str) {
         return patients.get(target).cloned().ok_or_else(|| {
-            MappingError::new(
+            MappingError::unresolved(
                 &p.path(element),
                 "the reference does not point at a Patient in this bundle",
             )
@@ -215,7 +263,7 @@ fn resolve_patient(
     }
     let identifier = reference.get("identifier").unwrap_or(&Value::Null);
     if identifier.get("system").and_then(Value::as_str) != Some(NHS_NUMBER_SYSTEM) {
-        return Err(MappingError::new(
+        return Err(MappingError::unresolved(
             &p.path(element),
             "the patient must be identified by NHS number or by a Patient in the bundle",
         ));
@@ -225,7 +273,7 @@ fn resolve_patient(
         .and_then(Value::as_str)
         .unwrap_or_default();
     NhsNumber::parse(value).map_err(|e| {
-        MappingError::new(
+        MappingError::unresolved(
             &format!("{}.identifier.value", p.path(element)),
             &e.to_string(),
         )

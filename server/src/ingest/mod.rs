@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use app::server::storage::{Delivery, ItemOutcome, OrganisationId, Storage, StorageError};
+use app::server::storage::{
+    Delivery, ItemOutcome, NewHeldResource, OrganisationId, Storage, StorageError,
+};
 
 pub use fhir::{MappingError, RELEASE_DIRECTIVE_SYSTEM};
 
@@ -63,11 +65,23 @@ pub struct MappedBundle {
     pub entry_count: usize,
     pub delivery: Delivery,
     pub item_entries: Vec<usize>,
+    /// For each held resource: its entry, the element and the reason.
+    pub held_entries: Vec<(usize, String, String)>,
 }
 
-/// What happened to each entry of a bundle, in entry order: `Some` for an entry that
-/// became a record item, `None` for one that did not (a Patient, an Organization).
-pub type EntryOutcomes = Vec<Option<ItemOutcome>>;
+/// What happened to one entry of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryOutcome {
+    /// It became (or updated, or matched) a record item.
+    Item(ItemOutcome),
+    /// Its patient could not be identified: held for the service desk.
+    Held { expression: String, reason: String },
+    /// Taken in without becoming an item of its own (a Patient, an Organization).
+    Accepted,
+}
+
+/// Outcomes in entry order.
+pub type EntryOutcomes = Vec<EntryOutcome>;
 
 /// Maps a transaction, batch, collection or document bundle to a delivery and applies it
 /// to storage in one transaction.
@@ -85,11 +99,16 @@ pub async fn apply_mapped(
     storage: &dyn Storage,
     mapped: MappedBundle,
 ) -> Result<EntryOutcomes, IngestError> {
-    let mut by_entry: EntryOutcomes = vec![None; mapped.entry_count];
+    let mut by_entry: EntryOutcomes = vec![EntryOutcome::Accepted; mapped.entry_count];
     let outcomes = storage.apply_delivery(mapped.delivery).await?;
     for (entry, outcome) in mapped.item_entries.into_iter().zip(outcomes) {
         if let Some(slot) = by_entry.get_mut(entry) {
-            *slot = Some(outcome);
+            *slot = EntryOutcome::Item(outcome);
+        }
+    }
+    for (entry, expression, reason) in mapped.held_entries {
+        if let Some(slot) = by_entry.get_mut(entry) {
+            *slot = EntryOutcome::Held { expression, reason };
         }
     }
     Ok(by_entry)
@@ -125,6 +144,21 @@ pub fn map_bundle(sender: &Sender, body: &str) -> Result<MappedBundle, IngestErr
         .collect::<Result<Vec<_>, MappingError>>()?;
     let mapped = fhir::map_entries(&entries, bundle.bundle_type.as_deref())?;
     let (item_entries, items) = mapped.items.into_iter().unzip();
+    let held_entries = mapped
+        .held
+        .iter()
+        .map(|h| (h.entry, h.expression.clone(), h.reason.clone()))
+        .collect();
+    let held = mapped
+        .held
+        .into_iter()
+        .map(|h| NewHeldResource {
+            resource_type: h.resource_type,
+            expression: h.expression,
+            reason: h.reason,
+            raw_resource: h.raw_resource,
+        })
+        .collect();
     Ok(MappedBundle {
         bundle_type: bundle.bundle_type.clone(),
         entry_count: entries.len(),
@@ -133,9 +167,11 @@ pub fn map_bundle(sender: &Sender, body: &str) -> Result<MappedBundle, IngestErr
             received_at: sender.received_at,
             patients: mapped.patients,
             items,
+            held,
             request_id: sender.request_id.clone(),
         },
         item_entries,
+        held_entries,
     })
 }
 

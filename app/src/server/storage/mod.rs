@@ -130,6 +130,9 @@ pub trait Storage: Send + Sync + 'static {
     /// time moves on. Returns one outcome per item, in order.
     async fn apply_delivery(&self, delivery: Delivery) -> Result<Vec<ItemOutcome>, StorageError>;
 
+    /// Held resources not yet resolved, oldest first (the service desk's queue).
+    async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError>;
+
     /// A patient's visible items (not entered in error, no excluded label), newest
     /// first, with the audit row for the read written in the same transaction.
     async fn list_record_items(

@@ -650,6 +650,23 @@ macro_rules! impl_portable_storage {
                     outcomes.push(ItemOutcome { public_id, version, change });
                 }
 
+                for held in &delivery.held {
+                    sqlx::query(
+                        "INSERT INTO held_resources (sender_org_id, received_at, resource_type, \
+                         expression, reason, raw_resource, request_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(delivery.sender.0)
+                    .bind(received_at)
+                    .bind(&held.resource_type)
+                    .bind(&held.expression)
+                    .bind(&held.reason)
+                    .bind(&held.raw_resource)
+                    .bind(delivery.request_id.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
                 sqlx::query("UPDATE organisations SET last_received_at = $2 WHERE id = $1")
                     .bind(delivery.sender.0)
                     .bind(received_at)
@@ -663,6 +680,30 @@ macro_rules! impl_portable_storage {
                 });
                 tx.commit().await?;
                 Ok(outcomes)
+            }
+
+            async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError> {
+                let rows: Vec<(i64, i64, i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT id, sender_org_id, received_at, resource_type, expression, reason, \
+                     raw_resource FROM held_resources WHERE resolved_at IS NULL \
+                     ORDER BY received_at, id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await?;
+                rows.into_iter()
+                    .map(|(id, sender, received_at, resource_type, expression, reason, raw_resource)| {
+                        Ok(HeldResource {
+                            id,
+                            sender: OrganisationId(sender),
+                            received_at: from_millis(received_at)?,
+                            resource_type,
+                            expression,
+                            reason,
+                            raw_resource,
+                        })
+                    })
+                    .collect()
             }
 
             async fn list_record_items(

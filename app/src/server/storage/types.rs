@@ -127,7 +127,31 @@ pub struct Delivery {
     pub received_at: DateTime<Utc>,
     pub patients: Vec<NewPatient>,
     pub items: Vec<NewRecordItem>,
+    /// Resources held because their patient could not be identified.
+    pub held: Vec<NewHeldResource>,
     pub request_id: Option<String>,
+}
+
+/// A resource held for the service desk: its patient could not be identified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHeldResource {
+    pub resource_type: String,
+    /// The element that could not be resolved.
+    pub expression: String,
+    pub reason: String,
+    /// Exactly as received.
+    pub raw_resource: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldResource {
+    pub id: i64,
+    pub sender: OrganisationId,
+    pub received_at: DateTime<Utc>,
+    pub resource_type: String,
+    pub expression: String,
+    pub reason: String,
+    pub raw_resource: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
