@@ -802,6 +802,17 @@ async fn item_versions_are_kept_raw_and_only_for_their_sender(db: &TestDb) {
             .unwrap()
             .is_empty()
     );
+
+    let key = observation(PATIENT_A, "obs-1", "4.60", at(4, 9)).key;
+    assert_eq!(
+        s.find_item_by_key(lab.id, &key).await.unwrap(),
+        Some(created[0].public_id.clone())
+    );
+    assert_eq!(
+        s.find_item_by_key(other.id, &key).await.unwrap(),
+        None,
+        "only the sender's own"
+    );
 }
 
 async fn sources_report_when_they_last_delivered(db: &TestDb) {

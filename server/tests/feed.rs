@@ -384,3 +384,146 @@ async fn every_uk_core_example_is_accepted_or_precisely_refused() {
     }
     eprintln!("UK Core examples accepted: {accepted}");
 }
+
+impl Feed {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.server.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn put(&self, path: &str, body: &str) -> (u16, Option<String>, Value) {
+        let response = self
+            .client
+            .put(self.server.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/fhir+json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (
+            status,
+            location,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn standalone_observation(value: &str) -> String {
+    format!(
+        r#"{{"resourceType":"Observation","identifier":[{{"system":"https://lab.rxx.example/id","value":"k-1"}}],"status":"final","code":{{"text":"Potassium"}},"subject":{{"identifier":{{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}}}},"valueQuantity":{{"value":{value},"unit":"mmol/L"}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn conditional_update_creates_then_updates_and_read_back_shows_the_version() {
+    let feed = feed().await;
+    let path = "/fhir/Observation?identifier=https://lab.rxx.example/id|k-1";
+    let (status, location, _) = feed.put(path, &standalone_observation("4.10")).await;
+    assert_eq!(status, 201);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with("Observation/") && location.ends_with("/_history/1"),
+        "{location}"
+    );
+    let (status, _, _) = feed.put(path, &standalone_observation("4.10")).await;
+    assert_eq!(status, 200, "identical: unchanged");
+    let (status, location, _) = feed.put(path, &standalone_observation("4.20")).await;
+    assert_eq!(status, 200);
+    assert!(location.unwrap().ends_with("/_history/2"));
+
+    let id = location_id(&feed, path).await;
+    let (status, resource) = feed.get(&format!("/fhir/Observation/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(resource["meta"]["versionId"], "2");
+    assert_eq!(resource["id"], id.as_str());
+    assert_eq!(resource["valueQuantity"]["value"], 4.2);
+
+    let (status, found) = feed.get(path).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (found["type"].as_str(), found["total"].as_u64()),
+        (Some("searchset"), Some(1))
+    );
+    let (_, none) = feed
+        .get("/fhir/Observation?identifier=https://lab.rxx.example/id|nope")
+        .await;
+    assert_eq!(none["total"], 0);
+}
+
+async fn location_id(feed: &Feed, path: &str) -> String {
+    let (_, found) = feed.get(path).await;
+    found["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn read_back_shows_only_the_senders_own_resources() {
+    let feed = feed().await;
+    let path = "/fhir/Observation?identifier=https://lab.rxx.example/id|k-1";
+    feed.put(path, &standalone_observation("4.10")).await;
+    let id = location_id(&feed, path).await;
+
+    // Another organisation's credential sees nothing of it.
+    let (other_token, hash) = new_credential();
+    feed.server
+        .storage
+        .create_organisation(NewOrganisation {
+            ods_code: OdsCode::parse("Y09001").unwrap(),
+            name: "Riverside Medical Practice".into(),
+            kind: OrganisationKind::GpPractice,
+            credential_hash: hash,
+            at: test_now(),
+        })
+        .await
+        .unwrap();
+    let response = feed
+        .client
+        .get(feed.server.url(&format!("/fhir/Observation/{id}")))
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let (status, _) = feed.get(&format!("/fhir/Appointment/{id}")).await;
+    assert_eq!(status, 404, "the id is an Observation");
+    let (status, outcome) = feed.get("/fhir/Patient/anything").await;
+    assert_eq!(
+        (status, outcome["resourceType"].as_str()),
+        (404, Some("OperationOutcome"))
+    );
+}
+
+#[tokio::test]
+async fn conditional_update_refuses_a_resource_whose_identifier_disagrees_with_the_url() {
+    let feed = feed().await;
+    let (status, _, outcome) = feed
+        .put(
+            "/fhir/Observation?identifier=https://lab.rxx.example/id|other",
+            &standalone_observation("1"),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(issue(&outcome), ("invalid", "Observation.identifier"));
+    let (status, _, outcome) = feed
+        .put("/fhir/Observation", &standalone_observation("1"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(issue(&outcome).0, "required");
+}

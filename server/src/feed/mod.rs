@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use app::domain::ods_code::ODS_SYSTEM;
 use app::server::Clock;
-use app::server::storage::{ItemChange, Organisation, Storage};
+use app::server::storage::{ItemChange, ItemKey, Organisation, Storage};
 
 use crate::credentials::hash_credential;
 use crate::ingest::{EntryOutcome, IngestError, Sender, apply_mapped, map_bundle};
@@ -45,6 +45,8 @@ pub fn router(state: FeedState) -> Router {
     Router::new()
         .route("/", post(post_bundle))
         .route("/metadata", get(metadata))
+        .route("/{resource_type}", get(search).put(conditional_update))
+        .route("/{resource_type}/{id}", get(read))
         .fallback(not_supported)
         .with_state(state)
 }
@@ -332,6 +334,261 @@ fn check_custodian(bundle: &Value, sender: &Organisation) -> Result<(), Problem>
         }
     }
     Ok(())
+}
+
+/// The resource types the feed stores as record items (and so can read back).
+const ITEM_TYPES: [&str; 6] = [
+    "Appointment",
+    "DocumentReference",
+    "DiagnosticReport",
+    "Observation",
+    "Composition",
+    "Encounter",
+];
+
+#[derive(Debug, serde::Deserialize)]
+struct IdentifierQuery {
+    identifier: Option<String>,
+}
+
+/// `system|value`, as FHIR search and conditional update write a token.
+fn parse_identifier(resource_type: &str, query: &IdentifierQuery) -> Result<ItemKey, Problem> {
+    let token = query.identifier.as_deref().unwrap_or_default();
+    match token.split_once('|') {
+        Some((system, value)) if !system.is_empty() && !value.is_empty() => Ok(ItemKey {
+            resource_type: resource_type.to_owned(),
+            identifier_system: system.to_owned(),
+            identifier_value: value.to_owned(),
+        }),
+        _ => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "Give the identifier as identifier=system|value.",
+        )
+        .at(format!("{resource_type}.identifier"))),
+    }
+}
+
+fn check_item_type(resource_type: &str) -> Result<(), Problem> {
+    if ITEM_TYPES.contains(&resource_type) {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            format!("The feed does not store {resource_type} resources."),
+        ))
+    }
+}
+
+/// `GET /fhir/{type}/{id}`: the sender's own resource as last stored, with its version.
+async fn read(
+    State(state): State<FeedState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let sender = authenticate(&state, &headers).await?;
+        check_item_type(&resource_type)?;
+        latest(&state, &sender, &resource_type, &id)
+            .await?
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    format!("No {resource_type} with that id was sent by this organisation."),
+                )
+            })
+    }
+    .await;
+    match result {
+        Ok(resource) => fhir_json(&resource),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// The latest stored version of a sender's item as a resource with `id` and `meta`.
+async fn latest(
+    state: &FeedState,
+    sender: &Organisation,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<Value>, Problem> {
+    let versions = state
+        .storage
+        .list_item_versions(sender.id, id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let Some(version) = versions.last() else {
+        return Ok(None);
+    };
+    let mut resource: Value =
+        serde_json::from_str(&version.raw_resource).map_err(|e| internal(&e))?;
+    if resource.get("resourceType").and_then(Value::as_str) != Some(resource_type) {
+        return Ok(None);
+    }
+    resource["id"] = json!(id);
+    let meta = resource
+        .get("meta")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    resource["meta"] = meta;
+    resource["meta"]["versionId"] = json!(version.version.to_string());
+    resource["meta"]["lastUpdated"] = json!(version.received_at.to_rfc3339());
+    Ok(Some(resource))
+}
+
+/// `GET /fhir/{type}?identifier=system|value`: a searchset of zero or one.
+async fn search(
+    State(state): State<FeedState>,
+    Path(resource_type): Path<String>,
+    Query(query): Query<IdentifierQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let sender = authenticate(&state, &headers).await?;
+        check_item_type(&resource_type)?;
+        let key = parse_identifier(&resource_type, &query)?;
+        let found = match state.storage.find_item_by_key(sender.id, &key).await.map_err(|e| internal(&e))? {
+            Some(id) => latest(&state, &sender, &resource_type, &id).await?,
+            None => None,
+        };
+        let entries: Vec<Value> = found.into_iter().map(|r| json!({ "resource": r, "search": { "mode": "match" } })).collect();
+        Ok::<_, Problem>(json!({ "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries }))
+    }
+    .await;
+    match result {
+        Ok(bundle) => fhir_json(&bundle),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// `PUT /fhir/{type}?identifier=system|value`: create (201) or update (200) the
+/// sender's resource with that identifier. The resource's own identifier must agree.
+async fn conditional_update(
+    State(state): State<FeedState>,
+    Path(resource_type): Path<String>,
+    Query(query): Query<IdentifierQuery>,
+    request: Request,
+) -> Response {
+    let result = async {
+        let sender_org = authenticate(&state, request.headers()).await?;
+        check_item_type(&resource_type)?;
+        let key = parse_identifier(&resource_type, &query)?;
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_body(&state, request).await?;
+        let resource: Value = serde_json::from_str(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "structure",
+                format!("The body is not valid JSON: {}", plain_json_error(&e)),
+            )
+        })?;
+        if resource.get("resourceType").and_then(Value::as_str) != Some(resource_type.as_str()) {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("The body must be a {resource_type}."),
+            )
+            .at(format!("{resource_type}.resourceType")));
+        }
+        let identifiers = resource
+            .get("identifier")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let matches = identifiers.iter().any(|i| {
+            i.get("system").and_then(Value::as_str) == Some(key.identifier_system.as_str())
+                && i.get("value").and_then(Value::as_str) == Some(key.identifier_value.as_str())
+        });
+        if !matches
+            || identifiers
+                .first()
+                .and_then(|i| i.get("value"))
+                .and_then(Value::as_str)
+                != Some(key.identifier_value.as_str())
+        {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "The resource's first identifier must be the one in the URL.",
+            )
+            .at(format!("{resource_type}.identifier")));
+        }
+        // The same path as every bundle: one entry, the resource exactly as sent.
+        let bundle = format!(
+            r#"{{"resourceType":"Bundle","type":"transaction","entry":[{{"resource":{body}}}]}}"#
+        );
+        let wrapped: Value = serde_json::from_str(&bundle).map_err(|e| internal(&e))?;
+        check_custodian(&wrapped, &sender_org).map_err(|p| Problem {
+            expression: p
+                .expression
+                .map(|e| e.replacen("Bundle.entry[0].resource", &resource_type, 1)),
+            ..p
+        })?;
+        let sender = Sender {
+            organisation: sender_org.id,
+            received_at: state.clock.now(),
+            request_id,
+        };
+        let mapped = map_bundle(&sender, &bundle)
+            .map_err(ingest_problem)
+            .map_err(|p| Problem {
+                expression: p
+                    .expression
+                    .map(|e| e.replacen("Bundle.entry[0].resource", &resource_type, 1)),
+                ..p
+            })?;
+        let outcomes = apply_mapped(state.storage.as_ref(), mapped)
+            .await
+            .map_err(ingest_problem)?;
+        Ok(outcomes
+            .into_iter()
+            .next()
+            .unwrap_or(EntryOutcome::Accepted))
+    }
+    .await;
+    match result {
+        Ok(EntryOutcome::Item(outcome)) => {
+            let status = if outcome.change == ItemChange::Created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let mut response = (
+                status,
+                fhir_json(&json!({ "resourceType": "OperationOutcome", "issue": [{
+                "severity": "information", "code": "informational",
+                "diagnostics": format!("Stored as version {}.", outcome.version),
+            }] })),
+            )
+                .into_response();
+            if let Ok(location) = format!(
+                "{resource_type}/{}/_history/{}",
+                outcome.public_id, outcome.version
+            )
+            .parse()
+            {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            if let Ok(etag) = format!("W/\"{}\"", outcome.version).parse() {
+                response.headers_mut().insert(header::ETAG, etag);
+            }
+            response
+        }
+        Ok(held @ EntryOutcome::Held { .. }) => (
+            StatusCode::ACCEPTED,
+            fhir_json(&entry_response(&held)["response"]["outcome"]),
+        )
+            .into_response(),
+        Ok(EntryOutcome::Accepted) => StatusCode::OK.into_response(),
+        Err(problem) => problem.into_response(),
+    }
 }
 
 /// What the feed supports, and nothing more.

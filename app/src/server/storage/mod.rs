@@ -151,6 +151,13 @@ pub trait Storage: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<Option<RecordItem>, StorageError>;
 
+    /// The public id of a sender's item with this key, if it has sent one.
+    async fn find_item_by_key(
+        &self,
+        sender: OrganisationId,
+        key: &ItemKey,
+    ) -> Result<Option<String>, StorageError>;
+
     /// Every stored version of a sender's item, oldest first, raw as received.
     async fn list_item_versions(
         &self,

@@ -800,6 +800,23 @@ macro_rules! impl_portable_storage {
                 Ok(item)
             }
 
+            async fn find_item_by_key(
+                &self,
+                sender: OrganisationId,
+                key: &ItemKey,
+            ) -> Result<Option<String>, StorageError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT public_id FROM record_items WHERE source_org_id = $1 AND \
+                     resource_type = $2 AND identifier_system = $3 AND identifier_value = $4",
+                )
+                .bind(sender.0)
+                .bind(&key.resource_type)
+                .bind(&key.identifier_system)
+                .bind(&key.identifier_value)
+                .fetch_optional(self.reader())
+                .await?)
+            }
+
             async fn list_item_versions(
                 &self,
                 sender: OrganisationId,
