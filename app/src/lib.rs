@@ -13,6 +13,7 @@ pub mod components;
 pub mod domain;
 pub mod error;
 pub mod pages;
+pub mod privacy;
 pub mod records;
 pub mod site;
 

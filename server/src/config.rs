@@ -143,6 +143,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTAL_FEED_MAX_BODY_BYTES", global = true)]
     pub feed_max_body_bytes: Option<usize>,
 
+    /// TOML file of privacy codes (`[[entries]]` with system, code, label) used instead of
+    /// the built-in list [default: the built-in list, see docs/privacy.md].
+    #[arg(long, env = "PORTAL_PRIVACY_CODES", global = true)]
+    pub privacy_codes: Option<PathBuf>,
+
     /// Folder for files the portal makes itself (demo keys) [default: data].
     #[arg(long, env = "PORTAL_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -211,6 +216,7 @@ pub struct SettingsFile {
     pub log_level: Option<String>,
     pub demo: Option<bool>,
     pub feed_max_body_bytes: Option<usize>,
+    pub privacy_codes: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub nhs_login_issuer: Option<String>,
     pub nhs_login_client_id: Option<String>,
@@ -247,6 +253,7 @@ pub struct Config {
     pub log_level: String,
     pub demo: bool,
     pub feed_max_body_bytes: usize,
+    pub privacy_codes: app::privacy::CodeList,
     pub data_dir: PathBuf,
     pub simulator: bool,
     /// NHS login; `None` when neither configured nor simulated (sign-in is then off).
@@ -361,6 +368,20 @@ impl Config {
                 .feed_max_body_bytes
                 .or(file.feed_max_body_bytes)
                 .unwrap_or(crate::feed::DEFAULT_MAX_BODY_BYTES),
+            privacy_codes: match args.privacy_codes.or(file.privacy_codes) {
+                Some(path) => {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                        path,
+                        message: e.message().lines().next().unwrap_or("invalid").to_owned(),
+                    })?
+                }
+                None => app::privacy::CodeList::default_list(),
+            },
             data_dir,
             simulator,
             nhs_login,
@@ -454,6 +475,29 @@ mod tests {
             "http://127.0.0.1:3000/staff/auth/callback"
         );
         assert_eq!(config.nhs_login_vectors, ["P9.Cp.Cd", "P9.Cp.Ck", "P9.Cm"]);
+    }
+
+    #[test]
+    fn a_trust_can_replace_the_privacy_code_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codes.toml");
+        std::fs::write(&path, "[[entries]]\nsystem = \"https://trust.example/codes\"\ncode = \"GUM1\"\nlabel = \"sexual-health\"\n").unwrap();
+        let config = Config::resolve(SettingsArgs {
+            privacy_codes: Some(path),
+            ..SettingsArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config
+                .privacy_codes
+                .labels_for([(Some("https://trust.example/codes"), "GUM1")]),
+            ["sexual-health"]
+        );
+        let default = Config::resolve(SettingsArgs::default()).unwrap();
+        assert_eq!(
+            default.privacy_codes,
+            app::privacy::CodeList::default_list()
+        );
     }
 
     #[test]

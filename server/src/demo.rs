@@ -9,6 +9,7 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::{Value, json};
 
+use app::privacy::CodeList;
 use app::records::OrganisationKind;
 use app::server::storage::{NewOrganisation, Organisation, Storage};
 
@@ -97,7 +98,9 @@ pub async fn seed_demo(
             received_at: now - Duration::minutes(20),
             request_id: None,
         };
-        items += ingest_bundle(storage, &sender, &bundle).await?.len();
+        items += ingest_bundle(storage, &sender, &CodeList::default_list(), &bundle)
+            .await?
+            .len();
     }
     Ok(Some(DemoSummary {
         organisations: 3,

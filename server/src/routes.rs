@@ -121,6 +121,7 @@ pub fn build_router(
         storage: storage.clone(),
         clock: clock.clone(),
         max_body_bytes: config.feed_max_body_bytes,
+        code_list: Arc::new(config.privacy_codes.clone()),
     };
     let sessions = SessionLayerState {
         storage: storage.clone(),

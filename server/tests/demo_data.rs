@@ -169,12 +169,22 @@ async fn the_same_bundle_delivered_twice_changes_nothing_the_second_time() {
         received_at: now,
         request_id: None,
     };
-    let first = ingest_bundle(store.as_ref(), &sender, bundle)
-        .await
-        .unwrap();
-    let second = ingest_bundle(store.as_ref(), &sender, bundle)
-        .await
-        .unwrap();
+    let first = ingest_bundle(
+        store.as_ref(),
+        &sender,
+        &app::privacy::CodeList::default_list(),
+        bundle,
+    )
+    .await
+    .unwrap();
+    let second = ingest_bundle(
+        store.as_ref(),
+        &sender,
+        &app::privacy::CodeList::default_list(),
+        bundle,
+    )
+    .await
+    .unwrap();
     assert_eq!(first[0].version, second[0].version);
     assert_eq!(second[0].change, storage::ItemChange::Unchanged);
     let versions = store

@@ -527,3 +527,61 @@ async fn conditional_update_refuses_a_resource_whose_identifier_disagrees_with_t
     assert_eq!(status, 400);
     assert_eq!(issue(&outcome).0, "required");
 }
+
+#[tokio::test]
+async fn sensitive_results_are_labelled_at_ingest_and_never_listed_for_display() {
+    use app::audit::{ActorKind, action};
+    use app::server::storage::{NewAuditEvent, RecordQuery};
+
+    let feed = feed().await;
+    let mut by_code = observation_entry("hiv-1", "1");
+    by_code["resource"]["code"] = json!({ "coding": [{ "system": "http://loinc.org", "code": "7917-8", "display": "HIV 1 antibody" }] });
+    let mut by_sender = observation_entry("lab-2", "1");
+    by_sender["resource"]["meta"] = json!({ "security": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "SEX" }] });
+    let (status, response) = feed
+        .post(&transaction(vec![
+            patient_entry("9990000018"),
+            by_code,
+            by_sender,
+            observation_entry("na-1", "1"),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{response}");
+
+    let nhs = app::domain::NhsNumber::parse("9990000018").unwrap();
+    let patient = feed
+        .server
+        .storage
+        .find_patient_by_nhs_number(&nhs)
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = || NewAuditEvent::new(test_now(), ActorKind::System, action::RECORD_VIEWED);
+    let everything = feed
+        .server
+        .storage
+        .list_record_items(RecordQuery::for_patient(patient.id), audit())
+        .await
+        .unwrap();
+    let labels: Vec<Vec<String>> = everything.iter().map(|i| i.labels.clone()).collect();
+    assert!(labels.contains(&vec!["hiv".to_owned()]), "{labels:?}");
+    assert!(
+        labels.contains(&vec!["SEX".to_owned(), "sexual-health".to_owned()]),
+        "{labels:?}"
+    );
+
+    let shown = feed
+        .server
+        .storage
+        .list_record_items(
+            RecordQuery {
+                exclude_labels: app::privacy::excluded_labels(),
+                ..RecordQuery::for_patient(patient.id)
+            },
+            audit(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown.len(), 1, "only the sodium result may be shown");
+    assert!(shown[0].labels.is_empty());
+}

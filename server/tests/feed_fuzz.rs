@@ -10,6 +10,7 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::json;
 
+use app::privacy::CodeList;
 use app::server::storage::OrganisationId;
 use server::ingest::{Sender, map_bundle};
 
@@ -80,18 +81,18 @@ proptest! {
     #[test]
     fn random_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let text = String::from_utf8_lossy(&bytes);
-        let _ = map_bundle(&sender(), &text);
+        let _ = map_bundle(&sender(), &CodeList::default_list(), &text);
     }
 
     #[test]
     fn mutated_bundles_never_panic_the_parser(body in mutated()) {
-        let _ = map_bundle(&sender(), &body);
+        let _ = map_bundle(&sender(), &CodeList::default_list(), &body);
     }
 }
 
 #[test]
 fn the_unmutated_seed_maps_cleanly() {
-    let mapped = map_bundle(&sender(), &seed_bundle()).unwrap();
+    let mapped = map_bundle(&sender(), &CodeList::default_list(), &seed_bundle()).unwrap();
     assert_eq!(mapped.delivery.items.len(), 4);
 }
 

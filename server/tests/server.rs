@@ -186,6 +186,7 @@ fn help_lists_every_setting_and_never_shows_a_secret() {
         "PORTAL_DEMO",
         "PORTAL_DATA_DIR",
         "PORTAL_FEED_MAX_BODY_BYTES",
+        "PORTAL_PRIVACY_CODES",
         "NHS_LOGIN_ISSUER",
         "NHS_LOGIN_CLIENT_ID",
         "NHS_LOGIN_PRIVATE_KEY",

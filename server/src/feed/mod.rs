@@ -38,6 +38,8 @@ pub struct FeedState {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
+    /// The codes that put privacy labels on incoming items.
+    pub code_list: Arc<app::privacy::CodeList>,
 }
 
 /// The feed's routes, to be nested at `/fhir`.
@@ -188,7 +190,7 @@ impl ClassifyName for serde_json::Error {
 }
 
 async fn transaction(state: &FeedState, sender: &Sender, body: &str) -> Result<Response, Problem> {
-    let mapped = map_bundle(sender, body).map_err(ingest_problem)?;
+    let mapped = map_bundle(sender, &state.code_list, body).map_err(ingest_problem)?;
     let outcomes = apply_mapped(state.storage.as_ref(), mapped)
         .await
         .map_err(ingest_problem)?;
@@ -209,7 +211,7 @@ async fn batch(state: &FeedState, sender: &Sender, bundle: &Value) -> Result<Res
     for (index, entry) in entries.iter().enumerate() {
         let single =
             json!({ "resourceType": "Bundle", "type": "batch", "entry": [entry] }).to_string();
-        let result = match map_bundle(sender, &single) {
+        let result = match map_bundle(sender, &state.code_list, &single) {
             Ok(mapped) => apply_mapped(state.storage.as_ref(), mapped).await,
             Err(error) => Err(error),
         };
@@ -536,7 +538,7 @@ async fn conditional_update(
             received_at: state.clock.now(),
             request_id,
         };
-        let mapped = map_bundle(&sender, &bundle)
+        let mapped = map_bundle(&sender, &state.code_list, &bundle)
             .map_err(ingest_problem)
             .map_err(|p| Problem {
                 expression: p

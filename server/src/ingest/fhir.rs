@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use app::domain::NhsNumber;
+use app::privacy::CodeList;
 use app::records::{
     AttachmentSummary, Coding, DeliveryChannel, DocumentSection, ItemDetails, ObservedValue,
     RecordKind, ReferenceRange, ReleaseDirective,
@@ -96,7 +97,7 @@ impl Parsed<'_> {
 
 /// Maps every entry of a bundle. Patients first, then items, with reports before their
 /// observations so that each observation can be linked to its report.
-pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapped, MappingError> {
+pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, MappingError> {
     let parsed = entries
         .iter()
         .map(|entry| {
@@ -187,7 +188,14 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
             }
         };
         match mapped {
-            Ok(item) => items.push((p.entry.index, item)),
+            Ok(mut item) => {
+                for label in code_list_labels(p, code_list) {
+                    if !item.labels.iter().any(|(l, _)| l == &label) {
+                        item.labels.push((label, LabelOrigin::CodeList));
+                    }
+                }
+                items.push((p.entry.index, item))
+            }
             Err(error) if error.patient_unresolved => held.push(hold(p, error)),
             Err(error) => return Err(error),
         }
@@ -203,6 +211,28 @@ pub fn map_entries(entries: &[Entry], _bundle_type: Option<&str>) -> Result<Mapp
         items,
         held,
     })
+}
+
+/// Labels from the code list, matched against what the resource is about: its `code`,
+/// its `type` (documents), its categories and its conclusion codes.
+fn code_list_labels(p: &Parsed<'_>, code_list: &CodeList) -> Vec<String> {
+    let r = &p.resource;
+    let concepts = [r.get("code"), r.get("type")]
+        .into_iter()
+        .flatten()
+        .chain(array(r, "category"))
+        .chain(array(r, "conclusionCode"))
+        .chain(array(r, "reasonCode"));
+    let codings: Vec<(Option<&str>, &str)> = concepts
+        .flat_map(|c| array(c, "coding"))
+        .filter_map(|c| {
+            Some((
+                c.get("system").and_then(Value::as_str),
+                c.get("code").and_then(Value::as_str)?,
+            ))
+        })
+        .collect();
+    code_list.labels_for(codings)
 }
 
 /// The strings other resources in the bundle may use to point at this entry.
@@ -326,11 +356,22 @@ fn base_item(
             _ => None,
         })
         .unwrap_or_default();
-    let labels = array(p.resource.get("meta").unwrap_or(&Value::Null), "security")
+    // The sender's own security labels are kept as sent, and also translated into the
+    // portal's label where one corresponds ("HIV" -> "hiv").
+    let mut labels: Vec<(String, LabelOrigin)> = Vec::new();
+    for code in array(p.resource.get("meta").unwrap_or(&Value::Null), "security")
         .iter()
         .filter_map(|s| s.get("code").and_then(Value::as_str))
-        .map(|code| (code.to_owned(), LabelOrigin::Sender))
-        .collect();
+    {
+        for label in [Some(code), app::privacy::label_for_security_code(code)]
+            .into_iter()
+            .flatten()
+        {
+            if !labels.iter().any(|(l, _)| l == label) {
+                labels.push((label.to_owned(), LabelOrigin::Sender));
+            }
+        }
+    }
     Ok(NewRecordItem {
         patient,
         key: item_key(p)?,

@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use app::privacy::CodeList;
+
 use app::server::storage::{
     Delivery, ItemOutcome, NewHeldResource, OrganisationId, Storage, StorageError,
 };
@@ -88,9 +90,10 @@ pub type EntryOutcomes = Vec<EntryOutcome>;
 pub async fn ingest_bundle(
     storage: &dyn Storage,
     sender: &Sender,
+    code_list: &CodeList,
     body: &str,
 ) -> Result<Vec<ItemOutcome>, IngestError> {
-    let mapped = map_bundle(sender, body)?;
+    let mapped = map_bundle(sender, code_list, body)?;
     Ok(storage.apply_delivery(mapped.delivery).await?)
 }
 
@@ -115,7 +118,11 @@ pub async fn apply_mapped(
 }
 
 /// The pure half of [`ingest_bundle`]: bundle text in, delivery out.
-pub fn map_bundle(sender: &Sender, body: &str) -> Result<MappedBundle, IngestError> {
+pub fn map_bundle(
+    sender: &Sender,
+    code_list: &CodeList,
+    body: &str,
+) -> Result<MappedBundle, IngestError> {
     let bundle: RawBundle<'_> =
         serde_json::from_str(body).map_err(|e| IngestError::Unparseable(e.to_string()))?;
     if bundle.resource_type != "Bundle" {
@@ -142,7 +149,7 @@ pub fn map_bundle(sender: &Sender, body: &str) -> Result<MappedBundle, IngestErr
             })
         })
         .collect::<Result<Vec<_>, MappingError>>()?;
-    let mapped = fhir::map_entries(&entries, bundle.bundle_type.as_deref())?;
+    let mapped = fhir::map_entries(&entries, code_list)?;
     let (item_entries, items) = mapped.items.into_iter().unzip();
     let held_entries = mapped
         .held
