@@ -585,3 +585,57 @@ async fn sensitive_results_are_labelled_at_ingest_and_never_listed_for_display()
     assert_eq!(shown.len(), 1, "only the sodium result may be shown");
     assert!(shown[0].labels.is_empty());
 }
+
+/// The OpenAPI description is served, and every path it describes answers something
+/// other than "not supported" (so it cannot drift from what is built).
+#[tokio::test]
+async fn the_openapi_description_is_served_and_matches_the_routes() {
+    let feed = feed().await;
+    let served: Value = feed
+        .client
+        .get(feed.server.url("/fhir/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let in_repo: Value = serde_json::from_str(server::feed::OPENAPI).unwrap();
+    assert_eq!(served, in_repo);
+    let paths = in_repo["paths"].as_object().unwrap();
+    for (path, operations) in paths {
+        let concrete = path
+            .replace("{type}", "Observation")
+            .replace("{id}", "no-such-id");
+        for method in operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| *m != "parameters")
+        {
+            let url = feed
+                .server
+                .url(&format!("/fhir{}", concrete.trim_end_matches('/')));
+            let request = match method.as_str() {
+                "get" => feed.client.get(format!("{url}?identifier=a|b")),
+                "post" => feed.client.post(&url),
+                "put" => feed.client.put(format!("{url}?identifier=a|b")),
+                other => panic!("unexpected method {other}"),
+            };
+            let response = request
+                .bearer_auth(&feed.token)
+                .header("content-type", "application/fhir+json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let not_supported = body["issue"][0]["code"] == "not-supported" && status == 404;
+            assert!(
+                !not_supported && status != 405,
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
+}

@@ -47,6 +47,7 @@ pub fn router(state: FeedState) -> Router {
     Router::new()
         .route("/", post(post_bundle))
         .route("/metadata", get(metadata))
+        .route("/openapi.json", get(openapi))
         .route("/{resource_type}", get(search).put(conditional_update))
         .route("/{resource_type}/{id}", get(read))
         .fallback(not_supported)
@@ -591,6 +592,13 @@ async fn conditional_update(
         Ok(EntryOutcome::Accepted) => StatusCode::OK.into_response(),
         Err(problem) => problem.into_response(),
     }
+}
+
+/// The OpenAPI description of this API (kept in `server/src/feed/openapi.json`).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// What the feed supports, and nothing more.
