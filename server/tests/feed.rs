@@ -639,3 +639,81 @@ async fn the_openapi_description_is_served_and_matches_the_routes() {
         }
     }
 }
+
+fn discharge_document(first: Value) -> String {
+    json!({ "resourceType": "Bundle", "type": "document", "entry": [
+        first,
+        patient_entry("9990000018"),
+    ]})
+    .to_string()
+}
+
+fn composition_entry() -> Value {
+    json!({ "fullUrl": "urn:uuid:c1", "resource": {
+        "resourceType": "Composition",
+        "identifier": { "system": "https://docs.rxx.example/id", "value": "dis-1" },
+        "status": "final",
+        "type": { "coding": [{ "system": "http://snomed.info/sct", "code": "373942005", "display": "Discharge summary" }] },
+        "subject": { "reference": "urn:uuid:p1" },
+        "date": "2026-11-20T15:00:00+00:00",
+        "title": "Discharge summary",
+        "custodian": { "identifier": { "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RXX" } },
+        "section": [{ "title": "Treatment", "text": { "status": "generated",
+            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Given <b>furosemide</b>.</p><script>alert(1)</script></div>" } }]
+    }})
+}
+
+#[tokio::test]
+async fn a_document_bundle_is_stored_with_its_narrative_sanitised() {
+    use app::audit::{ActorKind, action};
+    use app::records::ItemDetails;
+    use app::server::storage::{NewAuditEvent, RecordQuery};
+
+    let feed = feed().await;
+    let response = feed
+        .client
+        .post(feed.server.url("/fhir/Bundle"))
+        .bearer_auth(&feed.token)
+        .header("content-type", "application/fhir+json")
+        .body(discharge_document(composition_entry()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let nhs = app::domain::NhsNumber::parse("9990000018").unwrap();
+    let patient = feed
+        .server
+        .storage
+        .find_patient_by_nhs_number(&nhs)
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = NewAuditEvent::new(test_now(), ActorKind::System, action::RECORD_VIEWED);
+    let items = feed
+        .server
+        .storage
+        .list_record_items(RecordQuery::for_patient(patient.id), audit)
+        .await
+        .unwrap();
+    let ItemDetails::Document { sections, .. } = &items[0].details else {
+        panic!("{:?}", items[0].details)
+    };
+    assert!(sections[0].narrative_xhtml.contains("<b>furosemide</b>"));
+    assert!(!sections[0].narrative_xhtml.contains("script"));
+
+    // A document must start with its Composition, and goes to /Bundle, not the base.
+    let wrong_order = json!({ "resourceType": "Bundle", "type": "document", "entry": [patient_entry("9990000018"), composition_entry()] }).to_string();
+    let response = feed
+        .client
+        .post(feed.server.url("/fhir/Bundle"))
+        .bearer_auth(&feed.token)
+        .header("content-type", "application/fhir+json")
+        .body(wrong_order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let (status, outcome) = feed.post(&discharge_document(composition_entry())).await;
+    assert_eq!(status, 422);
+    assert_eq!(issue(&outcome), ("not-supported", "Bundle.type"));
+}

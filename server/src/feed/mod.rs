@@ -46,6 +46,7 @@ pub struct FeedState {
 pub fn router(state: FeedState) -> Router {
     Router::new()
         .route("/", post(post_bundle))
+        .route("/Bundle", post(post_document))
         .route("/metadata", get(metadata))
         .route("/openapi.json", get(openapi))
         .route("/{resource_type}", get(search).put(conditional_update))
@@ -123,7 +124,31 @@ async fn post_bundle(State(state): State<FeedState>, request: Request) -> Respon
     }
 }
 
-async fn handle_bundle(state: &FeedState, request: Request) -> Result<Response, Problem> {
+/// `POST /fhir/Bundle` with a `document` Bundle (a discharge summary, a pathology
+/// report): the Composition first, then what it refers to; stored all or nothing, each
+/// resource as an immutable version.
+async fn post_document(State(state): State<FeedState>, request: Request) -> Response {
+    let result = async {
+        let (sender, body, bundle) = authenticated_bundle(&state, request).await?;
+        if bundle.get("type").and_then(Value::as_str) != Some("document") {
+            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "POST /Bundle takes a document Bundle; send transactions and batches to the base URL.").at("Bundle.type"));
+        }
+        let first = bundle.pointer("/entry/0/resource/resourceType").and_then(Value::as_str);
+        if first != Some("Composition") {
+            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "The first entry of a document Bundle must be its Composition.").at("Bundle.entry[0].resource"));
+        }
+        transaction(&state, &sender, &body).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Authenticates the sender, reads the body and checks it is a Bundle whose records the
+/// sender may write.
+async fn authenticated_bundle(
+    state: &FeedState,
+    request: Request,
+) -> Result<(Sender, String, Value), Problem> {
     let sender_org = authenticate(state, request.headers()).await?;
     let request_id = request
         .headers()
@@ -142,7 +167,7 @@ async fn handle_bundle(state: &FeedState, request: Request) -> Result<Response, 
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "structure",
-            "POST to the base URL takes a Bundle.",
+            "This endpoint takes a Bundle.",
         )
         .at("Bundle.resourceType"));
     }
@@ -152,9 +177,20 @@ async fn handle_bundle(state: &FeedState, request: Request) -> Result<Response, 
         received_at: state.clock.now(),
         request_id,
     };
+    Ok((sender, body, bundle))
+}
+
+async fn handle_bundle(state: &FeedState, request: Request) -> Result<Response, Problem> {
+    let (sender, body, bundle) = authenticated_bundle(state, request).await?;
     match bundle.get("type").and_then(Value::as_str) {
         Some("transaction") => transaction(state, &sender, &body).await,
         Some("batch") => batch(state, &sender, &bundle).await,
+        Some("document") => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-supported",
+            "Send document Bundles to /fhir/Bundle.",
+        )
+        .at("Bundle.type")),
         Some(other) => Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not-supported",

@@ -311,9 +311,16 @@ fn resolve_patient(
 }
 
 fn item_key(p: &Parsed<'_>) -> Result<ItemKey, MappingError> {
+    // Most resources have a list of identifiers; a Composition has just one.
     let identifier = array(&p.resource, "identifier")
         .first()
         .cloned()
+        .or_else(|| {
+            p.resource
+                .get("identifier")
+                .filter(|i| i.is_object())
+                .cloned()
+        })
         .or_else(|| p.resource.get("masterIdentifier").cloned())
         .ok_or_else(|| {
             MappingError::new(
