@@ -136,6 +136,7 @@ on_both_backends!(
     the_audit_trail_cannot_be_changed_or_deleted,
     a_login_attempt_can_be_taken_once_and_not_after_it_expires,
     resources_without_an_identifiable_patient_are_held_exactly_as_received,
+    attachments_are_stored_once_by_content_address,
 );
 
 // --- Fixtures --------------------------------------------------------------------
@@ -202,6 +203,7 @@ fn observation(patient: &str, id: &str, value: &str, occurred: DateTime<Utc>) ->
         raw_resource: format!(
             r#"{{"resourceType":"Observation","valueQuantity":{{"value":{value}}}}}"#
         ),
+        attachments: Vec::new(),
         content_sha256: format!("hash-of-{id}-{value}"),
     }
 }
@@ -1162,6 +1164,29 @@ async fn resources_without_an_identifiable_patient_are_held_exactly_as_received(
     failing.sender = OrganisationId(lab.id.0 + 1000);
     assert!(s.apply_delivery(failing).await.is_err());
     assert_eq!(s.list_held_resources(10).await.unwrap().len(), 2);
+}
+
+async fn attachments_are_stored_once_by_content_address(db: &TestDb) {
+    let s = db.storage.as_ref();
+    let lab = organisation(s, "RXX", "h").await;
+    let pdf = NewAttachment {
+        sha256: "ab".repeat(32),
+        content_type: "application/pdf".into(),
+        content: b"%PDF-1.4 letter".to_vec(),
+    };
+    let mut letter = appointment(PATIENT_A, "doc-1", at(4, 9));
+    letter.attachments = vec![pdf.clone()];
+    let mut copy = appointment(PATIENT_A, "doc-2", at(4, 9));
+    copy.attachments = vec![pdf.clone()];
+    s.apply_delivery(delivery(&lab, at(5, 9), vec![letter, copy]))
+        .await
+        .unwrap();
+    let stored = s.get_attachment(&pdf.sha256).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.content_type.as_str(), stored.content.as_slice()),
+        ("application/pdf", pdf.content.as_slice())
+    );
+    assert_eq!(s.get_attachment(&"cd".repeat(32)).await.unwrap(), None);
 }
 
 /// Both migration folders must hold the same versions, so the backends never drift.

@@ -717,3 +717,112 @@ async fn a_document_bundle_is_stored_with_its_narrative_sanitised() {
     assert_eq!(status, 422);
     assert_eq!(issue(&outcome), ("not-supported", "Bundle.type"));
 }
+
+fn document_entry(attachment: Value) -> Value {
+    json!({ "fullUrl": "urn:uuid:d1", "resource": {
+        "resourceType": "DocumentReference",
+        "identifier": [{ "system": "https://docs.rxx.example/id", "value": "letter-1" }],
+        "status": "current",
+        "subject": { "reference": "urn:uuid:p1" },
+        "custodian": { "identifier": { "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RXX" } },
+        "description": "Clinic letter",
+        "content": [{ "attachment": attachment }]
+    }})
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+#[tokio::test]
+async fn attachments_are_checked_and_stored_by_content_address() {
+    use sha1::Digest as _;
+    let feed = feed().await;
+    let sha1 = b64(&sha1::Sha1::digest(PDF));
+    let attachment = json!({ "contentType": "application/pdf", "data": b64(PDF), "size": PDF.len(), "hash": sha1, "title": "letter.pdf" });
+    let (status, response) = feed
+        .post(&transaction(vec![
+            patient_entry("9990000018"),
+            document_entry(attachment),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{response}");
+    let address = hex::encode(sha2::Sha256::digest(PDF));
+    let stored = feed
+        .server
+        .storage
+        .get_attachment(&address)
+        .await
+        .unwrap()
+        .expect("stored by its SHA-256");
+    assert_eq!(stored.content, PDF);
+
+    // The same bytes from a Binary in the bundle.
+    let binary = json!({ "fullUrl": "urn:uuid:b1", "resource": { "resourceType": "Binary", "contentType": "text/plain", "data": b64(b"Plain letter") } });
+    let mut entry = document_entry(json!({ "contentType": "text/plain", "url": "urn:uuid:b1" }));
+    entry["resource"]["identifier"][0]["value"] = json!("letter-2");
+    let (status, _) = feed
+        .post(&transaction(vec![
+            patient_entry("9990000018"),
+            entry,
+            binary,
+        ]))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        feed.server
+            .storage
+            .get_attachment(&hex::encode(sha2::Sha256::digest(b"Plain letter")))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn attachments_that_are_not_what_they_claim_are_refused_precisely() {
+    let feed = feed().await;
+    let cases = [
+        (
+            json!({ "contentType": "text/html", "data": b64(b"<script>") }),
+            "contentType",
+        ),
+        (
+            json!({ "contentType": "application/pdf", "data": b64(PDF), "size": 3 }),
+            "size",
+        ),
+        (
+            json!({ "contentType": "application/pdf", "data": b64(PDF), "hash": b64(b"not the hash") }),
+            "hash",
+        ),
+        (
+            json!({ "contentType": "application/pdf", "data": b64(b"MZ not a pdf") }),
+            "data",
+        ),
+        (
+            json!({ "contentType": "application/pdf", "data": "***" }),
+            "data",
+        ),
+        (
+            json!({ "contentType": "application/pdf", "url": "https://elsewhere.example/letter.pdf" }),
+            "url",
+        ),
+    ];
+    for (attachment, element) in cases {
+        let (status, outcome) = feed
+            .post(&transaction(vec![
+                patient_entry("9990000018"),
+                document_entry(attachment.clone()),
+            ]))
+            .await;
+        assert_eq!(status, 422, "{attachment}: {outcome}");
+        assert_eq!(
+            issue(&outcome).1,
+            format!("Bundle.entry[1].resource.content[0].attachment.{element}"),
+            "{attachment}"
+        );
+    }
+}

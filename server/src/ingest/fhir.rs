@@ -20,7 +20,7 @@ use app::records::{
     AttachmentSummary, Coding, DeliveryChannel, DocumentSection, ItemDetails, ObservedValue,
     RecordKind, ReferenceRange, ReleaseDirective,
 };
-use app::server::storage::{ItemKey, LabelOrigin, NewPatient, NewRecordItem};
+use app::server::storage::{ItemKey, LabelOrigin, NewAttachment, NewPatient, NewRecordItem};
 
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 
@@ -165,12 +165,23 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         }
     }
 
+    // Binaries, by every reference an attachment's `url` may use.
+    let binaries: HashMap<String, Value> = parsed
+        .iter()
+        .filter(|p| p.resource_type == "Binary")
+        .flat_map(|p| {
+            references_to(p)
+                .into_iter()
+                .map(|r| (r, p.resource.clone()))
+        })
+        .collect();
+
     let mut items = Vec::new();
     for p in &parsed {
         let mapped = match p.resource_type.as_str() {
             "Patient" | "Organization" | "Practitioner" | "Location" | "Binary" => continue,
             "Appointment" => map_appointment(p, &patients_by_reference),
-            "DocumentReference" => map_document_reference(p, &patients_by_reference),
+            "DocumentReference" => map_document_reference(p, &patients_by_reference, &binaries),
             "Composition" => map_composition(p, &parsed, &patients_by_reference),
             "DiagnosticReport" => map_report(p, &patients_by_reference),
             "Observation" => {
@@ -399,6 +410,7 @@ fn base_item(
         release_directive: directive,
         labels,
         raw_resource: p.entry.raw.clone(),
+        attachments: Vec::new(),
         content_sha256: super::content_hash(&p.resource),
     })
 }
@@ -476,18 +488,22 @@ fn map_appointment(
 fn map_document_reference(
     p: &Parsed<'_>,
     patients: &HashMap<String, NhsNumber>,
+    binaries: &HashMap<String, Value>,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;
     let document_type = r.get("type").and_then(concept_text);
     let description = text_at(r, "description");
     let date = text_at(r, "date");
-    let attachments = array(r, "content")
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.get("attachment").map(|a| (i, a)))
-        .map(|(i, a)| attachment_summary(p, i, a))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (attachments, stored): (Vec<AttachmentSummary>, Vec<Option<NewAttachment>>) =
+        array(r, "content")
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.get("attachment").map(|a| (i, a)))
+            .map(|(i, a)| read_attachment(p, i, a, binaries))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
     let title = text_at(r, "description")
         .or_else(|| document_type.clone())
         .or_else(|| attachments.first().and_then(|a| a.title.clone()))
@@ -501,42 +517,109 @@ fn map_document_reference(
         attachments,
     };
     let mut item = base_item(p, RecordKind::Document, patient, title, details)?;
+    item.attachments = stored.into_iter().flatten().collect();
     item.occurred_at = date.as_deref().and_then(parse_fhir_instant);
     item.occurred_text = date;
     Ok(item)
 }
 
-fn attachment_summary(
+/// Content types a sender may attach: documents people can open safely in a browser.
+pub const ALLOWED_CONTENT_TYPES: [&str; 4] =
+    ["application/pdf", "text/plain", "image/jpeg", "image/png"];
+
+/// Reads one attachment: its bytes from inline `data` or from a `Binary` in the same
+/// bundle (`url`), checked against its declared content type, `size` and `hash` (SHA-1,
+/// base64, as FHIR R4 defines it). Remote URLs are not fetched.
+fn read_attachment(
     p: &Parsed<'_>,
     index: usize,
     a: &Value,
-) -> Result<AttachmentSummary, MappingError> {
-    let content_type = text_at(a, "contentType").ok_or_else(|| {
-        MappingError::new(
-            &p.path(&format!("content[{index}].attachment.contentType")),
-            "the attachment has no content type",
-        )
-    })?;
-    let sha256 = match a.get("data").and_then(Value::as_str) {
-        Some(data) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|_| {
-                    MappingError::new(
-                        &p.path(&format!("content[{index}].attachment.data")),
-                        "the attachment data is not valid base64",
-                    )
-                })?;
-            Some(hex::encode(Sha256::digest(&bytes)))
-        }
-        None => None,
+    binaries: &HashMap<String, Value>,
+) -> Result<(AttachmentSummary, Option<NewAttachment>), MappingError> {
+    let at = |field: &str| p.path(&format!("content[{index}].attachment.{field}"));
+    let binary = a.get("url").and_then(Value::as_str).map(|url| {
+        binaries.get(url).ok_or_else(|| {
+            MappingError::new(
+                &at("url"),
+                "the attachment URL must point at a Binary in this bundle",
+            )
+        })
+    });
+    let binary = binary.transpose()?;
+    let content_type = text_at(a, "contentType")
+        .or_else(|| binary.and_then(|b| text_at(b, "contentType")))
+        .ok_or_else(|| {
+            MappingError::new(&at("contentType"), "the attachment has no content type")
+        })?;
+    let base_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if !ALLOWED_CONTENT_TYPES.contains(&base_type.as_str()) {
+        return Err(MappingError::new(
+            &at("contentType"),
+            &format!(
+                "attachments of type {base_type} are not accepted; send PDF, plain text, JPEG or PNG"
+            ),
+        ));
+    }
+    let data = a
+        .get("data")
+        .and_then(Value::as_str)
+        .or_else(|| binary.and_then(|b| b.get("data")).and_then(Value::as_str));
+    let Some(data) = data else {
+        let summary = AttachmentSummary {
+            title: text_at(a, "title"),
+            content_type: base_type,
+            size: a.get("size").and_then(Value::as_u64),
+            sha256: None,
+        };
+        return Ok((summary, None));
     };
-    Ok(AttachmentSummary {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| MappingError::new(&at("data"), "the attachment data is not valid base64"))?;
+    if let Some(size) = a.get("size").and_then(Value::as_u64)
+        && size != bytes.len() as u64
+    {
+        return Err(MappingError::new(
+            &at("size"),
+            "the attachment is not the size it says it is",
+        ));
+    }
+    if let Some(hash) = a.get("hash").and_then(Value::as_str) {
+        use sha1::Digest as _;
+        let actual = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&bytes));
+        if actual != hash {
+            return Err(MappingError::new(
+                &at("hash"),
+                "the attachment's SHA-1 hash does not match its data",
+            ));
+        }
+    }
+    if base_type == "application/pdf" && !bytes.starts_with(b"%PDF-") {
+        return Err(MappingError::new(
+            &at("data"),
+            "the attachment says it is a PDF but is not one",
+        ));
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let summary = AttachmentSummary {
         title: text_at(a, "title"),
-        content_type,
-        size: a.get("size").and_then(Value::as_u64),
-        sha256,
-    })
+        content_type: base_type.clone(),
+        size: Some(bytes.len() as u64),
+        sha256: Some(sha256.clone()),
+    };
+    Ok((
+        summary,
+        Some(NewAttachment {
+            sha256,
+            content_type: base_type,
+            content: bytes,
+        }),
+    ))
 }
 
 fn map_composition(

@@ -130,6 +130,10 @@ pub trait Storage: Send + Sync + 'static {
     /// time moves on. Returns one outcome per item, in order.
     async fn apply_delivery(&self, delivery: Delivery) -> Result<Vec<ItemOutcome>, StorageError>;
 
+    /// An attachment by its content address. Callers decide who may see it (through the
+    /// item that refers to it); this only fetches the bytes.
+    async fn get_attachment(&self, sha256: &str) -> Result<Option<Attachment>, StorageError>;
+
     /// Held resources not yet resolved, oldest first (the service desk's queue).
     async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError>;
 

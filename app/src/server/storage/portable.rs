@@ -636,6 +636,20 @@ macro_rules! impl_portable_storage {
                     .bind(&item.raw_resource)
                     .execute(&mut *tx)
                     .await?;
+                    for attachment in &item.attachments {
+                        // Content-addressed: the same bytes are stored once.
+                        sqlx::query(
+                            "INSERT INTO attachments (sha256, content_type, size, content, first_received_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                        )
+                        .bind(&attachment.sha256)
+                        .bind(&attachment.content_type)
+                        .bind(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX))
+                        .bind(&attachment.content)
+                        .bind(received_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     for (label, origin) in &item.labels {
                         sqlx::query(
                             "INSERT INTO record_item_labels (item_id, label, origin) VALUES ($1, $2, $3) \
@@ -680,6 +694,16 @@ macro_rules! impl_portable_storage {
                 });
                 tx.commit().await?;
                 Ok(outcomes)
+            }
+
+            async fn get_attachment(&self, sha256: &str) -> Result<Option<Attachment>, StorageError> {
+                let row: Option<(String, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT sha256, content_type, content FROM attachments WHERE sha256 = $1",
+                )
+                .bind(sha256)
+                .fetch_optional(self.reader())
+                .await?;
+                Ok(row.map(|(sha256, content_type, content)| Attachment { sha256, content_type, content }))
             }
 
             async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError> {

@@ -116,8 +116,27 @@ pub struct NewRecordItem {
     pub labels: Vec<(String, LabelOrigin)>,
     /// The resource exactly as received.
     pub raw_resource: String,
+    /// The bytes of its attachments, stored by content address.
+    pub attachments: Vec<NewAttachment>,
     /// SHA-256 (hex) of the canonical content, which decides "identical re-delivery".
     pub content_sha256: String,
+}
+
+/// An attachment's bytes, checked at ingest (type allowed, size and hash as declared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    /// SHA-256 (hex) of `content`: the content address.
+    pub sha256: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// A stored attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub sha256: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 /// One delivery from one source, applied all or nothing.
