@@ -117,6 +117,28 @@ async fn read_body(state: &FeedState, request: Request) -> Result<String, Proble
     })
 }
 
+/// The request id the tracing layer gave this request, for the audit row.
+fn request_id(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The body as text (kept exactly, for storage) and as parsed JSON (for checks).
+async fn read_json(state: &FeedState, request: Request) -> Result<(String, Value), Problem> {
+    let body = read_body(state, request).await?;
+    let value = serde_json::from_str(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "structure",
+            format!("The body is not valid JSON: {}", plain_json_error(&e)),
+        )
+    })?;
+    Ok((body, value))
+}
+
 async fn post_bundle(State(state): State<FeedState>, request: Request) -> Response {
     match handle_bundle(&state, request).await {
         Ok(response) => response,
@@ -150,19 +172,8 @@ async fn authenticated_bundle(
     request: Request,
 ) -> Result<(Sender, String, Value), Problem> {
     let sender_org = authenticate(state, request.headers()).await?;
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = read_body(state, request).await?;
-    let bundle: Value = serde_json::from_str(&body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "structure",
-            format!("The body is not valid JSON: {}", plain_json_error(&e)),
-        )
-    })?;
+    let request_id = request_id(&request);
+    let (body, bundle) = read_json(state, request).await?;
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -515,19 +526,8 @@ async fn conditional_update(
         let sender_org = authenticate(&state, request.headers()).await?;
         check_item_type(&resource_type)?;
         let key = parse_identifier(&resource_type, &query)?;
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = read_body(&state, request).await?;
-        let resource: Value = serde_json::from_str(&body).map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "structure",
-                format!("The body is not valid JSON: {}", plain_json_error(&e)),
-            )
-        })?;
+        let request_id = request_id(&request);
+        let (body, resource) = read_json(&state, request).await?;
         if resource.get("resourceType").and_then(Value::as_str) != Some(resource_type.as_str()) {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
