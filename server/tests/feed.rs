@@ -826,3 +826,87 @@ async fn attachments_that_are_not_what_they_claim_are_refused_precisely() {
         );
     }
 }
+
+/// HL7's own R4 examples (npm `hl7.fhir.r4.examples`, installed in end2end/ by the test
+/// command) of every resource type the feed takes, and its example Bundles: each is
+/// accepted, or refused with an OperationOutcome naming the element. Never a 5xx. The
+/// few definitional Bundles over 1 MB (value sets, data elements) are not clinical
+/// feeds and are left out.
+#[tokio::test]
+async fn hl7_r4_examples_are_accepted_or_precisely_refused() {
+    let feed = feed().await;
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../end2end/node_modules/hl7.fhir.r4.examples");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .expect("run `npm ci` in end2end/ (the test command does) to install hl7.fhir.r4.examples")
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            [
+                "Patient-",
+                "Appointment-",
+                "DiagnosticReport-",
+                "Observation-",
+                "DocumentReference-",
+                "Composition-",
+                "Encounter-",
+                "Bundle-",
+            ]
+            .iter()
+            .any(|t| name.starts_with(t))
+                && std::fs::metadata(p).unwrap().len() <= 1_000_000
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "{} examples", files.len());
+    let (mut accepted, mut refused) = (0, 0);
+    for file in &files {
+        let resource: Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let (path, body) = match (resource["resourceType"].as_str(), resource["type"].as_str()) {
+            (Some("Bundle"), Some("document")) => ("/fhir/Bundle", resource.to_string()),
+            (Some("Bundle"), _) => ("/fhir", resource.to_string()),
+            _ => (
+                "/fhir",
+                transaction(vec![
+                    json!({ "fullUrl": "urn:uuid:example", "resource": resource }),
+                ]),
+            ),
+        };
+        let response = feed
+            .client
+            .post(feed.server.url(path))
+            .bearer_auth(&feed.token)
+            .header("content-type", "application/fhir+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status < 500, "{}: {status} {answer}", file.display());
+        if status >= 400 {
+            refused += 1;
+            assert_eq!(
+                answer["resourceType"],
+                "OperationOutcome",
+                "{}",
+                file.display()
+            );
+            let has_expression = answer["issue"][0]["expression"][0]
+                .as_str()
+                .is_some_and(|e| !e.is_empty());
+            assert!(
+                has_expression || status == 401,
+                "{}: {answer}",
+                file.display()
+            );
+        } else {
+            accepted += 1;
+        }
+    }
+    eprintln!(
+        "HL7 R4 examples: {} sent, {accepted} accepted, {refused} refused precisely",
+        files.len()
+    );
+}
