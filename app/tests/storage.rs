@@ -676,6 +676,22 @@ async fn a_patient_sees_only_their_own_visible_items_and_every_read_is_audited(d
             .all(|e| e.action == action::RECORD_VIEWED && e.patient == Some(a))
     );
     assert_eq!(s.list_audit_events(a, 2).await.unwrap().len(), 2);
+
+    // The sender can be told how many of its items are never shown; nobody else sees them.
+    let counts = s.count_labelled_items_by_sender(&excluded).await.unwrap();
+    assert_eq!(counts, [(lab.id, 1)]);
+    assert!(
+        s.count_labelled_items_by_sender(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.count_labelled_items_by_sender(&["SEX".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn record_queries_filter_by_kind_source_and_date(db: &TestDb) {

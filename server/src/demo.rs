@@ -275,7 +275,8 @@ impl BundleBuilder {
             "identifier": self.identifier(&report_id),
             "status": "final",
             "category": [{ "coding": [{ "system": V2_0074, "code": "LAB", "display": "Laboratory" }] }],
-            "code": { "coding": [{ "system": SNOMED, "code": panel.0, "display": panel.1 }], "text": panel.1 },
+            // SNOMED CT for the usual panels; a practice's local code otherwise.
+            "code": { "coding": [{ "system": if panel.0.bytes().all(|b| b.is_ascii_digit()) { SNOMED.to_owned() } else { format!("https://fhir.{}.nhs.uk/CodeSystem/local-tests", self.ods.to_ascii_lowercase()) }, "code": panel.0, "display": panel.1 }], "text": panel.1 },
             "subject": { "reference": patient },
             "effectiveDateTime": fhir_time(issued - Duration::hours(20)),
             "issued": fhir_time(issued),
@@ -495,13 +496,13 @@ fn hospital_bundle(now: DateTime<Utc>) -> String {
     b.lab_report(
         &amelia,
         day(now, -8, 16, 5),
-        ("1000731000000107", "C-reactive protein"),
+        ("55235003", "C-reactive protein"),
         &[("1988-5", "C-reactive protein", "12", "mg/L", "0", "5")],
     );
     b.lab_report(
         &mohammed,
         day(now, -30, 15, 0),
-        ("1019431000000105", "HbA1c"),
+        ("43396009", "HbA1c"),
         &[("4548-4", "HbA1c (IFCC)", "58", "mmol/mol", "20", "41")],
     );
     b.lab_report(
@@ -635,7 +636,7 @@ fn gp_bundle(now: DateTime<Utc>) -> String {
     b.lab_report(
         &amelia,
         day(now, -200, 14, 0),
-        ("1000731000000107", "Thyroid function"),
+        ("35650009", "Thyroid function"),
         &[
             ("3016-3", "TSH", "2.10", "mU/L", "0.27", "4.20"),
             ("3024-7", "Free T4", "15.3", "pmol/L", "12.0", "22.0"),
@@ -644,8 +645,23 @@ fn gp_bundle(now: DateTime<Utc>) -> String {
     b.lab_report(
         &mohammed,
         day(now, -180, 12, 0),
-        ("1019431000000105", "HbA1c"),
+        ("43396009", "HbA1c"),
         &[("4548-4", "HbA1c (IFCC)", "63", "mmol/mol", "20", "41")],
+    );
+    // A sexual health test: stored, labelled from the code list, and never shown in
+    // the portal (it shows up only in the sender's "not shown" count).
+    b.lab_report(
+        &mohammed,
+        day(now, -45, 11, 0),
+        ("SHS", "Sexual health screen"),
+        &[(
+            "21613-5",
+            "Chlamydia trachomatis DNA",
+            "0",
+            "index",
+            "0",
+            "1",
+        )],
     );
     b.letter(
         &mohammed,

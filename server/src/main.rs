@@ -124,6 +124,11 @@ async fn organisation(config: &Config, command: OrganisationCommand) -> Result<(
             );
         }
         OrganisationCommand::List => {
+            // Items in excluded categories are never shown; the sender may ask how many.
+            let hidden = store
+                .count_labelled_items_by_sender(&app::privacy::excluded_labels())
+                .await
+                .map_err(|e| e.to_string())?;
             for o in store
                 .list_organisations()
                 .await
@@ -138,8 +143,13 @@ async fn organisation(config: &Config, command: OrganisationCommand) -> Result<(
                 } else {
                     "revoked"
                 };
+                let not_shown = hidden
+                    .iter()
+                    .find(|(id, _)| *id == o.id)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
                 println!(
-                    "{}\t{}\t{}\tcredential {credential}\tlast received {last}",
+                    "{}\t{}\t{}\tcredential {credential}\tlast received {last}\tnot shown (sensitive) {not_shown}",
                     o.ods_code,
                     o.kind.code(),
                     o.name

@@ -135,6 +135,38 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
         .collect();
     assert!(documents.iter().any(|d| matches!(&d.details, ItemDetails::Document { attachments, .. } if attachments.iter().any(|a| a.content_type == "application/pdf"))));
 
+    // The sexual health test is stored with its label, and never in a display query.
+    let labelled = store
+        .count_labelled_items_by_sender(&app::privacy::excluded_labels())
+        .await
+        .unwrap();
+    assert_eq!(
+        labelled.iter().map(|(_, n)| n).sum::<u64>(),
+        2,
+        "the report and its result"
+    );
+    let mohammed = store
+        .find_patient_by_nhs_number(&NhsNumber::parse(demo::MOHAMMED).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = NewAuditEvent::new(now, ActorKind::System, action::RECORD_VIEWED);
+    let shown = store
+        .list_record_items(
+            RecordQuery {
+                exclude_labels: app::privacy::excluded_labels(),
+                ..RecordQuery::for_patient(mohammed.id)
+            },
+            audit,
+        )
+        .await
+        .unwrap();
+    assert!(
+        shown
+            .iter()
+            .all(|i| !i.title.contains("Chlamydia") && !i.title.contains("Sexual health"))
+    );
+
     let grace = store
         .find_patient_by_nhs_number(&NhsNumber::parse(demo::GRACE).unwrap())
         .await

@@ -211,6 +211,7 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
             Err(error) => return Err(error),
         }
     }
+    share_labels_between_reports_and_results(&mut items);
     // Reports before observations; otherwise the sender's order.
     items.sort_by_key(|(_, item)| match item.kind {
         RecordKind::DiagnosticReport => 0,
@@ -222,6 +223,43 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         items,
         held,
     })
+}
+
+/// A report and its results are one thing to a patient: a sensitive result makes its
+/// report sensitive (its title alone could tell), and a sensitive report its results.
+/// Applies within one delivery.
+fn share_labels_between_reports_and_results(items: &mut [(usize, NewRecordItem)]) {
+    let mut by_report: HashMap<ItemKey, Vec<(String, LabelOrigin)>> = HashMap::new();
+    for (_, item) in items.iter() {
+        if let Some(parent) = &item.parent {
+            by_report
+                .entry(parent.clone())
+                .or_default()
+                .extend(item.labels.iter().cloned());
+        }
+    }
+    for (_, item) in items.iter_mut() {
+        if let Some(from_results) = by_report.get(&item.key) {
+            for (label, origin) in from_results {
+                if !item.labels.iter().any(|(l, _)| l == label) {
+                    item.labels.push((label.clone(), *origin));
+                }
+            }
+        }
+    }
+    let report_labels: HashMap<ItemKey, Vec<(String, LabelOrigin)>> = items
+        .iter()
+        .map(|(_, i)| (i.key.clone(), i.labels.clone()))
+        .collect();
+    for (_, item) in items.iter_mut() {
+        if let Some(labels) = item.parent.as_ref().and_then(|p| report_labels.get(p)) {
+            for (label, origin) in labels {
+                if !item.labels.iter().any(|(l, _)| l == label) {
+                    item.labels.push((label.clone(), *origin));
+                }
+            }
+        }
+    }
 }
 
 /// Labels from the code list, matched against what the resource is about: its `code`,

@@ -134,6 +134,13 @@ pub trait Storage: Send + Sync + 'static {
     /// item that refers to it); this only fetches the bytes.
     async fn get_attachment(&self, sha256: &str) -> Result<Option<Attachment>, StorageError>;
 
+    /// How many of each sender's current items carry any of these labels (the items the
+    /// portal never shows): for the sender's own reconciliation, never for patients.
+    async fn count_labelled_items_by_sender(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<(OrganisationId, u64)>, StorageError>;
+
     /// Held resources not yet resolved, oldest first (the service desk's queue).
     async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError>;
 

@@ -706,6 +706,29 @@ macro_rules! impl_portable_storage {
                 Ok(row.map(|(sha256, content_type, content)| Attachment { sha256, content_type, content }))
             }
 
+            async fn count_labelled_items_by_sender(
+                &self,
+                labels: &[String],
+            ) -> Result<Vec<(OrganisationId, u64)>, StorageError> {
+                if labels.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut sql = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT i.source_org_id, COUNT(DISTINCT i.id) FROM record_items i \
+                     JOIN record_item_labels l ON l.item_id = i.id WHERE l.label IN (",
+                );
+                let mut list = sql.separated(", ");
+                for label in labels {
+                    list.push_bind(label.clone());
+                }
+                sql.push(") GROUP BY i.source_org_id ORDER BY i.source_org_id");
+                let rows: Vec<(i64, i64)> = sql.build_query_as().fetch_all(self.reader()).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(org, count)| (OrganisationId(org), u64::try_from(count).unwrap_or(0)))
+                    .collect())
+            }
+
             async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError> {
                 let rows: Vec<(i64, i64, i64, String, String, String, String)> = sqlx::query_as(
                     "SELECT id, sender_org_id, received_at, resource_type, expression, reason, \
