@@ -910,3 +910,72 @@ async fn hl7_r4_examples_are_accepted_or_precisely_refused() {
         files.len()
     );
 }
+
+#[tokio::test]
+async fn a_sender_can_release_hold_or_retract_a_report_with_a_meta_tag() {
+    use app::audit::{ActorKind, action};
+    use app::records::ReleaseDirective;
+    use app::server::storage::{NewAuditEvent, RecordQuery};
+
+    let feed = feed().await;
+    let report = |id: &str, code: &str| {
+        json!({ "fullUrl": format!("urn:uuid:{id}"), "resource": {
+            "resourceType": "DiagnosticReport",
+            "meta": { "tag": [{ "system": "urn:x-health-record-portal:release-directive", "code": code }] },
+            "identifier": [{ "system": "https://lab.rxx.example/id", "value": id }],
+            "status": "final",
+            "category": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD" }] }],
+            "code": { "text": "Chest X-ray" },
+            "subject": { "reference": "urn:uuid:p1" },
+            "issued": "2026-11-20T10:00:00Z"
+        }})
+    };
+    let (status, _) = feed
+        .post(&transaction(vec![
+            patient_entry("9990000018"),
+            report("r1", "release-now"),
+            report("r2", "hold"),
+            report("r3", "retract"),
+        ]))
+        .await;
+    assert_eq!(status, 200);
+    let nhs = app::domain::NhsNumber::parse("9990000018").unwrap();
+    let patient = feed
+        .server
+        .storage
+        .find_patient_by_nhs_number(&nhs)
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = NewAuditEvent::new(test_now(), ActorKind::System, action::RECORD_VIEWED);
+    let mut directives: Vec<ReleaseDirective> = feed
+        .server
+        .storage
+        .list_record_items(RecordQuery::for_patient(patient.id), audit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.release_directive)
+        .collect();
+    directives.sort_by_key(|d| d.code());
+    assert_eq!(
+        directives,
+        [
+            ReleaseDirective::Hold,
+            ReleaseDirective::ReleaseNow,
+            ReleaseDirective::Retract
+        ]
+    );
+
+    // And the feed answers unsupported methods with an OperationOutcome too.
+    let response = feed
+        .client
+        .delete(feed.server.url("/fhir/Observation/x"))
+        .bearer_auth(&feed.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let outcome: Value = response.json().await.unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+}

@@ -52,6 +52,7 @@ pub fn router(state: FeedState) -> Router {
         .route("/{resource_type}", get(search).put(conditional_update))
         .route("/{resource_type}/{id}", get(read))
         .fallback(not_supported)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -667,6 +668,15 @@ async fn metadata(State(state): State<FeedState>) -> Response {
             "interaction": [{ "code": "transaction" }, { "code": "batch" }],
         }],
     }))
+}
+
+async fn method_not_allowed() -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not-supported",
+        "This interaction is not supported by the feed; see /fhir/metadata.",
+    )
+    .into_response()
 }
 
 async fn not_supported(_request: Request<Body>) -> Response {
