@@ -52,9 +52,25 @@ impl Feed {
     }
 
     async fn post_as(&self, token: Option<&str>, content_type: &str, body: &str) -> (u16, Value) {
+        self.send("/fhir", token, content_type, body).await
+    }
+
+    /// Posts FHIR JSON with the sender's credential to a feed path.
+    async fn post_to(&self, path: &str, body: &str) -> (u16, Value) {
+        self.send(path, Some(&self.token), "application/fhir+json", body)
+            .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, Value) {
         let mut request = self
             .client
-            .post(self.server.url("/fhir"))
+            .post(self.server.url(path))
             .header("content-type", content_type)
             .body(body.to_owned());
         if let Some(token) = token {
@@ -670,16 +686,10 @@ async fn a_document_bundle_is_stored_with_its_narrative_sanitised() {
     use app::server::storage::{NewAuditEvent, RecordQuery};
 
     let feed = feed().await;
-    let response = feed
-        .client
-        .post(feed.server.url("/fhir/Bundle"))
-        .bearer_auth(&feed.token)
-        .header("content-type", "application/fhir+json")
-        .body(discharge_document(composition_entry()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    let (status, _) = feed
+        .post_to("/fhir/Bundle", &discharge_document(composition_entry()))
+        .await;
+    assert_eq!(status, 200);
     let nhs = app::domain::NhsNumber::parse("9990000018").unwrap();
     let patient = feed
         .server
@@ -703,16 +713,8 @@ async fn a_document_bundle_is_stored_with_its_narrative_sanitised() {
 
     // A document must start with its Composition, and goes to /Bundle, not the base.
     let wrong_order = json!({ "resourceType": "Bundle", "type": "document", "entry": [patient_entry("9990000018"), composition_entry()] }).to_string();
-    let response = feed
-        .client
-        .post(feed.server.url("/fhir/Bundle"))
-        .bearer_auth(&feed.token)
-        .header("content-type", "application/fhir+json")
-        .body(wrong_order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 422);
+    let (status, _) = feed.post_to("/fhir/Bundle", &wrong_order).await;
+    assert_eq!(status, 422);
     let (status, outcome) = feed.post(&discharge_document(composition_entry())).await;
     assert_eq!(status, 422);
     assert_eq!(issue(&outcome), ("not-supported", "Bundle.type"));
@@ -873,17 +875,7 @@ async fn hl7_r4_examples_are_accepted_or_precisely_refused() {
                 ]),
             ),
         };
-        let response = feed
-            .client
-            .post(feed.server.url(path))
-            .bearer_auth(&feed.token)
-            .header("content-type", "application/fhir+json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, answer) = feed.post_to(path, &body).await;
         assert!(status < 500, "{}: {status} {answer}", file.display());
         if status >= 400 {
             refused += 1;

@@ -432,6 +432,14 @@ fn check_item_type(resource_type: &str) -> Result<(), Problem> {
     }
 }
 
+/// A FHIR resource, or the problem that stopped it.
+fn answer(result: Result<Value, Problem>) -> Response {
+    match result {
+        Ok(resource) => fhir_json(&resource),
+        Err(problem) => problem.into_response(),
+    }
+}
+
 /// `GET /fhir/{type}/{id}`: the sender's own resource as last stored, with its version.
 async fn read(
     State(state): State<FeedState>,
@@ -452,10 +460,7 @@ async fn read(
             })
     }
     .await;
-    match result {
-        Ok(resource) => fhir_json(&resource),
-        Err(problem) => problem.into_response(),
-    }
+    answer(result)
 }
 
 /// The latest stored version of a sender's item as a resource with `id` and `meta`.
@@ -509,10 +514,7 @@ async fn search(
         Ok::<_, Problem>(json!({ "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries }))
     }
     .await;
-    match result {
-        Ok(bundle) => fhir_json(&bundle),
-        Err(problem) => problem.into_response(),
-    }
+    answer(result)
 }
 
 /// `PUT /fhir/{type}?identifier=system|value`: create (201) or update (200) the
