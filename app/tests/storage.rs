@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use app::audit::{ActorKind, AuditOutcome, action};
 use app::domain::{NhsNumber, OdsCode};
 use app::records::{ItemDetails, ObservedValue, OrganisationKind, RecordKind, ReleaseDirective};
+use app::release::{ReleasePolicy, ReleaseRule};
 use app::server::storage::*;
 
 // --- Harness ---------------------------------------------------------------------
@@ -137,9 +138,22 @@ on_both_backends!(
     a_login_attempt_can_be_taken_once_and_not_after_it_expires,
     resources_without_an_identifiable_patient_are_held_exactly_as_received,
     attachments_are_stored_once_by_content_address,
+    release_rules_are_versioned_and_every_change_is_audited,
 );
 
 // --- Fixtures --------------------------------------------------------------------
+
+fn release_rule(name: &str, category: Option<&str>, policy: ReleasePolicy) -> ReleaseRule {
+    ReleaseRule {
+        name: name.to_owned(),
+        description: format!("{name}, in plain words"),
+        source: None,
+        category: category.map(str::to_owned),
+        code: None,
+        abnormal: None,
+        policy,
+    }
+}
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap()
@@ -911,6 +925,11 @@ async fn sign_in_creates_an_account_once_and_keeps_its_role(db: &TestDb) {
     assert_eq!(uplifted.created_at, at(6, 9));
     assert_eq!(uplifted.last_sign_in_at, Some(at(7, 9)));
     assert_eq!(
+        uplifted.previous_sign_in_at,
+        Some(at(6, 9)),
+        "the visit before this one, for \"new since your last visit\""
+    );
+    assert_eq!(
         s.find_account(first.id).await.unwrap(),
         Some(uplifted.clone())
     );
@@ -1224,4 +1243,81 @@ fn both_backends_have_the_same_migration_versions() {
     let sqlite = versions("sqlite");
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, versions("postgres"));
+}
+
+async fn release_rules_are_versioned_and_every_change_is_audited(db: &TestDb) {
+    let s = db.storage.as_ref();
+    assert_eq!(s.current_release_rules().await.unwrap(), None);
+    let first = vec![
+        release_rule("lab", Some("LAB"), ReleasePolicy::Immediately),
+        ReleaseRule {
+            source: Some("RXX".to_owned()),
+            code: Some("399208008".to_owned()),
+            abnormal: Some(true),
+            ..release_rule(
+                "rxx-chest-xray",
+                Some("RAD"),
+                ReleasePolicy::AfterDays { days: 28 },
+            )
+        },
+        release_rule(
+            "histopathology",
+            Some("SP"),
+            ReleasePolicy::ClinicianRelease,
+        ),
+    ];
+    let change =
+        |day| NewAuditEvent::new(at(day, 9), ActorKind::System, action::RELEASE_RULES_CHANGED);
+    let v1 = s
+        .save_release_rules(&first, "configuration", change(1))
+        .await
+        .unwrap();
+    let current = s.current_release_rules().await.unwrap().unwrap();
+    assert_eq!(current.version, v1);
+    assert_eq!(
+        current.rules, first,
+        "every key and policy survives the round trip"
+    );
+
+    let second = vec![release_rule("anything", None, ReleasePolicy::Immediately)];
+    let v2 = s
+        .save_release_rules(&second, "configuration", change(2))
+        .await
+        .unwrap();
+    assert_eq!(v2, v1 + 1);
+    let current = s.current_release_rules().await.unwrap().unwrap();
+    assert_eq!((current.version, current.rules), (v2, second));
+
+    let changes: Vec<_> = s
+        .list_recent_audit_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action::RELEASE_RULES_CHANGED)
+        .map(|e| e.target.unwrap_or_default())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            format!("release-rules:v{v2}"),
+            format!("release-rules:v{v1}")
+        ]
+    );
+
+    // Old versions are kept as they were: rules cannot be edited in place.
+    let edit = sqlx::query("UPDATE release_rules SET delay_days = 1");
+    let refused = match s.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            edit.execute(&pool).await.is_err()
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query("UPDATE release_rules SET delay_days = 1")
+                .execute(&pool)
+                .await
+                .is_err()
+        }
+    };
+    assert!(refused, "release rules are append-only");
 }

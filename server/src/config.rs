@@ -148,6 +148,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTAL_PRIVACY_CODES", global = true)]
     pub privacy_codes: Option<PathBuf>,
 
+    /// TOML file of release-delay rules (`[[rules]]`) used instead of the built-in table;
+    /// saved as a new, audited rule-set version at start-up when it differs from the
+    /// database [default: server/release-rules.toml, built in].
+    #[arg(long, env = "PORTAL_RELEASE_RULES", global = true)]
+    pub release_rules: Option<PathBuf>,
+
     /// Folder for files the portal makes itself (demo keys) [default: data].
     #[arg(long, env = "PORTAL_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -217,6 +223,7 @@ pub struct SettingsFile {
     pub demo: Option<bool>,
     pub feed_max_body_bytes: Option<usize>,
     pub privacy_codes: Option<PathBuf>,
+    pub release_rules: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub nhs_login_issuer: Option<String>,
     pub nhs_login_client_id: Option<String>,
@@ -254,6 +261,8 @@ pub struct Config {
     pub demo: bool,
     pub feed_max_body_bytes: usize,
     pub privacy_codes: app::privacy::CodeList,
+    /// The release-delay rule table (validated).
+    pub release_rules: Vec<app::release::ReleaseRule>,
     pub data_dir: PathBuf,
     pub simulator: bool,
     /// NHS login; `None` when neither configured nor simulated (sign-in is then off).
@@ -280,6 +289,24 @@ pub enum ConfigError {
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portal.db";
+
+/// The release-delay rules a trust would recognise (see the file's comments).
+pub const BUILT_IN_RELEASE_RULES: &str = include_str!("../release-rules.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRulesFile {
+    rules: Vec<app::release::ReleaseRule>,
+}
+
+/// Reads and checks a release-rules file: every rule well formed, no two rules with the
+/// same keys, categories written as section codes.
+pub fn parse_release_rules(text: &str) -> Result<Vec<app::release::ReleaseRule>, String> {
+    let file: ReleaseRulesFile = toml::from_str(text)
+        .map_err(|e| e.message().lines().next().unwrap_or("invalid").to_owned())?;
+    app::release::validate_rules(&file.rules).map_err(|e| e.to_string())?;
+    Ok(file.rules)
+}
 
 impl Config {
     /// Applies precedence: flags and environment, then the file, then defaults.
@@ -381,6 +408,23 @@ impl Config {
                     })?
                 }
                 None => app::privacy::CodeList::default_list(),
+            },
+            release_rules: match args.release_rules.or(file.release_rules) {
+                Some(path) => {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    parse_release_rules(&text)
+                        .map_err(|message| ConfigError::Invalid { path, message })?
+                }
+                None => parse_release_rules(BUILT_IN_RELEASE_RULES).map_err(|message| {
+                    ConfigError::Invalid {
+                        path: "server/release-rules.toml".into(),
+                        message,
+                    }
+                })?,
             },
             data_dir,
             simulator,

@@ -9,6 +9,8 @@ pub mod credentials;
 pub mod demo;
 pub mod feed;
 pub mod ingest;
+pub mod record_files;
+pub mod release;
 pub mod routes;
 pub mod telemetry;
 
@@ -48,6 +50,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             );
         }
     }
+    release::sync_release_rules(storage.as_ref(), &config.release_rules, clock.now()).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;

@@ -56,6 +56,9 @@ pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
     let storage = storage::connect(config.database_url.expose())
         .await
         .unwrap();
+    server::release::sync_release_rules(storage.as_ref(), &config.release_rules, test_now())
+        .await
+        .unwrap();
     if demo_data {
         server::demo::seed_demo(storage.as_ref(), test_now())
             .await

@@ -22,6 +22,7 @@ pub use sqlite::SqliteStorage;
 pub use types::*;
 
 use crate::domain::{NhsNumber, OdsCode};
+use crate::release::{ReleaseRule, RuleSet};
 
 /// Which database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +226,21 @@ pub trait Storage: Send + Sync + 'static {
         state_hash: &str,
         not_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<LoginAttempt>, StorageError>;
+
+    // --- Release rules --------------------------------------------------------------
+
+    /// The rule set in force: the newest version, or `None` before any was saved (the
+    /// release engine then holds every result).
+    async fn current_release_rules(&self) -> Result<Option<RuleSet>, StorageError>;
+
+    /// Saves the whole rule table as a new version, with its audit row in the same
+    /// transaction, and returns the version. Earlier versions are kept unchanged.
+    async fn save_release_rules(
+        &self,
+        rules: &[ReleaseRule],
+        changed_by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<i64, StorageError>;
 
     // --- Audit ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ use super::types::*;
 use crate::audit::{ActorKind, AuditOutcome};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::records::{ItemDetails, OrganisationKind, RecordKind, ReleaseDirective};
+use crate::release::{ReleasePolicy, ReleaseRule};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct OrganisationRow {
@@ -176,6 +177,7 @@ pub(super) struct AccountRow {
     patient_id: Option<i64>,
     created_at: i64,
     last_sign_in_at: Option<i64>,
+    previous_sign_in_at: Option<i64>,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -191,13 +193,15 @@ impl TryFrom<AccountRow> for Account {
             patient_id: row.patient_id.map(PatientId),
             created_at: from_millis(row.created_at)?,
             last_sign_in_at: row.last_sign_in_at.map(from_millis).transpose()?,
+            previous_sign_in_at: row.previous_sign_in_at.map(from_millis).transpose()?,
         })
     }
 }
 
 macro_rules! account_columns {
     () => {
-        "id, issuer, subject, role, identity_level, patient_id, created_at, last_sign_in_at"
+        "id, issuer, subject, role, identity_level, patient_id, created_at, last_sign_in_at, \
+         previous_sign_in_at"
     };
 }
 pub(super) use account_columns;
@@ -288,6 +292,55 @@ impl TryFrom<AuditRow> for AuditEvent {
             reason: row.reason,
             request_id: row.request_id,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ReleaseRuleRow {
+    #[allow(dead_code)]
+    rule_set_version: i64,
+    name: String,
+    description: String,
+    source_ods_code: Option<String>,
+    category: Option<String>,
+    code: Option<String>,
+    abnormal: Option<bool>,
+    policy: String,
+    delay_days: Option<i32>,
+}
+
+impl TryFrom<ReleaseRuleRow> for ReleaseRule {
+    type Error = StorageError;
+    fn try_from(row: ReleaseRuleRow) -> Result<Self, StorageError> {
+        let policy = match (row.policy.as_str(), row.delay_days) {
+            ("immediately", None) => ReleasePolicy::Immediately,
+            ("clinician_release", None) => ReleasePolicy::ClinicianRelease,
+            ("after_days", Some(days)) => ReleasePolicy::AfterDays {
+                days: u32::try_from(days)
+                    .map_err(|_| StorageError::Corrupt("release_rules.delay_days"))?,
+            },
+            _ => return Err(StorageError::Corrupt("release_rules.policy")),
+        };
+        Ok(ReleaseRule {
+            name: row.name,
+            description: row.description,
+            source: row.source_ods_code,
+            category: row.category,
+            code: row.code,
+            abnormal: row.abnormal,
+            policy,
+        })
+    }
+}
+
+/// The policy as its two columns: a name and, for delays, the number of days.
+pub(super) fn policy_columns(policy: ReleasePolicy) -> (&'static str, Option<i32>) {
+    match policy {
+        ReleasePolicy::Immediately => ("immediately", None),
+        ReleasePolicy::ClinicianRelease => ("clinician_release", None),
+        ReleasePolicy::AfterDays { days } => {
+            ("after_days", Some(i32::try_from(days).unwrap_or(i32::MAX)))
+        }
     }
 }
 
@@ -909,6 +962,7 @@ macro_rules! impl_portable_storage {
                      ON CONFLICT (issuer, subject) DO UPDATE SET \
                      identity_level = excluded.identity_level, \
                      patient_id = COALESCE(excluded.patient_id, accounts.patient_id), \
+                     previous_sign_in_at = accounts.last_sign_in_at, \
                      last_sign_in_at = excluded.last_sign_in_at \
                      RETURNING ", account_columns!(), ""
                 ))
@@ -1066,6 +1120,73 @@ macro_rules! impl_portable_storage {
                 .await?;
                 tx.commit().await?;
                 row.map(LoginAttempt::try_from).transpose()
+            }
+
+            async fn current_release_rules(&self) -> Result<Option<RuleSet>, StorageError> {
+                let rows: Vec<ReleaseRuleRow> = sqlx::query_as(
+                    "SELECT rule_set_version, name, description, source_ods_code, category, \
+                     code, abnormal, policy, delay_days FROM release_rules \
+                     WHERE rule_set_version = (SELECT MAX(version) FROM release_rule_sets) \
+                     ORDER BY position",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                let version: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM release_rule_sets")
+                        .fetch_one(self.reader())
+                        .await?;
+                let Some(version) = version else {
+                    return Ok(None);
+                };
+                let rules = rows
+                    .into_iter()
+                    .map(ReleaseRule::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some(RuleSet { version, rules }))
+            }
+
+            async fn save_release_rules(
+                &self,
+                rules: &[ReleaseRule],
+                changed_by: &str,
+                audit: NewAuditEvent,
+            ) -> Result<i64, StorageError> {
+                let mut tx = self.writer().begin().await?;
+                let version: i64 = sqlx::query_scalar(
+                    "INSERT INTO release_rule_sets (version, created_at, changed_by) \
+                     SELECT COALESCE(MAX(version), 0) + 1, $1, $2 FROM release_rule_sets \
+                     RETURNING version",
+                )
+                .bind(to_millis(audit.at))
+                .bind(changed_by)
+                .fetch_one(&mut *tx)
+                .await?;
+                for (position, rule) in rules.iter().enumerate() {
+                    let (policy, days) = policy_columns(rule.policy);
+                    sqlx::query(
+                        "INSERT INTO release_rules (rule_set_version, position, name, \
+                         description, source_ods_code, category, code, abnormal, policy, \
+                         delay_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(version)
+                    .bind(i32::try_from(position).map_err(|_| StorageError::Corrupt("rule count"))?)
+                    .bind(&rule.name)
+                    .bind(&rule.description)
+                    .bind(rule.source.as_deref())
+                    .bind(rule.category.as_deref())
+                    .bind(rule.code.as_deref())
+                    .bind(rule.abnormal)
+                    .bind(policy)
+                    .bind(days)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                insert_audit!(tx, NewAuditEvent {
+                    target: Some(format!("release-rules:v{version}")),
+                    ..audit
+                });
+                tx.commit().await?;
+                Ok(version)
             }
 
             async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError> {

@@ -10,6 +10,7 @@ use super::types::*;
 use super::{Backend, StorageError};
 use crate::audit::{ActorKind, AuditOutcome, action};
 use crate::domain::{NhsNumber, OdsCode};
+use crate::release::{ReleaseRule, RuleSet};
 
 pub struct PostgresStorage {
     pool: Pool<Postgres>,

@@ -293,6 +293,8 @@ pub struct Account {
     pub patient_id: Option<PatientId>,
     pub created_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// The sign-in before the latest one: "new since your last visit" starts here.
+    pub previous_sign_in_at: Option<DateTime<Utc>>,
 }
 
 /// Which side of the portal a session belongs to; the two never mix.
