@@ -12,6 +12,10 @@ pub enum AppError {
     NotSignedIn,
     #[error("The page you are looking for could not be found.")]
     NotFound,
+    /// Signed in, but not with a verified identity (P9) linked to a record: nothing
+    /// clinical may be shown.
+    #[error("You need to prove who you are before you can see your record.")]
+    IdentityNotVerified,
     #[error("Sorry, there is a problem with the service. Reference: {reference}")]
     Internal { reference: String },
     /// The request itself could not be made or read (network, bad arguments).
@@ -35,6 +39,7 @@ impl AppError {
         match self {
             AppError::NotSignedIn => http::StatusCode::UNAUTHORIZED,
             AppError::NotFound => http::StatusCode::NOT_FOUND,
+            AppError::IdentityNotVerified => http::StatusCode::FORBIDDEN,
             AppError::Internal { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request => http::StatusCode::BAD_REQUEST,
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod pages;
 pub mod privacy;
 pub mod records;
+pub mod release;
 pub mod site;
 
 #[cfg(feature = "ssr")]
@@ -23,7 +24,7 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -52,7 +53,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The app: meta tags, the page frame and the routes. Routes that load data render
-/// in order (`SsrMode::InOrder`) so that the complete page arrives without JavaScript.
+/// in order (`SsrMode::InOrder`) so that the complete page arrives without JavaScript;
+/// record pages wait for their data before sending anything (`SsrMode::Async`), so that
+/// the status line can say 401, 403 or 404 when the data cannot be shown.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -65,6 +68,13 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFoundPage/> }>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("record") view=RecordHomePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("record"), StaticSegment("appointments")) view=AppointmentsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("record"), StaticSegment("letters")) view=LettersPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("record"), StaticSegment("letters"), ParamSegment("id")) view=LetterPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("record"), StaticSegment("results")) view=ResultsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("record"), StaticSegment("results"), ParamSegment("id")) view=ResultPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("record"), StaticSegment("history")) view=ResultHistoryPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("about") view=AboutPage/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage/>
                     <Route path=StaticSegment("privacy") view=PrivacyPage/>

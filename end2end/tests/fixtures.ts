@@ -41,3 +41,12 @@ export async function settle(page: Page, javaScriptEnabled: boolean) {
     await page.waitForFunction(() => document.body.classList.contains('nhsuk-frontend-supported'))
   }
 }
+
+/// Signs in through the built-in NHS login simulator as one of its people.
+export async function signInAs(page: Page, person: string) {
+  await page.goto('/')
+  await page.getByRole('button', { name: 'Continue to NHS login' }).click()
+  await expect(page.getByRole('heading', { level: 1, name: 'NHS login (simulated)' })).toBeVisible()
+  await page.getByLabel(person).check()
+  await page.getByRole('button', { name: 'Continue' }).click()
+}

@@ -1,20 +1,13 @@
 // Signing in and out through the built-in NHS login simulator, as a patient and as
 // service desk staff, with JavaScript on and off.
-import { test, expect, expectNoAccessibilityViolations, settle } from './fixtures'
-import type { Page } from '@playwright/test'
-
-async function signInAs(page: Page, person: string) {
-  await page.goto('/')
-  await page.getByRole('button', { name: 'Continue to NHS login' }).click()
-  await expect(page.getByRole('heading', { level: 1, name: 'NHS login (simulated)' })).toBeVisible()
-  await page.getByLabel(person).check()
-  await page.getByRole('button', { name: 'Continue' }).click()
-}
+import { test, expect, expectNoAccessibilityViolations, settle, signInAs } from './fixtures'
 
 test('a patient signs in with NHS login and signs out again', async ({ page, consoleErrors, javaScriptEnabled }) => {
   await signInAs(page, 'Amelia Hart (P9)')
   await settle(page, javaScriptEnabled)
-  await expect(page.getByText('You are signed in with NHS login.')).toBeVisible()
+  // A verified patient lands on their record.
+  await expect(page).toHaveURL(/\/record$/)
+  await expect(page.getByRole('heading', { level: 1, name: 'Hello, Amelia' })).toBeVisible()
   await expect(page.getByRole('navigation', { name: 'Account' })).toContainText('Signed in with NHS login')
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
 

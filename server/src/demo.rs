@@ -651,7 +651,7 @@ fn gp_bundle(now: DateTime<Utc>) -> String {
     // A sexual health test: stored, labelled from the code list, and never shown in
     // the portal (it shows up only in the sender's "not shown" count).
     b.lab_report(
-        &mohammed,
+        &amelia,
         day(now, -45, 11, 0),
         ("SHS", "Sexual health screen"),
         &[(

@@ -148,6 +148,10 @@ pub fn build_router(
             "/favicon.ico",
             get(|| async { axum::response::Redirect::permanent("/assets/images/favicon.ico") }),
         )
+        .route(
+            "/record/letters/{id}/attachments/{sha256}",
+            get(crate::record_files::letter_attachment),
+        )
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

@@ -145,8 +145,8 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
         2,
         "the report and its result"
     );
-    let mohammed = store
-        .find_patient_by_nhs_number(&NhsNumber::parse(demo::MOHAMMED).unwrap())
+    let amelia = store
+        .find_patient_by_nhs_number(&NhsNumber::parse(demo::AMELIA).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -155,7 +155,7 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
         .list_record_items(
             RecordQuery {
                 exclude_labels: app::privacy::excluded_labels(),
-                ..RecordQuery::for_patient(mohammed.id)
+                ..RecordQuery::for_patient(amelia.id)
             },
             audit,
         )

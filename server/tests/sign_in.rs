@@ -107,7 +107,7 @@ async fn a_p9_adult_signs_in_and_is_linked_to_their_record() {
 
     let hops = choose(&server, &mut browser, &authorize_url, &page, "amelia").await;
     let callback = &hops[0];
-    assert_eq!(callback.location(), "/");
+    assert_eq!(callback.location(), "/record");
     let cookie = callback
         .set_cookie("portal_session")
         .expect("a session cookie");
@@ -185,7 +185,7 @@ async fn a_replayed_callback_does_not_sign_anyone_in_twice() {
     let callback = decide(&mut browser, &authorize_url, &page, "amelia")
         .await
         .location();
-    assert_eq!(browser.get(&callback).await.location(), "/");
+    assert_eq!(browser.get(&callback).await.location(), "/record");
 
     let mut replay = Browser::new(&server.url(""));
     replay

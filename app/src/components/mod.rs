@@ -1,6 +1,7 @@
 //! The page frame every page shares, built from the NHS.UK design system's markup
 //! (`nhsuk-frontend`): skip link, header, demo banner, main container and footer.
 
+pub mod format;
 mod layout;
 
 pub use layout::{Layout, NhsLogo};

@@ -56,6 +56,7 @@ pub fn HomePage() -> impl IntoView {
                             <div class="nhsuk-inset-text">
                                 <span class="nhsuk-u-visually-hidden">"Information: "</span>
                                 <p>"You are signed in with NHS login."</p>
+                                <p><a href="/record">"Go to your record"</a></p>
                             </div>
                         }.into_any(),
                         Some(_) => view! {

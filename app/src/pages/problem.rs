@@ -43,6 +43,7 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
             "If you typed the web address, check it was correct.".to_owned(),
         ),
         AppError::NotSignedIn => ("You need to sign in", error.to_string()),
+        AppError::IdentityNotVerified => ("You need to prove who you are", error.to_string()),
         AppError::Internal { reference } => (
             "Sorry, there is a problem with the service",
             format!("Try again later. If you contact us about this, quote reference {reference}."),
@@ -58,7 +59,15 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
             <div class="nhsuk-grid-column-two-thirds">
                 <h1>{heading}</h1>
                 <p>{detail}</p>
-                <p><a href="/">"Go to the home page"</a></p>
+                {match &error {
+                    AppError::NotSignedIn => view! {
+                        <p><a class="nhsuk-button" href="/auth/login" rel="external" role="button" draggable="false">"Continue to NHS login"</a></p>
+                    }.into_any(),
+                    AppError::IdentityNotVerified => view! {
+                        <p><a href="/account/verify-identity">"Find out how to prove who you are"</a></p>
+                    }.into_any(),
+                    _ => view! { <p><a href="/">"Go to the home page"</a></p> }.into_any(),
+                }}
             </div>
         </div>
     }

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod api;
+pub mod view;
+
 /// The kinds of record item the portal shows. One FHIR resource becomes one item; a
 /// diagnostic report's observations are items of their own, linked to the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -2,6 +2,8 @@
 //! functions, the clock, and storage. The browser build never sees this module.
 
 pub mod clock;
+pub mod record_reader;
+pub mod record_view;
 pub mod state;
 pub mod storage;
 pub mod viewer;

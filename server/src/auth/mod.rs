@@ -265,7 +265,7 @@ async fn complete(
             let (level, patient_id, next) = match decision {
                 SignInDecision::LinkRecord { level, nhs_number } => {
                     match auth.storage.find_or_create_patient(&nhs_number, now).await {
-                        Ok(patient) => (level, Some(patient.id), "/"),
+                        Ok(patient) => (level, Some(patient.id), "/record"),
                         Err(error) => {
                             let _ = app::error::AppError::internal(&error);
                             return (jar, Redirect::to("/auth/unavailable")).into_response();
