@@ -381,7 +381,7 @@ async fn a_result_in_its_release_delay_shows_only_that_it_exists_until_the_day_i
         }
         if !path.starts_with("/api") {
             assert!(
-                page.body.contains(&format!("available on <time")) && page.body.contains(&opens_on),
+                page.body.contains("available on <time") && page.body.contains(&opens_on),
                 "{path} says when it opens"
             );
         }

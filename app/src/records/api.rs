@@ -65,7 +65,7 @@ pub async fn record_summary() -> Result<HomeSummary, AppError> {
                 });
             }
         }
-        new_items.sort_by(|a, b| b.provenance.received_at.cmp(&a.provenance.received_at));
+        new_items.sort_by_key(|item| std::cmp::Reverse(item.provenance.received_at));
         new_items.truncate(10);
         let awaiting = results.into_iter().filter(|r| !r.is_available()).collect();
         let patient = reader.state.storage.find_patient(reader.patient_id).await?;

@@ -59,6 +59,9 @@ pub struct ObservationEntry {
 
 /// A result as the lab sent it (a report and its observations, or one observation),
 /// decided by the release engine.
+// A page holds a few dozen of these, serialised once: boxing the large variant would
+// buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "availability", rename_all = "snake_case")]
 pub enum ResultEntry {
