@@ -87,7 +87,7 @@ async fn a_well_formed_sign_in_is_accepted() {
     let (server, idp) = setup().await;
     assert_eq!(
         attempt(&server, &idp, Fault::None).await,
-        ("/".to_owned(), true)
+        ("/record".to_owned(), true)
     );
 }
 
@@ -96,7 +96,7 @@ async fn a_token_expired_less_than_a_minute_ago_is_accepted_as_clock_skew() {
     let (server, idp) = setup().await;
     assert_eq!(
         attempt(&server, &idp, Fault::ExpiredWithinSkew).await,
-        ("/".to_owned(), true)
+        ("/record".to_owned(), true)
     );
 }
 
@@ -166,7 +166,7 @@ async fn an_unknown_key_id_triggers_one_rate_limited_key_refresh() {
     // The provider rotated its key: the refresh finds the new one and sign-in succeeds.
     assert_eq!(
         attempt(&server, &idp, Fault::RotatedKey).await,
-        ("/".to_owned(), true)
+        ("/record".to_owned(), true)
     );
     let fetches = idp.jwks_fetches();
     assert_eq!(fetches, 2, "discovery, then one refresh");

@@ -187,6 +187,7 @@ fn help_lists_every_setting_and_never_shows_a_secret() {
         "PORTAL_DATA_DIR",
         "PORTAL_FEED_MAX_BODY_BYTES",
         "PORTAL_PRIVACY_CODES",
+        "PORTAL_RELEASE_RULES",
         "NHS_LOGIN_ISSUER",
         "NHS_LOGIN_CLIENT_ID",
         "NHS_LOGIN_PRIVATE_KEY",

@@ -121,7 +121,7 @@ async fn a_p9_adult_signs_in_and_is_linked_to_their_record() {
     );
     let home = hops.last().unwrap();
     assert!(
-        home.body.contains("You are signed in with NHS login."),
+        home.body.contains("<h1>Hello, Amelia"),
         "{}",
         home.body
     );
