@@ -1,5 +1,8 @@
-//! Spawning the real server for integration tests: port 0, a fresh SQLite database in a
-//! temporary folder, an injected clock, and optional changes to the configuration.
+//! Spawning the real server for integration tests: port 0, a fresh database, an injected
+//! clock, and optional changes to the configuration. The database is SQLite in a
+//! temporary folder, or, when `TEST_SERVER_BACKEND=postgres` and `TEST_DATABASE_URL` are
+//! set, a PostgreSQL database made for the one server and dropped with it (`.ci/test`
+//! runs the server's tests both ways).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
@@ -20,6 +23,57 @@ pub struct TestServer {
     pub clock: FixedClock,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database to drop when the server is done: (admin URL, name).
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on itself: a thread
+        // with its own runtime removes the database.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut admin =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                        .await
+                        .unwrap();
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// The database a test server uses: a fresh SQLite file, or a fresh PostgreSQL
+/// database when the run asks for that backend.
+async fn test_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    let wants_postgres = std::env::var("TEST_SERVER_BACKEND").as_deref() == Ok("postgres");
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if wants_postgres => {
+            let name = format!("portal_server_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            (format!("{base}/{name}"), Some((admin_url, name)))
+        }
+        _ => (format!("sqlite://{}/portal.db", dir.display()), None),
+    }
 }
 
 impl TestServer {
@@ -40,11 +94,9 @@ pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
+    let (database_url, postgres) = test_database(dir.path()).await;
     let config = Config::resolve(SettingsArgs {
-        database_url: Some(server::config::Secret::new(format!(
-            "sqlite://{}/portal.db",
-            dir.path().display()
-        ))),
+        database_url: Some(server::config::Secret::new(database_url)),
         listen: Some(address),
         public_url: Some(format!("http://{address}")),
         site_root: Some(dir.path().join("site")),
@@ -73,6 +125,7 @@ pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
         clock,
         config,
         dir,
+        postgres,
     }
 }
 
