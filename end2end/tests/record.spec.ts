@@ -64,7 +64,7 @@ test('results are grouped as sent, filtered, and a test has its history', async 
 
   // Filter by type; a mistake in a date is explained and loses nothing.
   await page.getByLabel('Type of test').selectOption('imaging')
-  await page.getByLabel('From date').fill('2020-01-01')
+  await page.getByLabel('From date').fill('1/1/2020')
   await page.getByRole('button', { name: 'Apply filters' }).click()
   await settle(page, javaScriptEnabled)
   await expect(page.getByRole('link', { name: 'Chest X-ray' })).toBeVisible()
@@ -91,11 +91,12 @@ test('results are grouped as sent, filtered, and a test has its history', async 
 
 test('a bad date in the filter is explained next to the field and nothing typed is lost', async ({ page, consoleErrors, javaScriptEnabled }) => {
   await signInAsAmelia(page, javaScriptEnabled)
-  await page.goto('/record/results?kind=imaging&from=14%2F03%2F2026')
+  await page.goto('/record/results?kind=imaging&from=31%2F02%2F2026')
   await settle(page, javaScriptEnabled)
   await expect(page.getByRole('alert')).toContainText('There is a problem with the filters')
-  await expect(page.getByText('Enter the start date as year, month and day').first()).toBeVisible()
+  await expect(page.getByText('Enter the start date as day, month and year').first()).toBeVisible()
   await expect(page.getByLabel('Type of test')).toHaveValue('imaging')
+  await expect(page.getByLabel('From date')).toHaveValue('31/02/2026')
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
 })
 

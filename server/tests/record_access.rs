@@ -469,17 +469,17 @@ async fn filters_narrow_the_list_and_a_mistake_is_explained_without_losing_the_r
     assert!(!imaging.body.contains("Full blood count"));
 
     let mistake = amelia
-        .get(&server.url("/record/results?kind=imaging&from=14%2F03%2F2026"))
+        .get(&server.url("/record/results?kind=imaging&from=31%2F02%2F2026"))
         .await;
     assert_eq!(mistake.status, 200);
     assert!(mistake.body.contains("There is a problem with the filters"));
     assert!(
         mistake
             .body
-            .contains("Enter the start date as year, month and day")
+            .contains("Enter the start date as day, month and year")
     );
     assert!(
-        mistake.body.contains("value=\"14/03/2026\""),
+        mistake.body.contains("value=\"31/02/2026\""),
         "what was typed is kept"
     );
     assert!(

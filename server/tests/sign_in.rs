@@ -120,11 +120,7 @@ async fn a_p9_adult_signs_in_and_is_linked_to_their_record() {
         "plain http on localhost: not Secure"
     );
     let home = hops.last().unwrap();
-    assert!(
-        home.body.contains("<h1>Hello, Amelia"),
-        "{}",
-        home.body
-    );
+    assert!(home.body.contains("<h1>Hello, Amelia"), "{}", home.body);
     assert!(home.body.contains("Sign out"));
 
     let amelia = server

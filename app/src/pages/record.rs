@@ -153,16 +153,16 @@ fn FilterForm(
             </div>
             <div class=group_class(&from_error)>
                 <label class="nhsuk-label" for="filter-from">"From date"</label>
-                <div class="nhsuk-hint" id="filter-from-hint">"For example, 2026-03-14"</div>
+                <div class="nhsuk-hint" id="filter-from-hint">"For example, 14/3/2026"</div>
                 {from_error.clone().map(|e| view! { <span class="nhsuk-error-message" id="filter-from-error"><span class="nhsuk-u-visually-hidden">"Error: "</span>{e}</span> })}
-                <input class="nhsuk-input nhsuk-input--width-10" id="filter-from" name="from" type="date"
+                <input class="nhsuk-input nhsuk-input--width-10" id="filter-from" name="from" type="text" autocomplete="off"
                     aria-describedby="filter-from-hint" value=filter.from.clone().unwrap_or_default()/>
             </div>
             <div class=group_class(&to_error)>
                 <label class="nhsuk-label" for="filter-to">"To date"</label>
-                <div class="nhsuk-hint" id="filter-to-hint">"For example, 2026-11-22"</div>
+                <div class="nhsuk-hint" id="filter-to-hint">"For example, 22/11/2026"</div>
                 {to_error.clone().map(|e| view! { <span class="nhsuk-error-message" id="filter-to-error"><span class="nhsuk-u-visually-hidden">"Error: "</span>{e}</span> })}
-                <input class="nhsuk-input nhsuk-input--width-10" id="filter-to" name="to" type="date"
+                <input class="nhsuk-input nhsuk-input--width-10" id="filter-to" name="to" type="text" autocomplete="off"
                     aria-describedby="filter-to-hint" value=filter.to.clone().unwrap_or_default()/>
             </div>
             <div class="app-filter__actions">

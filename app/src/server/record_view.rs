@@ -348,12 +348,12 @@ pub fn parse_filter(
         ("to", present(&filter.to), &mut parsed.to),
     ] {
         if let Some(value) = value {
-            match NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
-                Ok(date) => *slot = Some(date),
-                Err(_) => problems.push(FilterProblem {
+            match parse_date(&value) {
+                Some(date) => *slot = Some(date),
+                None => problems.push(FilterProblem {
                     field: field.to_owned(),
                     message: format!(
-                        "Enter the {} date as year, month and day, for example 2026-03-14",
+                        "Enter the {} date as day, month and year, for example 14/3/2026",
                         if field == "from" { "start" } else { "end" }
                     ),
                 }),
@@ -372,6 +372,27 @@ pub fn parse_filter(
     (parsed, problems)
 }
 
+/// A date as people in the UK type it ("14/3/2026", "14 3 2026", "14-03-2026"), or as
+/// a browser's date field sends it ("2026-03-14").
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some(date);
+    }
+    let parts: Vec<&str> = text
+        .split(['/', ' ', '-', '.'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    let [day, month, year] = parts.as_slice() else {
+        return None;
+    };
+    let year: i32 = year.parse().ok()?;
+    if !(1900..=2200).contains(&year) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year, month.parse().ok()?, day.parse().ok()?)
+}
+
 /// The sources among the items the patient can see, with each one's freshness.
 pub fn sources_of(items: &[RecordItem], organisations: &[Organisation]) -> Vec<SourceFreshness> {
     let present: BTreeSet<_> = items.iter().map(|i| i.source).collect();
@@ -385,4 +406,27 @@ pub fn sources_of(items: &[RecordItem], organisations: &[Organisation]) -> Vec<S
             up_to_date_as_of: o.last_received_at,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn dates_are_read_as_people_type_them() {
+        let march = NaiveDate::from_ymd_opt(2026, 3, 14);
+        for typed in [
+            "14/3/2026",
+            "14/03/2026",
+            "14 3 2026",
+            "14-03-2026",
+            "2026-03-14",
+        ] {
+            assert_eq!(parse_date(typed), march, "{typed}");
+        }
+        for wrong in ["31/2/2026", "14/3/26", "last week", "2026-13-01", ""] {
+            assert_eq!(parse_date(wrong), None, "{wrong}");
+        }
+    }
 }

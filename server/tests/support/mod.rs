@@ -40,10 +40,9 @@ impl Drop for TestServer {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let mut admin =
-                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-                        .await
-                        .unwrap();
+                let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .unwrap();
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 )))
