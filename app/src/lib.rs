@@ -6,6 +6,9 @@
 //!   browser; every page works as plain HTML without JavaScript.
 //! - `server` (only with `ssr`): state, clock and storage behind server functions.
 #![forbid(unsafe_code)]
+// The record pages nest deep view types; release builds (without `erase_components`)
+// need more than the default 128 levels to prove their trait bounds.
+#![recursion_limit = "256"]
 
 pub mod audit;
 pub mod auth;
