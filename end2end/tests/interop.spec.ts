@@ -14,7 +14,9 @@ test('signing in through an independent, certified OpenID provider works end to 
   await page.getByRole('button', { name: 'Sign-in' }).click()
   await expect(page.getByRole('heading', { name: 'Authorize' })).toBeVisible()
   await page.getByRole('button', { name: 'Continue' }).click()
-  await expect(page.getByText('You are signed in with NHS login.')).toBeVisible()
+  // A verified patient lands on their record.
+  await expect(page).toHaveURL(/\/record$/)
+  await expect(page.getByRole('navigation', { name: 'Account' })).toContainText('Signed in with NHS login')
 })
 
 test('cancelling at the independent provider lands on the "chose not to continue" page', async ({ page }) => {
