@@ -1,0 +1,675 @@
+//! The feed ingest benchmark: how fast the real `POST /fhir` endpoint takes in laboratory
+//! results, on SQLite or PostgreSQL.
+//!
+//! It starts the real router in this process on 127.0.0.1 (a port the system picks), with
+//! a fresh database (a SQLite file in a temporary folder, or a new PostgreSQL database
+//! `portal_bench_<pid>` that is dropped at the end), registers one sending organisation
+//! with a credential through the storage trait, and builds N synthetic UK laboratory
+//! transaction bundles before the clock starts. Each bundle is a FHIR R4 `transaction`
+//! with 7 entries, all conditional updates by identifier: a Patient (a valid test-range
+//! NHS number, a different one per bundle), a DiagnosticReport (category LAB, a SNOMED CT
+//! panel code) and its 5 Observations (LOINC codes, decimal values, reference ranges).
+//! C concurrent tasks then post the bundles over HTTP with `reqwest`, timing each request
+//! from sending to the last byte of the answer, in two phases:
+//!
+//! 1. first delivery: every resource is new (`201 Created`, version 1);
+//! 2. re-delivery of the same N bundles: the idempotent path, where every entry must
+//!    answer `200 OK` with version 1 unchanged.
+//!
+//! For each phase it prints bundles, resources, wall-clock seconds, resources and bundles
+//! per second, p50 and p99 latency, errors (any non-2xx answer, transport failure or
+//! entry answered differently from what the phase expects; the first few are printed)
+//! and the CPU time the process used per bundle, server and load generator together
+//! (Linux only), which says what a bundle costs even when other work shares the machine.
+//!
+//! ```sh
+//! cargo run --release -p server --example ingest_bench -- \
+//!     --bundles 2000 --concurrency 8 --database sqlite
+//! cargo run --release -p server --example ingest_bench -- \
+//!     --database postgres --database-url postgres://postgres@127.0.0.1:5432/test
+//! ```
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use serde_json::Value;
+use sqlx::Connection;
+
+use app::domain::OdsCode;
+use app::records::OrganisationKind;
+use app::server::SystemClock;
+use app::server::storage::{self, NewOrganisation};
+use server::config::{Config, LogFormat, Secret, SettingsArgs};
+use server::credentials::new_credential;
+
+type BenchResult<T> = Result<T, Box<dyn Error>>;
+
+/// The sending laboratory: its ODS code is the performer of every report and result.
+const SENDER_ODS: &str = "RXX";
+const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
+const REPORT_ID_SYSTEM: &str = "https://lab.rxx.example/Id/report";
+const RESULT_ID_SYSTEM: &str = "https://lab.rxx.example/Id/result";
+const OBSERVATIONS_PER_BUNDLE: usize = 5;
+const RESOURCES_PER_BUNDLE: usize = 2 + OBSERVATIONS_PER_BUNDLE;
+/// How many failures each phase prints in full.
+const ERRORS_SHOWN: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Database {
+    Sqlite,
+    Postgres,
+}
+
+/// Feed ingest benchmark: N lab transaction bundles through `POST /fhir`, twice.
+#[derive(Debug, Parser)]
+struct Args {
+    /// How many bundles (each 7 resources) to send in each phase.
+    #[arg(long, default_value_t = 2000)]
+    bundles: usize,
+    /// How many requests are in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Which backend to run against.
+    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
+    database: Database,
+    /// PostgreSQL server to create the benchmark's own database on (postgres only).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    database_url: String,
+}
+
+#[tokio::main]
+async fn main() -> BenchResult<()> {
+    let args = Args::parse();
+    if args.bundles == 0 || args.concurrency == 0 {
+        return Err("--bundles and --concurrency must be at least 1".into());
+    }
+    server::telemetry::init(LogFormat::Human, "warn");
+    match args.database {
+        Database::Sqlite => {
+            let dir = tempfile::tempdir()?;
+            let url = format!("sqlite://{}/portal.db", dir.path().display());
+            run(&args, &url, dir.path()).await
+        }
+        Database::Postgres => {
+            let scratch = tempfile::tempdir()?;
+            let database = BenchDatabase::create(&args.database_url).await?;
+            let result = run(&args, &database.url, scratch.path()).await;
+            // Dropped whatever happened, so a failed run leaves nothing behind.
+            let dropped = database.drop_database().await;
+            result.and(dropped)
+        }
+    }
+}
+
+/// A PostgreSQL database made for one run, on the server `--database-url` names.
+struct BenchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDatabase {
+    async fn create(admin_url: &str) -> BenchResult<Self> {
+        let name = format!("portal_bench_{}", std::process::id());
+        let mut url = url::Url::parse(admin_url)?;
+        url.set_path(&format!("/{name}"));
+        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+        // The name is ours (letters, digits and underscores), so it is safe to splice in.
+        // Two statements, each on its own: CREATE DATABASE refuses to run in the
+        // implicit transaction of a multi-statement query.
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await?;
+        }
+        admin.close().await?;
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    async fn drop_database(self) -> BenchResult<()> {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+/// Starts the server on `database_url`, registers the sender and runs both phases.
+async fn run(args: &Args, database_url: &str, scratch: &std::path::Path) -> BenchResult<()> {
+    let server = start_server(database_url, scratch).await?;
+    let bundles: Arc<Vec<String>> = Arc::new(
+        nhs_numbers(args.bundles)?
+            .iter()
+            .enumerate()
+            .map(|(index, nhs)| lab_bundle(index, nhs))
+            .collect(),
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let target = Target {
+        client,
+        url: format!("http://{}/fhir", server.address),
+        token: server.token.clone(),
+    };
+    println!(
+        "Feed ingest benchmark: {} backend, {} bundles of {RESOURCES_PER_BUNDLE} resources, \
+         concurrency {}, {} CPU(s)",
+        backend_name(args.database),
+        args.bundles,
+        args.concurrency,
+        std::thread::available_parallelism().map_or(1, usize::from),
+    );
+    println!("{}", Report::header());
+    let mut errors = 0;
+    for phase in [Phase::FirstDelivery, Phase::Redelivery] {
+        let report = run_phase(&target, &bundles, args.concurrency, phase).await?;
+        println!("{}", report.line());
+        for error in &report.shown_errors {
+            println!("    error: {error}");
+        }
+        errors += report.errors;
+    }
+    server.stop().await?;
+    // Figures from a run with failures do not count: say so with the exit status too.
+    if errors > 0 {
+        return Err(format!("{errors} requests failed or were answered wrongly").into());
+    }
+    Ok(())
+}
+
+fn backend_name(database: Database) -> &'static str {
+    match database {
+        Database::Sqlite => "SQLite",
+        Database::Postgres => "PostgreSQL",
+    }
+}
+
+/// The real router, serving on a port of its own, and the sender's credential.
+struct RunningServer {
+    address: SocketAddr,
+    token: String,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    async fn stop(self) -> BenchResult<()> {
+        // The server may already have stopped; then there is nobody to tell.
+        let _ = self.shutdown.send(());
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Starts the server exactly as the integration tests do (`tests/support/mod.rs`), with
+/// the real clock, and registers the sending organisation.
+async fn start_server(database_url: &str, scratch: &std::path::Path) -> BenchResult<RunningServer> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let config = Config::resolve(SettingsArgs {
+        database_url: Some(Secret::new(database_url.to_owned())),
+        listen: Some(address),
+        public_url: Some(format!("http://{address}")),
+        site_root: Some(scratch.join("site")),
+        data_dir: Some(scratch.join("data")),
+        ..SettingsArgs::default()
+    })?;
+    let storage = storage::connect(config.database_url.expose()).await?;
+    server::release::sync_release_rules(
+        storage.as_ref(),
+        &config.release_rules,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let (token, credential_hash) = new_credential();
+    storage
+        .create_organisation(NewOrganisation {
+            ods_code: OdsCode::parse(SENDER_ODS)?,
+            name: "Northgate University Hospitals Pathology".into(),
+            kind: OrganisationKind::HospitalTrust,
+            credential_hash,
+            at: chrono::Utc::now(),
+        })
+        .await?;
+    let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        address,
+        token,
+        shutdown,
+        task,
+    })
+}
+
+// --- Synthetic bundles ---------------------------------------------------------------
+
+/// One test of the panel, with the values results take in turn. Values and limits are
+/// written as a laboratory system writes them ("4.20", not 4.2).
+struct Test {
+    loinc: &'static str,
+    name: &'static str,
+    unit: &'static str,
+    low: &'static str,
+    high: &'static str,
+    values: [&'static str; 4],
+}
+
+/// A urea and electrolytes panel.
+const PANEL: [Test; OBSERVATIONS_PER_BUNDLE] = [
+    Test {
+        loinc: "2951-2",
+        name: "Sodium",
+        unit: "mmol/L",
+        low: "133",
+        high: "146",
+        values: ["139", "141", "136", "144"],
+    },
+    Test {
+        loinc: "2823-3",
+        name: "Potassium",
+        unit: "mmol/L",
+        low: "3.5",
+        high: "5.3",
+        values: ["4.20", "4.6", "3.9", "5.1"],
+    },
+    Test {
+        loinc: "22664-7",
+        name: "Urea",
+        unit: "mmol/L",
+        low: "2.5",
+        high: "7.8",
+        values: ["5.4", "6.10", "3.8", "7.2"],
+    },
+    Test {
+        loinc: "14682-9",
+        name: "Creatinine",
+        unit: "umol/L",
+        low: "59",
+        high: "104",
+        values: ["78", "96", "64", "101"],
+    },
+    Test {
+        loinc: "33914-3",
+        name: "eGFR (MDRD)",
+        unit: "mL/min/{1.73_m2}",
+        low: "60",
+        high: "120",
+        values: ["90", "84", "97", "71"],
+    },
+];
+
+/// `count` NHS numbers in the test range (999 000 0000 to 999 999 9999) that pass
+/// modulus 11, in order: a different patient for every bundle.
+fn nhs_numbers(count: usize) -> BenchResult<Vec<String>> {
+    let numbers: Vec<String> = (0..1_000_000u32)
+        .filter_map(|serial| {
+            let nine = format!("999{serial:06}");
+            check_digit(&nine).map(|check| format!("{nine}{check}"))
+        })
+        .take(count)
+        .collect();
+    if numbers.len() < count {
+        return Err(format!(
+            "the test range has only {} valid NHS numbers",
+            numbers.len()
+        )
+        .into());
+    }
+    Ok(numbers)
+}
+
+/// The modulus 11 check digit of nine digits, or `None` when no valid number has them.
+fn check_digit(nine: &str) -> Option<u32> {
+    let sum: u32 = nine
+        .bytes()
+        .zip((2..=10u32).rev())
+        .map(|(digit, weight)| u32::from(digit - b'0') * weight)
+        .sum();
+    match 11 - sum % 11 {
+        11 => Some(0),
+        10 => None,
+        check => Some(check),
+    }
+}
+
+/// A family name per patient, so that patients differ in more than their number.
+const FAMILY_NAMES: [&str; 8] = [
+    "Hart", "Iqbal", "Okafor", "Turner", "Nowak", "Evans", "Chen", "Murphy",
+];
+const GIVEN_NAMES: [&str; 8] = [
+    "Amelia", "Mohammed", "Grace", "Oliver", "Zofia", "Rhys", "Mei", "Siobhan",
+];
+
+/// Bundle `index`: one patient's urea and electrolytes report with its 5 results, as a
+/// transaction of conditional updates by identifier. Written as text, not through
+/// serde_json's `Value`, so the decimals arrive exactly as written.
+fn lab_bundle(index: usize, nhs: &str) -> String {
+    let patient_url = format!("urn:uuid:00000000-0000-4000-8000-{index:012}");
+    let report_url = format!("urn:uuid:00000001-0000-4000-8000-{index:012}");
+    let report_id = format!("U{index:08}");
+    let family = FAMILY_NAMES[index % FAMILY_NAMES.len()];
+    let given = GIVEN_NAMES[index / FAMILY_NAMES.len() % GIVEN_NAMES.len()];
+    let effective = "2026-11-20T09:30:00+00:00";
+    let issued = "2026-11-20T14:05:00+00:00";
+    let performer =
+        format!(r#"[{{"identifier":{{"system":"{ODS_SYSTEM}","value":"{SENDER_ODS}"}}}}]"#);
+
+    let mut entries = Vec::with_capacity(RESOURCES_PER_BUNDLE);
+    entries.push(format!(
+        r#"{{"fullUrl":"{patient_url}","resource":{{"resourceType":"Patient","identifier":[{{"system":"{NHS_NUMBER_SYSTEM}","value":"{nhs}"}}],"name":[{{"use":"official","family":"{family}","given":["{given}"]}}],"gender":"{gender}","birthDate":"{birth_year}-0{birth_month}-1{birth_day}"}},"request":{{"method":"PUT","url":"Patient?identifier={NHS_NUMBER_SYSTEM}|{nhs}"}}}}"#,
+        gender = if index.is_multiple_of(2) { "female" } else { "male" },
+        birth_year = 1940 + index % 60,
+        birth_month = 1 + index % 9,
+        birth_day = index % 10,
+    ));
+
+    let mut result_references = Vec::with_capacity(OBSERVATIONS_PER_BUNDLE);
+    let mut observations = Vec::with_capacity(OBSERVATIONS_PER_BUNDLE);
+    for (position, test) in PANEL.iter().enumerate() {
+        let Test {
+            loinc,
+            name,
+            unit,
+            low,
+            high,
+            values,
+        } = test;
+        let url = format!("urn:uuid:0000001{position}-0000-4000-8000-{index:012}");
+        let id = format!("{report_id}-{}", position + 1);
+        let value = values[(index + position) % values.len()];
+        result_references.push(format!(r#"{{"reference":"{url}"}}"#));
+        observations.push(format!(
+            r#"{{"fullUrl":"{url}","resource":{{"resourceType":"Observation","identifier":[{{"system":"{RESULT_ID_SYSTEM}","value":"{id}"}}],"status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory","display":"Laboratory"}}]}}],"code":{{"coding":[{{"system":"http://loinc.org","code":"{loinc}","display":"{name}"}}],"text":"{name}"}},"subject":{{"reference":"{patient_url}"}},"effectiveDateTime":"{effective}","issued":"{issued}","performer":{performer},"valueQuantity":{{"value":{value},"unit":"{unit}","system":"http://unitsofmeasure.org","code":"{unit}"}},"interpretation":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation","code":"N","display":"Normal"}}]}}],"referenceRange":[{{"low":{{"value":{low},"unit":"{unit}"}},"high":{{"value":{high},"unit":"{unit}"}}}}]}},"request":{{"method":"PUT","url":"Observation?identifier={RESULT_ID_SYSTEM}|{id}"}}}}"#
+        ));
+    }
+    entries.push(format!(
+        r#"{{"fullUrl":"{report_url}","resource":{{"resourceType":"DiagnosticReport","identifier":[{{"system":"{REPORT_ID_SYSTEM}","value":"{report_id}"}}],"status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v2-0074","code":"LAB","display":"Laboratory"}}]}}],"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"444164000","display":"Urea and electrolytes"}}],"text":"Urea and electrolytes"}},"subject":{{"reference":"{patient_url}"}},"effectiveDateTime":"{effective}","issued":"{issued}","performer":{performer},"result":[{results}]}},"request":{{"method":"PUT","url":"DiagnosticReport?identifier={REPORT_ID_SYSTEM}|{report_id}"}}}}"#,
+        results = result_references.join(","),
+    ));
+    entries.extend(observations);
+    format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{}]}}"#,
+        entries.join(",")
+    )
+}
+
+// --- Driving the feed ----------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Every resource is new: items answer `201 Created`, version 1.
+    FirstDelivery,
+    /// The same bundles again: every entry answers `200 OK`, still version 1.
+    Redelivery,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::FirstDelivery => "first delivery",
+            Phase::Redelivery => "re-delivery",
+        }
+    }
+
+    /// The status each item entry (all but the Patient) must answer with.
+    fn expected_item_status(self) -> &'static str {
+        match self {
+            Phase::FirstDelivery => "201 Created",
+            Phase::Redelivery => "200 OK",
+        }
+    }
+}
+
+/// Where and how to post: the feed's base URL and the sender's credential.
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+/// One request: how long it took and, if it went wrong, why.
+struct Sample {
+    latency: Duration,
+    error: Option<String>,
+}
+
+/// Posts every bundle once with `concurrency` tasks taking the next bundle in turn.
+async fn run_phase(
+    target: &Target,
+    bundles: &Arc<Vec<String>>,
+    concurrency: usize,
+    phase: Phase,
+) -> BenchResult<Report> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = process_cpu_seconds();
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let client = target.client.clone();
+        let url = target.url.clone();
+        let token = target.token.clone();
+        let bundles = Arc::clone(bundles);
+        let next = Arc::clone(&next);
+        workers.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bundles.get(index) else {
+                    break;
+                };
+                samples.push(post_bundle(&client, &url, &token, body, phase).await);
+            }
+            samples
+        }));
+    }
+    let mut samples = Vec::with_capacity(bundles.len());
+    for worker in workers {
+        samples.extend(worker.await?);
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(before, after)| after - before);
+    Ok(Report::new(phase, wall, cpu, samples))
+}
+
+/// Posts one bundle and checks the answer entry by entry.
+async fn post_bundle(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &str,
+    phase: Phase,
+) -> Sample {
+    let started = Instant::now();
+    let answer = async {
+        let response = client
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "application/fhir+json")
+            .body(body.to_owned())
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok::<_, reqwest::Error>((status, text))
+    }
+    .await;
+    let latency = started.elapsed();
+    let error = match answer {
+        Err(error) => Some(format!("request failed: {error}")),
+        Ok((status, text)) if !status.is_success() => Some(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            text.chars().take(300).collect::<String>()
+        )),
+        Ok((_, text)) => check_answer(&text, phase).err(),
+    };
+    Sample { latency, error }
+}
+
+/// A `transaction-response` with one entry per resource: the Patient `200 OK`, every
+/// item the phase's status at version 1.
+fn check_answer(text: &str, phase: Phase) -> Result<(), String> {
+    let answer: Value =
+        serde_json::from_str(text).map_err(|e| format!("the answer is not JSON: {e}"))?;
+    if answer["type"] != "transaction-response" {
+        return Err(format!("not a transaction-response: {}", answer["type"]));
+    }
+    let entries = answer["entry"].as_array().map_or(&[][..], Vec::as_slice);
+    if entries.len() != RESOURCES_PER_BUNDLE {
+        return Err(format!(
+            "{} entries answered, {RESOURCES_PER_BUNDLE} sent",
+            entries.len()
+        ));
+    }
+    for (index, entry) in entries.iter().enumerate() {
+        let response = &entry["response"];
+        let (expected_status, expected_etag) = if index == 0 {
+            ("200 OK", None)
+        } else {
+            (phase.expected_item_status(), Some("W/\"1\""))
+        };
+        if response["status"] != expected_status
+            || expected_etag.is_some_and(|etag| response["etag"] != etag)
+        {
+            return Err(format!(
+                "entry {index} answered {} {}, expected {expected_status} {}",
+                response["status"],
+                response["etag"],
+                expected_etag.unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+// --- Figures -------------------------------------------------------------------------
+
+/// What one phase measured.
+struct Report {
+    phase: Phase,
+    bundles: usize,
+    wall: Duration,
+    /// CPU seconds the whole process (server and load generator) used, where known.
+    cpu: Option<f64>,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+    shown_errors: Vec<String>,
+}
+
+impl Report {
+    fn new(phase: Phase, wall: Duration, cpu: Option<f64>, samples: Vec<Sample>) -> Self {
+        let mut latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
+        latencies.sort_unstable();
+        let errors: Vec<String> = samples.into_iter().filter_map(|s| s.error).collect();
+        Report {
+            phase,
+            bundles: latencies.len(),
+            wall,
+            cpu,
+            p50: percentile(&latencies, 50),
+            p99: percentile(&latencies, 99),
+            errors: errors.len(),
+            shown_errors: errors.into_iter().take(ERRORS_SHOWN).collect(),
+        }
+    }
+
+    fn header() -> String {
+        format!(
+            "{:<15} {:>8} {:>10} {:>8} {:>12} {:>10} {:>8} {:>8} {:>7} {:>14}",
+            "phase",
+            "bundles",
+            "resources",
+            "wall s",
+            "resources/s",
+            "bundles/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "cpu ms/bundle"
+        )
+    }
+
+    fn line(&self) -> String {
+        let resources = self.bundles * RESOURCES_PER_BUNDLE;
+        let seconds = self.wall.as_secs_f64();
+        let per_second = |count: usize| {
+            if seconds > 0.0 {
+                count as f64 / seconds
+            } else {
+                0.0
+            }
+        };
+        format!(
+            "{:<15} {:>8} {:>10} {:>8.2} {:>12.0} {:>10.1} {:>8.2} {:>8.2} {:>7} {:>14}",
+            self.phase.name(),
+            self.bundles,
+            resources,
+            seconds,
+            per_second(resources),
+            per_second(self.bundles),
+            milliseconds(self.p50),
+            milliseconds(self.p99),
+            self.errors,
+            self.cpu.map_or_else(
+                || "-".to_owned(),
+                |cpu| format!("{:.2}", cpu * 1000.0 / self.bundles.max(1) as f64)
+            )
+        )
+    }
+}
+
+/// The nearest-rank percentile of sorted latencies (zero when there are none).
+fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (sorted.len() * percent).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// CPU time (user and system) this process has used so far, from `/proc/self/stat`
+/// (Linux; `None` elsewhere). It counts the server and the load generator together: on
+/// a shared machine it says what a bundle costs better than the wall clock does.
+fn process_cpu_seconds() -> Option<f64> {
+    /// Clock ticks per second of `/proc` times: 100 on every mainstream Linux platform.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // state is field 3, utime 14 and stime 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / TICKS_PER_SECOND)
+}
