@@ -20,9 +20,6 @@ pub fn NhsLogo() -> impl IntoView {
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let site = OnceResource::new(get_site_info());
-    // Reads use `try_get`: Leptos can, rarely, dispose a resource while a server render
-    // is still resolving it (leptos-rs/leptos#3595); rendering nothing for that pass
-    // beats a panic that breaks the whole page.
     view! {
         <a class="nhsuk-skip-link" data-module="nhsuk-skip-link" href="#maincontent">
             "Skip to main content"
@@ -36,12 +33,12 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <span class="nhsuk-header__service-name">"Your health record"</span>
                 </div>
                 <Suspense fallback=|| ()>
-                    {move || site.try_get().flatten().and_then(Result::ok).and_then(|s: SiteInfo| account_menu(&s))}
+                    {move || site.get().and_then(Result::ok).and_then(|s: SiteInfo| account_menu(&s))}
                 </Suspense>
             </div>
         </header>
         <Suspense fallback=|| ()>
-            {move || site.try_get().flatten().and_then(Result::ok).filter(|s: &SiteInfo| s.demo_mode).map(|_| view! { <DemoBanner/> })}
+            {move || site.get().and_then(Result::ok).filter(|s: &SiteInfo| s.demo_mode).map(|_| view! { <DemoBanner/> })}
         </Suspense>
         <div class="nhsuk-width-container">
             <main class="nhsuk-main-wrapper" id="maincontent" role="main">

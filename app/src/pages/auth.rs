@@ -111,7 +111,7 @@ pub fn VerifyIdentityPage() -> impl IntoView {
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
                 <Suspense fallback=|| ()>
-                    {move || site.try_get().flatten().and_then(Result::ok).map(|site: SiteInfo| match site.patient {
+                    {move || site.get().and_then(Result::ok).map(|site: SiteInfo| match site.patient {
                         Some(patient) if patient.has_record => view! {
                             <h1>"Your identity is verified"</h1>
                             <p>"You can see your health record."</p>
@@ -143,7 +143,7 @@ pub fn StaffHomePage() -> impl IntoView {
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
                 <Suspense fallback=|| ()>
-                    {move || site.try_get().flatten().and_then(Result::ok).map(|site: SiteInfo| match site.staff {
+                    {move || site.get().and_then(Result::ok).map(|site: SiteInfo| match site.staff {
                         Some(_) => view! {
                             <h1>"Service desk"</h1>
                             <p>"You are signed in as service desk staff."</p>

@@ -51,7 +51,7 @@ pub fn HomePage() -> impl IntoView {
                     <li>"ask for a copy of your data"</li>
                 </ul>
                 <Suspense fallback=|| ()>
-                    {move || site.try_get().flatten().and_then(Result::ok).map(|site: SiteInfo| match site.patient {
+                    {move || site.get().and_then(Result::ok).map(|site: SiteInfo| match site.patient {
                         Some(patient) if patient.has_record => view! {
                             <div class="nhsuk-inset-text">
                                 <span class="nhsuk-u-visually-hidden">"Information: "</span>
@@ -74,7 +74,7 @@ pub fn HomePage() -> impl IntoView {
                 </Suspense>
                 <h2>"Organisations sharing records"</h2>
                 <Suspense fallback=|| view! { <p>"Loading organisations…"</p> }>
-                    {move || sources.try_get().flatten().map(|result| match result {
+                    {move || sources.get().map(|result| match result {
                         Ok(list) if list.is_empty() => view! {
                             <p>"No organisations are sharing records yet."</p>
                         }.into_any(),

@@ -203,7 +203,7 @@ pub fn RecordHomePage() -> impl IntoView {
         <Title text="Your record - Your health record"/>
         <RecordNav current="/record"/>
         <Suspense fallback=|| view! { <p>"Loading your record…"</p> }>
-            {move || summary.try_get().flatten().map(|result| match result {
+            {move || summary.get().map(|result| match result {
                 Ok(summary) => view! { <RecordHome summary/> }.into_any(),
                 Err(error) => view! { <ProblemPage error/> }.into_any(),
             })}
@@ -348,7 +348,7 @@ pub fn AppointmentsPage() -> impl IntoView {
         <RecordNav current="/record/appointments"/>
         <h1>"Appointments"</h1>
         <Suspense fallback=|| view! { <p>"Loading appointments…"</p> }>
-            {move || list.try_get().flatten().map(|result| match result {
+            {move || list.get().map(|result| match result {
                 Ok(list) => {
                     let (upcoming, past): (Vec<_>, Vec<_>) = list.entries.into_iter().partition(|a| a.upcoming);
                     view! {
@@ -397,7 +397,7 @@ pub fn LettersPage() -> impl IntoView {
         <RecordNav current="/record/letters"/>
         <h1>"Letters and documents"</h1>
         <Suspense fallback=|| view! { <p>"Loading letters…"</p> }>
-            {move || list.try_get().flatten().map(|result| match result {
+            {move || list.get().map(|result| match result {
                 Ok(list) => view! {
                     <div class="nhsuk-grid-row">
                         <div class="nhsuk-grid-column-one-third">
@@ -449,7 +449,7 @@ pub fn LetterPage() -> impl IntoView {
     view! {
         <RecordNav current="/record/letters"/>
         <Suspense fallback=|| view! { <p>"Loading letter…"</p> }>
-            {move || letter.try_get().flatten().map(|result| match result {
+            {move || letter.get().map(|result| match result {
                 Ok(letter) => view! { <LetterView letter/> }.into_any(),
                 Err(error) => view! { <ProblemPage error/> }.into_any(),
             })}
@@ -740,7 +740,7 @@ pub fn ResultsPage() -> impl IntoView {
         <RecordNav current="/record/results"/>
         <h1>"Test results"</h1>
         <Suspense fallback=|| view! { <p>"Loading test results…"</p> }>
-            {move || list.try_get().flatten().map(|result| match result {
+            {move || list.get().map(|result| match result {
                 Ok(list) => view! {
                     <div class="nhsuk-grid-row">
                         <div class="nhsuk-grid-column-one-third">
@@ -772,7 +772,7 @@ pub fn ResultPage() -> impl IntoView {
     view! {
         <RecordNav current="/record/results"/>
         <Suspense fallback=|| view! { <p>"Loading result…"</p> }>
-            {move || result.try_get().flatten().map(|result| match result {
+            {move || result.get().map(|result| match result {
                 Ok(result) => view! { <ResultView result/> }.into_any(),
                 Err(error) => view! { <ProblemPage error/> }.into_any(),
             })}
@@ -829,7 +829,7 @@ pub fn ResultHistoryPage() -> impl IntoView {
     view! {
         <RecordNav current="/record/results"/>
         <Suspense fallback=|| view! { <p>"Loading history…"</p> }>
-            {move || history.try_get().flatten().map(|result| match result {
+            {move || history.get().map(|result| match result {
                 Ok(history) => view! { <HistoryView history/> }.into_any(),
                 Err(error) => view! { <ProblemPage error/> }.into_any(),
             })}
