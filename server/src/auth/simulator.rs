@@ -461,6 +461,14 @@ fn token_error(error: &str, description: &str) -> Response {
         .into_response()
 }
 
+/// Whether an assertion is within its lifetime at `now`: not expired and not issued in
+/// the future, each with the same minute of clock skew NHS login allows.
+fn assertion_is_current(assertion: &ClientAssertion, now: DateTime<Utc>) -> bool {
+    const SKEW_SECONDS: i64 = 60;
+    let now = now.timestamp();
+    assertion.exp + SKEW_SECONDS > now && assertion.iat - SKEW_SECONDS <= now
+}
+
 async fn token(State(sim): State<Simulator>, Form(request): Form<TokenRequest>) -> Response {
     let now = sim.inner.clock.now();
     if request.grant_type.as_deref() != Some("authorization_code") {
@@ -480,12 +488,20 @@ async fn token(State(sim): State<Simulator>, Form(request): Form<TokenRequest>) 
     validation.set_audience(&[token_endpoint.as_str()]);
     validation.set_issuer(&[sim.inner.client_id.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    // jsonwebtoken would judge `exp` by the wall clock; the simulator keeps the portal's
+    // time (injected, so tests can move it), and checks expiry against that instead.
+    validation.validate_exp = false;
     let assertion = match jsonwebtoken::decode::<ClientAssertion>(
         request.client_assertion.as_deref().unwrap_or_default(),
         &sim.inner.client_key,
         &validation,
     ) {
-        Ok(data) if data.claims.sub == sim.inner.client_id => data.claims,
+        Ok(data)
+            if data.claims.sub == sim.inner.client_id
+                && assertion_is_current(&data.claims, now) =>
+        {
+            data.claims
+        }
         _ => return token_error("invalid_client", "the client assertion is not valid"),
     };
     {
@@ -599,6 +615,7 @@ async fn userinfo(State(sim): State<Simulator>, headers: HeaderMap) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn the_achieved_vector_is_a_requested_one_at_the_persons_level() {
@@ -620,6 +637,17 @@ mod tests {
             "P0.Cp.Cd",
             "not requested: the client must refuse it"
         );
+    }
+
+    #[test]
+    fn an_assertion_is_judged_by_the_injected_clock_not_the_wall_clock() {
+        // Far from any wall-clock time this test could run at.
+        let now = Utc.with_ymd_and_hms(2031, 6, 1, 12, 0, 0).unwrap();
+        let fresh = ClientAssertion::new("portal", "https://sim/token", now);
+        assert!(assertion_is_current(&fresh, now));
+        assert!(assertion_is_current(&fresh, now + Duration::seconds(90)));
+        assert!(!assertion_is_current(&fresh, now + Duration::seconds(121)));
+        assert!(!assertion_is_current(&fresh, now - Duration::seconds(61)));
     }
 
     #[test]
