@@ -126,6 +126,7 @@ on_both_backends!(
     a_second_organisation_with_the_same_ods_code_is_refused,
     a_delivery_creates_then_versions_then_leaves_identical_items_alone,
     a_failed_delivery_leaves_nothing_behind,
+    deliveries_arriving_together_are_each_applied_or_refused_on_their_own,
     patients_are_created_from_deliveries_and_found_by_nhs_number,
     a_patient_sees_only_their_own_visible_items_and_every_read_is_audited,
     record_queries_filter_by_kind_source_and_date,
@@ -537,6 +538,57 @@ async fn a_failed_delivery_leaves_nothing_behind(db: &TestDb) {
             .last_received_at,
         None
     );
+}
+
+/// Deliveries sent at the same moment (which SQLite commits as a group) each get their
+/// own answer: one that fails leaves nothing behind and takes nothing of the others
+/// with it.
+async fn deliveries_arriving_together_are_each_applied_or_refused_on_their_own(db: &TestDb) {
+    let lab = organisation(db.storage.as_ref(), "RXX", "h").await;
+    let mut sends = Vec::new();
+    for n in 0..12 {
+        let mut one = delivery(
+            &lab,
+            at(5, 9),
+            vec![observation(
+                PATIENT_A,
+                &format!("together-{n}"),
+                "1",
+                at(4, 9),
+            )],
+        );
+        if n == 5 {
+            // An unknown sender breaks a foreign key: this one alone must fail.
+            one.sender = OrganisationId(lab.id.0 + 1000);
+        }
+        let storage = db.storage.clone();
+        sends.push(tokio::spawn(
+            async move { storage.apply_delivery(one).await },
+        ));
+    }
+    let mut answers = Vec::new();
+    for send in sends {
+        answers.push(send.await.unwrap());
+    }
+    for (n, answer) in answers.iter().enumerate() {
+        if n == 5 {
+            assert!(answer.is_err(), "delivery {n} had an unknown sender");
+        } else {
+            let outcomes = answer.as_ref().unwrap();
+            assert_eq!(outcomes.len(), 1);
+            assert_eq!(outcomes[0].change, ItemChange::Created, "delivery {n}");
+            assert_eq!(outcomes[0].version, 1);
+        }
+    }
+    let key = |n: usize| ItemKey {
+        resource_type: "Observation".into(),
+        identifier_system: "https://lab.example/id".into(),
+        identifier_value: format!("together-{n}"),
+    };
+    for n in 0..12 {
+        let found = db.storage.find_item_by_key(lab.id, &key(n)).await.unwrap();
+        assert_eq!(found.is_some(), n != 5, "item {n}");
+    }
 }
 
 async fn patients_are_created_from_deliveries_and_found_by_nhs_number(db: &TestDb) {

@@ -71,6 +71,10 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("could not prepare the database folder: {0}")]
     Io(#[from] std::io::Error),
+    /// A write that was part of a group commit (SQLite's feed deliveries) when the
+    /// commit failed: nothing of it was stored.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
 }
 
 /// Everything the portal stores. See the module documentation for the rules every

@@ -518,235 +518,7 @@ macro_rules! impl_portable_storage {
                 &self,
                 delivery: Delivery,
             ) -> Result<Vec<ItemOutcome>, StorageError> {
-                let received_at = to_millis(delivery.received_at);
-                let mut tx = self.writer().begin().await?;
-                let mut patient_ids = std::collections::HashMap::<String, i64>::new();
-
-                for patient in &delivery.patients {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO patients (nhs_number, family_name, given_name, birth_date, \
-                         gender, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-                         ON CONFLICT (nhs_number) DO UPDATE SET \
-                         family_name = COALESCE(excluded.family_name, patients.family_name), \
-                         given_name = COALESCE(excluded.given_name, patients.given_name), \
-                         birth_date = COALESCE(excluded.birth_date, patients.birth_date), \
-                         gender = COALESCE(excluded.gender, patients.gender), \
-                         updated_at = excluded.updated_at \
-                         RETURNING id",
-                    )
-                    .bind(patient.nhs_number.as_str())
-                    .bind(patient.family_name.as_deref())
-                    .bind(patient.given_name.as_deref())
-                    .bind(patient.birth_date.as_deref())
-                    .bind(patient.gender.as_deref())
-                    .bind(received_at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    patient_ids.insert(patient.nhs_number.as_str().to_owned(), id);
-                }
-
-                let mut outcomes = Vec::with_capacity(delivery.items.len());
-                for item in &delivery.items {
-                    let patient_id = match patient_ids.get(item.patient.as_str()) {
-                        Some(id) => *id,
-                        None => {
-                            // A valid NHS number the portal has not seen yet: the record
-                            // starts here; demographics follow with the Patient resource.
-                            let id: i64 = sqlx::query_scalar(
-                                "INSERT INTO patients (nhs_number, created_at, updated_at) \
-                                 VALUES ($1, $2, $2) ON CONFLICT (nhs_number) DO UPDATE \
-                                 SET nhs_number = excluded.nhs_number RETURNING id",
-                            )
-                            .bind(item.patient.as_str())
-                            .bind(received_at)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            patient_ids.insert(item.patient.as_str().to_owned(), id);
-                            id
-                        }
-                    };
-
-                    let parent_id: Option<i64> = match &item.parent {
-                        Some(parent) => sqlx::query_scalar(
-                            "SELECT id FROM record_items WHERE source_org_id = $1 AND \
-                             resource_type = $2 AND identifier_system = $3 AND identifier_value = $4",
-                        )
-                        .bind(delivery.sender.0)
-                        .bind(&parent.resource_type)
-                        .bind(&parent.identifier_system)
-                        .bind(&parent.identifier_value)
-                        .fetch_optional(&mut *tx)
-                        .await?,
-                        None => None,
-                    };
-
-                    let existing: Option<(i64, String, i64, String)> = sqlx::query_as(
-                        "SELECT i.id, i.public_id, i.current_version, v.content_sha256 \
-                         FROM record_items i JOIN record_item_versions v \
-                         ON v.item_id = i.id AND v.version = i.current_version \
-                         WHERE i.source_org_id = $1 AND i.resource_type = $2 \
-                         AND i.identifier_system = $3 AND i.identifier_value = $4",
-                    )
-                    .bind(delivery.sender.0)
-                    .bind(&item.key.resource_type)
-                    .bind(&item.key.identifier_system)
-                    .bind(&item.key.identifier_value)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-
-                    let details = details_json(&item.details)?;
-                    let (item_id, public_id, version, change) = match existing {
-                        Some((_, public_id, version, hash)) if hash == item.content_sha256 => {
-                            outcomes.push(ItemOutcome { public_id, version, change: ItemChange::Unchanged });
-                            continue;
-                        }
-                        Some((item_id, public_id, version, _)) => {
-                            sqlx::query(
-                                "UPDATE record_items SET patient_id = $2, kind = $3, \
-                                 parent_item_id = $4, current_version = $5, status = $6, \
-                                 entered_in_error = $7, title = $8, occurred_at = $9, \
-                                 occurred_text = $10, details = $11, category = $12, \
-                                 code_system = $13, code = $14, abnormal = $15, issued_at = $16, \
-                                 effective_at = $17, release_directive = $18, \
-                                 last_received_at = $19 WHERE id = $1",
-                            )
-                            .bind(item_id)
-                            .bind(patient_id)
-                            .bind(item.kind.code())
-                            .bind(parent_id)
-                            .bind(version + 1)
-                            .bind(&item.status)
-                            .bind(item.entered_in_error)
-                            .bind(&item.title)
-                            .bind(millis_opt(item.occurred_at))
-                            .bind(item.occurred_text.as_deref())
-                            .bind(&details)
-                            .bind(item.category.as_deref())
-                            .bind(item.code_system.as_deref())
-                            .bind(item.code.as_deref())
-                            .bind(item.abnormal)
-                            .bind(millis_opt(item.issued_at))
-                            .bind(millis_opt(item.effective_at))
-                            .bind(item.release_directive.code())
-                            .bind(received_at)
-                            .execute(&mut *tx)
-                            .await?;
-                            sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
-                                .bind(item_id)
-                                .execute(&mut *tx)
-                                .await?;
-                            (item_id, public_id, version + 1, ItemChange::Updated)
-                        }
-                        None => {
-                            let public_id = new_public_id();
-                            let item_id: i64 = sqlx::query_scalar(
-                                "INSERT INTO record_items (public_id, patient_id, source_org_id, \
-                                 resource_type, identifier_system, identifier_value, kind, \
-                                 parent_item_id, current_version, status, entered_in_error, title, \
-                                 occurred_at, occurred_text, details, category, code_system, code, \
-                                 abnormal, issued_at, effective_at, release_directive, \
-                                 first_received_at, last_received_at) VALUES ($1, $2, $3, $4, $5, \
-                                 $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                                 $19, $20, $21, $22, $22) RETURNING id",
-                            )
-                            .bind(&public_id)
-                            .bind(patient_id)
-                            .bind(delivery.sender.0)
-                            .bind(&item.key.resource_type)
-                            .bind(&item.key.identifier_system)
-                            .bind(&item.key.identifier_value)
-                            .bind(item.kind.code())
-                            .bind(parent_id)
-                            .bind(&item.status)
-                            .bind(item.entered_in_error)
-                            .bind(&item.title)
-                            .bind(millis_opt(item.occurred_at))
-                            .bind(item.occurred_text.as_deref())
-                            .bind(&details)
-                            .bind(item.category.as_deref())
-                            .bind(item.code_system.as_deref())
-                            .bind(item.code.as_deref())
-                            .bind(item.abnormal)
-                            .bind(millis_opt(item.issued_at))
-                            .bind(millis_opt(item.effective_at))
-                            .bind(item.release_directive.code())
-                            .bind(received_at)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            (item_id, public_id, 1, ItemChange::Created)
-                        }
-                    };
-
-                    sqlx::query(
-                        "INSERT INTO record_item_versions (item_id, version, received_at, \
-                         sender_org_id, content_sha256, raw_resource) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(item_id)
-                    .bind(version)
-                    .bind(received_at)
-                    .bind(delivery.sender.0)
-                    .bind(&item.content_sha256)
-                    .bind(&item.raw_resource)
-                    .execute(&mut *tx)
-                    .await?;
-                    for attachment in &item.attachments {
-                        // Content-addressed: the same bytes are stored once.
-                        sqlx::query(
-                            "INSERT INTO attachments (sha256, content_type, size, content, first_received_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
-                        )
-                        .bind(&attachment.sha256)
-                        .bind(&attachment.content_type)
-                        .bind(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX))
-                        .bind(&attachment.content)
-                        .bind(received_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    for (label, origin) in &item.labels {
-                        sqlx::query(
-                            "INSERT INTO record_item_labels (item_id, label, origin) VALUES ($1, $2, $3) \
-                             ON CONFLICT (item_id, label) DO NOTHING",
-                        )
-                        .bind(item_id)
-                        .bind(label)
-                        .bind(origin.code())
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    outcomes.push(ItemOutcome { public_id, version, change });
-                }
-
-                for held in &delivery.held {
-                    sqlx::query(
-                        "INSERT INTO held_resources (sender_org_id, received_at, resource_type, \
-                         expression, reason, raw_resource, request_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(delivery.sender.0)
-                    .bind(received_at)
-                    .bind(&held.resource_type)
-                    .bind(&held.expression)
-                    .bind(&held.reason)
-                    .bind(&held.raw_resource)
-                    .bind(delivery.request_id.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-
-                sqlx::query("UPDATE organisations SET last_received_at = $2 WHERE id = $1")
-                    .bind(delivery.sender.0)
-                    .bind(received_at)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_audit!(tx, NewAuditEvent {
-                    actor_org: Some(delivery.sender),
-                    target: Some(format!("{} items", delivery.items.len())),
-                    request_id: delivery.request_id.clone(),
-                    ..NewAuditEvent::new(delivery.received_at, ActorKind::Sender, action::FEED_RECEIVED)
-                });
-                tx.commit().await?;
-                Ok(outcomes)
+                self.apply_delivery_now(delivery).await
             }
 
             async fn get_attachment(&self, sha256: &str) -> Result<Option<Attachment>, StorageError> {
@@ -812,7 +584,7 @@ macro_rules! impl_portable_storage {
                 audit: NewAuditEvent,
             ) -> Result<Vec<RecordItem>, StorageError> {
                 let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_audited_read().await?;
                 let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
                 sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
                 // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
@@ -855,8 +627,7 @@ macro_rules! impl_portable_storage {
                         labels.entry(item_id).or_default().push(label);
                     }
                 }
-                insert_audit!(tx, audit);
-                tx.commit().await?;
+                self.finish_audited_read(tx, audit).await?;
                 rows.into_iter()
                     .map(|row| {
                         let item_labels = labels.remove(&row.id).unwrap_or_default();
@@ -872,7 +643,7 @@ macro_rules! impl_portable_storage {
                 exclude_labels: &[String],
                 audit: NewAuditEvent,
             ) -> Result<Option<RecordItem>, StorageError> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_audited_read().await?;
                 let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
                 sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
                 sql.push(" AND i.public_id = ").push_bind(public_id);
@@ -892,11 +663,11 @@ macro_rules! impl_portable_storage {
                     }
                     None => None,
                 };
-                insert_audit!(tx, NewAuditEvent {
+                let audit = NewAuditEvent {
                     outcome: if item.is_some() { AuditOutcome::Allowed } else { AuditOutcome::Refused },
                     ..audit
-                });
-                tx.commit().await?;
+                };
+                self.finish_audited_read(tx, audit).await?;
                 Ok(item)
             }
 
@@ -1228,6 +999,249 @@ macro_rules! impl_portable_storage {
                 .into_iter()
                 .map(AuditEvent::try_from)
                 .collect()
+            }
+        }
+
+        impl $store {
+            /// One delivery's writes, inside a transaction the caller opened and commits
+            /// (PostgreSQL: one per delivery; SQLite: a savepoint of a group commit).
+            pub(super) async fn apply_delivery_within(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                delivery: &Delivery,
+            ) -> Result<Vec<ItemOutcome>, StorageError> {
+                let received_at = to_millis(delivery.received_at);
+                let mut patient_ids = std::collections::HashMap::<String, i64>::new();
+
+                for patient in &delivery.patients {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO patients (nhs_number, family_name, given_name, birth_date, \
+                         gender, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                         ON CONFLICT (nhs_number) DO UPDATE SET \
+                         family_name = COALESCE(excluded.family_name, patients.family_name), \
+                         given_name = COALESCE(excluded.given_name, patients.given_name), \
+                         birth_date = COALESCE(excluded.birth_date, patients.birth_date), \
+                         gender = COALESCE(excluded.gender, patients.gender), \
+                         updated_at = excluded.updated_at \
+                         RETURNING id",
+                    )
+                    .bind(patient.nhs_number.as_str())
+                    .bind(patient.family_name.as_deref())
+                    .bind(patient.given_name.as_deref())
+                    .bind(patient.birth_date.as_deref())
+                    .bind(patient.gender.as_deref())
+                    .bind(received_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    patient_ids.insert(patient.nhs_number.as_str().to_owned(), id);
+                }
+
+                let mut outcomes = Vec::with_capacity(delivery.items.len());
+                // Items of this delivery by key, so a result's report (usually sent just
+                // before it) is found without a query.
+                let mut applied = std::collections::HashMap::<&ItemKey, i64>::new();
+                for item in &delivery.items {
+                    let patient_id = match patient_ids.get(item.patient.as_str()) {
+                        Some(id) => *id,
+                        None => {
+                            // A valid NHS number the portal has not seen yet: the record
+                            // starts here; demographics follow with the Patient resource.
+                            let id: i64 = sqlx::query_scalar(
+                                "INSERT INTO patients (nhs_number, created_at, updated_at) \
+                                 VALUES ($1, $2, $2) ON CONFLICT (nhs_number) DO UPDATE \
+                                 SET nhs_number = excluded.nhs_number RETURNING id",
+                            )
+                            .bind(item.patient.as_str())
+                            .bind(received_at)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            patient_ids.insert(item.patient.as_str().to_owned(), id);
+                            id
+                        }
+                    };
+
+                    let parent_id: Option<i64> = match &item.parent {
+                        Some(parent) if applied.contains_key(parent) => applied.get(parent).copied(),
+                        Some(parent) => sqlx::query_scalar(
+                            "SELECT id FROM record_items WHERE source_org_id = $1 AND \
+                             resource_type = $2 AND identifier_system = $3 AND identifier_value = $4",
+                        )
+                        .bind(delivery.sender.0)
+                        .bind(&parent.resource_type)
+                        .bind(&parent.identifier_system)
+                        .bind(&parent.identifier_value)
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                        None => None,
+                    };
+
+                    let existing: Option<(i64, String, i64, String)> = sqlx::query_as(
+                        "SELECT i.id, i.public_id, i.current_version, v.content_sha256 \
+                         FROM record_items i JOIN record_item_versions v \
+                         ON v.item_id = i.id AND v.version = i.current_version \
+                         WHERE i.source_org_id = $1 AND i.resource_type = $2 \
+                         AND i.identifier_system = $3 AND i.identifier_value = $4",
+                    )
+                    .bind(delivery.sender.0)
+                    .bind(&item.key.resource_type)
+                    .bind(&item.key.identifier_system)
+                    .bind(&item.key.identifier_value)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+
+                    let details = details_json(&item.details)?;
+                    let (item_id, public_id, version, change) = match existing {
+                        Some((item_id, public_id, version, hash)) if hash == item.content_sha256 => {
+                            applied.insert(&item.key, item_id);
+                            outcomes.push(ItemOutcome { public_id, version, change: ItemChange::Unchanged });
+                            continue;
+                        }
+                        Some((item_id, public_id, version, _)) => {
+                            sqlx::query(
+                                "UPDATE record_items SET patient_id = $2, kind = $3, \
+                                 parent_item_id = $4, current_version = $5, status = $6, \
+                                 entered_in_error = $7, title = $8, occurred_at = $9, \
+                                 occurred_text = $10, details = $11, category = $12, \
+                                 code_system = $13, code = $14, abnormal = $15, issued_at = $16, \
+                                 effective_at = $17, release_directive = $18, \
+                                 last_received_at = $19 WHERE id = $1",
+                            )
+                            .bind(item_id)
+                            .bind(patient_id)
+                            .bind(item.kind.code())
+                            .bind(parent_id)
+                            .bind(version + 1)
+                            .bind(&item.status)
+                            .bind(item.entered_in_error)
+                            .bind(&item.title)
+                            .bind(millis_opt(item.occurred_at))
+                            .bind(item.occurred_text.as_deref())
+                            .bind(&details)
+                            .bind(item.category.as_deref())
+                            .bind(item.code_system.as_deref())
+                            .bind(item.code.as_deref())
+                            .bind(item.abnormal)
+                            .bind(millis_opt(item.issued_at))
+                            .bind(millis_opt(item.effective_at))
+                            .bind(item.release_directive.code())
+                            .bind(received_at)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
+                                .bind(item_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            (item_id, public_id, version + 1, ItemChange::Updated)
+                        }
+                        None => {
+                            let public_id = new_public_id();
+                            let item_id: i64 = sqlx::query_scalar(
+                                "INSERT INTO record_items (public_id, patient_id, source_org_id, \
+                                 resource_type, identifier_system, identifier_value, kind, \
+                                 parent_item_id, current_version, status, entered_in_error, title, \
+                                 occurred_at, occurred_text, details, category, code_system, code, \
+                                 abnormal, issued_at, effective_at, release_directive, \
+                                 first_received_at, last_received_at) VALUES ($1, $2, $3, $4, $5, \
+                                 $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                                 $19, $20, $21, $22, $22) RETURNING id",
+                            )
+                            .bind(&public_id)
+                            .bind(patient_id)
+                            .bind(delivery.sender.0)
+                            .bind(&item.key.resource_type)
+                            .bind(&item.key.identifier_system)
+                            .bind(&item.key.identifier_value)
+                            .bind(item.kind.code())
+                            .bind(parent_id)
+                            .bind(&item.status)
+                            .bind(item.entered_in_error)
+                            .bind(&item.title)
+                            .bind(millis_opt(item.occurred_at))
+                            .bind(item.occurred_text.as_deref())
+                            .bind(&details)
+                            .bind(item.category.as_deref())
+                            .bind(item.code_system.as_deref())
+                            .bind(item.code.as_deref())
+                            .bind(item.abnormal)
+                            .bind(millis_opt(item.issued_at))
+                            .bind(millis_opt(item.effective_at))
+                            .bind(item.release_directive.code())
+                            .bind(received_at)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            (item_id, public_id, 1, ItemChange::Created)
+                        }
+                    };
+
+                    sqlx::query(
+                        "INSERT INTO record_item_versions (item_id, version, received_at, \
+                         sender_org_id, content_sha256, raw_resource) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(item_id)
+                    .bind(version)
+                    .bind(received_at)
+                    .bind(delivery.sender.0)
+                    .bind(&item.content_sha256)
+                    .bind(&item.raw_resource)
+                    .execute(&mut *tx)
+                    .await?;
+                    for attachment in &item.attachments {
+                        // Content-addressed: the same bytes are stored once.
+                        sqlx::query(
+                            "INSERT INTO attachments (sha256, content_type, size, content, first_received_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                        )
+                        .bind(&attachment.sha256)
+                        .bind(&attachment.content_type)
+                        .bind(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX))
+                        .bind(&attachment.content)
+                        .bind(received_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    for (label, origin) in &item.labels {
+                        sqlx::query(
+                            "INSERT INTO record_item_labels (item_id, label, origin) VALUES ($1, $2, $3) \
+                             ON CONFLICT (item_id, label) DO NOTHING",
+                        )
+                        .bind(item_id)
+                        .bind(label)
+                        .bind(origin.code())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    applied.insert(&item.key, item_id);
+                    outcomes.push(ItemOutcome { public_id, version, change });
+                }
+
+                for held in &delivery.held {
+                    sqlx::query(
+                        "INSERT INTO held_resources (sender_org_id, received_at, resource_type, \
+                         expression, reason, raw_resource, request_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(delivery.sender.0)
+                    .bind(received_at)
+                    .bind(&held.resource_type)
+                    .bind(&held.expression)
+                    .bind(&held.reason)
+                    .bind(&held.raw_resource)
+                    .bind(delivery.request_id.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                sqlx::query("UPDATE organisations SET last_received_at = $2 WHERE id = $1")
+                    .bind(delivery.sender.0)
+                    .bind(received_at)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit!(tx, NewAuditEvent {
+                    actor_org: Some(delivery.sender),
+                    target: Some(format!("{} items", delivery.items.len())),
+                    request_id: delivery.request_id.clone(),
+                    ..NewAuditEvent::new(delivery.received_at, ActorKind::Sender, action::FEED_RECEIVED)
+                });
+                Ok(outcomes)
             }
         }
 

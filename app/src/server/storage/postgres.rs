@@ -1,9 +1,10 @@
 //! The production PostgreSQL backend: one pool for reads and writes; PostgreSQL handles
-//! concurrent writers itself.
+//! concurrent writers itself. A read of a patient's record and its audit row share one
+//! transaction, and each feed delivery is a transaction of its own.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Pool, Postgres};
+use sqlx::{Pool, Postgres, Transaction};
 
 use super::portable::*;
 use super::types::*;
@@ -33,6 +34,31 @@ impl PostgresStorage {
 
     fn reader(&self) -> &Pool<Postgres> {
         &self.pool
+    }
+
+    async fn begin_audited_read(&self) -> Result<Transaction<'static, Postgres>, StorageError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Writes the read's audit row in the read's own transaction and commits both.
+    async fn finish_audited_read(
+        &self,
+        mut tx: Transaction<'static, Postgres>,
+        audit: NewAuditEvent,
+    ) -> Result<(), StorageError> {
+        insert_audit!(tx, audit);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_delivery_now(
+        &self,
+        delivery: Delivery,
+    ) -> Result<Vec<ItemOutcome>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let outcomes = Self::apply_delivery_within(&mut *tx, &delivery).await?;
+        tx.commit().await?;
+        Ok(outcomes)
     }
 }
 
