@@ -127,6 +127,7 @@ on_both_backends!(
     a_delivery_creates_then_versions_then_leaves_identical_items_alone,
     a_failed_delivery_leaves_nothing_behind,
     deliveries_arriving_together_are_each_applied_or_refused_on_their_own,
+    results_find_their_report_and_a_resource_sent_twice_in_one_delivery_is_versioned,
     patients_are_created_from_deliveries_and_found_by_nhs_number,
     a_patient_sees_only_their_own_visible_items_and_every_read_is_audited,
     record_queries_filter_by_kind_source_and_date,
@@ -589,6 +590,126 @@ async fn deliveries_arriving_together_are_each_applied_or_refused_on_their_own(d
         let found = db.storage.find_item_by_key(lab.id, &key(n)).await.unwrap();
         assert_eq!(found.is_some(), n != 5, "item {n}");
     }
+}
+
+fn report(patient: &str, id: &str, occurred: DateTime<Utc>) -> NewRecordItem {
+    NewRecordItem {
+        key: ItemKey {
+            resource_type: "DiagnosticReport".into(),
+            identifier_system: "https://lab.example/id".into(),
+            identifier_value: id.into(),
+        },
+        kind: RecordKind::DiagnosticReport,
+        title: "Full blood count".into(),
+        category: Some("LAB".into()),
+        raw_resource: format!(r#"{{"resourceType":"DiagnosticReport","id":"{id}"}}"#),
+        content_sha256: format!("hash-of-report-{id}"),
+        ..observation(patient, id, "0", occurred)
+    }
+}
+
+fn result_of(report: &NewRecordItem, item: NewRecordItem) -> NewRecordItem {
+    NewRecordItem {
+        parent: Some(report.key.clone()),
+        ..item
+    }
+}
+
+/// A result names its report by key: sent in the same delivery (before or after it) or
+/// stored earlier, it is linked; a report never sent leaves it unlinked. A resource sent
+/// twice in one delivery is applied in order: the second copy is a new version.
+async fn results_find_their_report_and_a_resource_sent_twice_in_one_delivery_is_versioned(
+    db: &TestDb,
+) {
+    let s = db.storage.as_ref();
+    let lab = organisation(s, "RXX", "h").await;
+    let earlier = report(PATIENT_A, "rep-earlier", at(3, 9));
+    let earlier_id = s
+        .apply_delivery(delivery(&lab, at(3, 10), vec![earlier.clone()]))
+        .await
+        .unwrap()[0]
+        .public_id
+        .clone();
+
+    let same = report(PATIENT_A, "rep-same", at(4, 9));
+    let late = report(PATIENT_A, "rep-late", at(4, 9));
+    let never = report(PATIENT_A, "rep-never", at(4, 9));
+    let first_copy = observation(PATIENT_A, "obs-twice", "130", at(4, 9));
+    let second_copy = observation(PATIENT_A, "obs-twice", "131", at(4, 9));
+    let outcomes = s
+        .apply_delivery(delivery(
+            &lab,
+            at(4, 10),
+            vec![
+                same.clone(),
+                result_of(&same, observation(PATIENT_A, "obs-same", "1", at(4, 9))),
+                result_of(
+                    &earlier,
+                    observation(PATIENT_A, "obs-earlier", "2", at(4, 9)),
+                ),
+                result_of(&late, observation(PATIENT_A, "obs-late", "3", at(4, 9))),
+                late.clone(),
+                result_of(&never, observation(PATIENT_A, "obs-never", "4", at(4, 9))),
+                first_copy,
+                second_copy,
+            ],
+        ))
+        .await
+        .unwrap();
+    let changes: Vec<(ItemChange, i64)> = outcomes
+        .iter()
+        .map(|o| (o.change.clone(), o.version))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (ItemChange::Created, 1),
+            (ItemChange::Created, 1),
+            (ItemChange::Created, 1),
+            (ItemChange::Created, 1),
+            (ItemChange::Created, 1),
+            (ItemChange::Created, 1),
+            (ItemChange::Created, 1),
+            (ItemChange::Updated, 2),
+        ]
+    );
+    assert_eq!(outcomes[6].public_id, outcomes[7].public_id);
+
+    let items = s
+        .list_record_items(
+            RecordQuery::for_patient(patient_id(s, PATIENT_A).await),
+            patient_view(patient_id(s, PATIENT_A).await, at(5, 9)),
+        )
+        .await
+        .unwrap();
+    let stored = |outcome: &ItemOutcome| {
+        items
+            .iter()
+            .find(|i| i.public_id == outcome.public_id)
+            .expect("every item is stored")
+            .clone()
+    };
+    let parent_of = |n: usize| stored(&outcomes[n]).parent_public_id;
+    assert_eq!(
+        parent_of(1),
+        Some(outcomes[0].public_id.clone()),
+        "same delivery"
+    );
+    assert_eq!(parent_of(2), Some(earlier_id), "stored earlier");
+    assert_eq!(
+        parent_of(3),
+        Some(outcomes[4].public_id.clone()),
+        "sent after it"
+    );
+    assert_eq!(parent_of(5), None, "never sent");
+    assert_eq!(stored(&outcomes[7]).version, 2);
+    assert_eq!(
+        s.list_item_versions(lab.id, &outcomes[7].public_id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 async fn patients_are_created_from_deliveries_and_found_by_nhs_number(db: &TestDb) {

@@ -16,6 +16,12 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
+/// The allocator for the server, its tests and benchmarks. With glibc's, a record page
+/// request spent about a quarter of its CPU time in malloc and free (perf, on the record
+/// pages benchmark in docs/benchmarks.md); mimalloc's thread-local heaps cut that down.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use app::server::{Clock, SystemClock, storage};
 use tokio::net::TcpListener;
 

@@ -348,6 +348,14 @@ pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_events (occurred_at, ac
     actor_account_id, actor_org_id, patient_id, action, target, outcome, reason, request_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
+/// Keys asked for in one lookup of stored items (4 parameters each).
+pub(super) const KEYS_PER_LOOKUP: usize = 200;
+/// Rows in one multi-row insert: well inside both databases' parameter limits (SQLite
+/// 32,766, PostgreSQL 65,535) at 24, 6 and 3 parameters a row.
+pub(super) const ITEMS_PER_INSERT: usize = 200;
+pub(super) const VERSIONS_PER_INSERT: usize = 500;
+pub(super) const LABELS_PER_INSERT: usize = 1_000;
+
 pub(super) fn millis_opt(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(to_millis)
 }
@@ -360,10 +368,35 @@ pub(super) fn new_public_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The rule set last read, kept by version. A saved version never changes (a new table
+/// is a new version), so a read asks the database only for the newest version number
+/// and reuses the rules it already holds for that number.
+#[derive(Default)]
+pub(super) struct RuleSetCache(std::sync::Mutex<Option<crate::release::RuleSet>>);
+
+impl RuleSetCache {
+    pub(super) fn get(&self, version: i64) -> Option<crate::release::RuleSet> {
+        let known = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.as_ref().filter(|set| set.version == version).cloned()
+    }
+
+    pub(super) fn remember(&self, set: &crate::release::RuleSet) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(set.clone());
+    }
+}
+
 /// Expands to `impl Storage for $store`, where `$store` has `writer()` and `reader()`
-/// returning `&sqlx::Pool<$db>`. SQLite gets a single-connection writer pool (one writer
-/// at a time is SQLite's own rule, and queueing in the pool beats retrying on "busy");
-/// PostgreSQL returns the same pool from both.
+/// returning `&sqlx::Pool<$db>`, a `rule_sets: RuleSetCache`, and the backend's own
+/// `begin_audited_read`, `finish_audited_read` and `apply_delivery_now`. SQLite gets a
+/// single-connection writer pool (one writer at a time is SQLite's own rule, and
+/// queueing in the pool beats retrying on "busy"); PostgreSQL returns the same pool from
+/// both.
 macro_rules! impl_portable_storage {
     ($store:ty, $db:ty, $backend:expr) => {
         #[async_trait::async_trait]
@@ -894,14 +927,6 @@ macro_rules! impl_portable_storage {
             }
 
             async fn current_release_rules(&self) -> Result<Option<RuleSet>, StorageError> {
-                let rows: Vec<ReleaseRuleRow> = sqlx::query_as(
-                    "SELECT rule_set_version, name, description, source_ods_code, category, \
-                     code, abnormal, policy, delay_days FROM release_rules \
-                     WHERE rule_set_version = (SELECT MAX(version) FROM release_rule_sets) \
-                     ORDER BY position",
-                )
-                .fetch_all(self.reader())
-                .await?;
                 let version: Option<i64> =
                     sqlx::query_scalar("SELECT MAX(version) FROM release_rule_sets")
                         .fetch_one(self.reader())
@@ -909,11 +934,24 @@ macro_rules! impl_portable_storage {
                 let Some(version) = version else {
                     return Ok(None);
                 };
+                if let Some(known) = self.rule_sets.get(version) {
+                    return Ok(Some(known));
+                }
+                let rows: Vec<ReleaseRuleRow> = sqlx::query_as(
+                    "SELECT rule_set_version, name, description, source_ods_code, category, \
+                     code, abnormal, policy, delay_days FROM release_rules \
+                     WHERE rule_set_version = $1 ORDER BY position",
+                )
+                .bind(version)
+                .fetch_all(self.reader())
+                .await?;
                 let rules = rows
                     .into_iter()
                     .map(ReleaseRule::try_from)
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Some(RuleSet { version, rules }))
+                let set = RuleSet { version, rules };
+                self.rule_sets.remember(&set);
+                Ok(Some(set))
             }
 
             async fn save_release_rules(
@@ -1035,183 +1073,42 @@ macro_rules! impl_portable_storage {
                     patient_ids.insert(patient.nhs_number.as_str().to_owned(), id);
                 }
 
-                let mut outcomes = Vec::with_capacity(delivery.items.len());
-                // Items of this delivery by key, so a result's report (usually sent just
-                // before it) is found without a query.
-                let mut applied = std::collections::HashMap::<&ItemKey, i64>::new();
+                // Patients the items name who came without a Patient resource: a valid
+                // NHS number the portal has not seen yet starts a record here, and
+                // demographics follow with the Patient resource.
                 for item in &delivery.items {
-                    let patient_id = match patient_ids.get(item.patient.as_str()) {
-                        Some(id) => *id,
-                        None => {
-                            // A valid NHS number the portal has not seen yet: the record
-                            // starts here; demographics follow with the Patient resource.
-                            let id: i64 = sqlx::query_scalar(
-                                "INSERT INTO patients (nhs_number, created_at, updated_at) \
-                                 VALUES ($1, $2, $2) ON CONFLICT (nhs_number) DO UPDATE \
-                                 SET nhs_number = excluded.nhs_number RETURNING id",
-                            )
-                            .bind(item.patient.as_str())
-                            .bind(received_at)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            patient_ids.insert(item.patient.as_str().to_owned(), id);
-                            id
-                        }
-                    };
-
-                    let parent_id: Option<i64> = match &item.parent {
-                        Some(parent) if applied.contains_key(parent) => applied.get(parent).copied(),
-                        Some(parent) => sqlx::query_scalar(
-                            "SELECT id FROM record_items WHERE source_org_id = $1 AND \
-                             resource_type = $2 AND identifier_system = $3 AND identifier_value = $4",
-                        )
-                        .bind(delivery.sender.0)
-                        .bind(&parent.resource_type)
-                        .bind(&parent.identifier_system)
-                        .bind(&parent.identifier_value)
-                        .fetch_optional(&mut *tx)
-                        .await?,
-                        None => None,
-                    };
-
-                    let existing: Option<(i64, String, i64, String)> = sqlx::query_as(
-                        "SELECT i.id, i.public_id, i.current_version, v.content_sha256 \
-                         FROM record_items i JOIN record_item_versions v \
-                         ON v.item_id = i.id AND v.version = i.current_version \
-                         WHERE i.source_org_id = $1 AND i.resource_type = $2 \
-                         AND i.identifier_system = $3 AND i.identifier_value = $4",
+                    if patient_ids.contains_key(item.patient.as_str()) {
+                        continue;
+                    }
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO patients (nhs_number, created_at, updated_at) \
+                         VALUES ($1, $2, $2) ON CONFLICT (nhs_number) DO UPDATE \
+                         SET nhs_number = excluded.nhs_number RETURNING id",
                     )
-                    .bind(delivery.sender.0)
-                    .bind(&item.key.resource_type)
-                    .bind(&item.key.identifier_system)
-                    .bind(&item.key.identifier_value)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-
-                    let details = details_json(&item.details)?;
-                    let (item_id, public_id, version, change) = match existing {
-                        Some((item_id, public_id, version, hash)) if hash == item.content_sha256 => {
-                            applied.insert(&item.key, item_id);
-                            outcomes.push(ItemOutcome { public_id, version, change: ItemChange::Unchanged });
-                            continue;
-                        }
-                        Some((item_id, public_id, version, _)) => {
-                            sqlx::query(
-                                "UPDATE record_items SET patient_id = $2, kind = $3, \
-                                 parent_item_id = $4, current_version = $5, status = $6, \
-                                 entered_in_error = $7, title = $8, occurred_at = $9, \
-                                 occurred_text = $10, details = $11, category = $12, \
-                                 code_system = $13, code = $14, abnormal = $15, issued_at = $16, \
-                                 effective_at = $17, release_directive = $18, \
-                                 last_received_at = $19 WHERE id = $1",
-                            )
-                            .bind(item_id)
-                            .bind(patient_id)
-                            .bind(item.kind.code())
-                            .bind(parent_id)
-                            .bind(version + 1)
-                            .bind(&item.status)
-                            .bind(item.entered_in_error)
-                            .bind(&item.title)
-                            .bind(millis_opt(item.occurred_at))
-                            .bind(item.occurred_text.as_deref())
-                            .bind(&details)
-                            .bind(item.category.as_deref())
-                            .bind(item.code_system.as_deref())
-                            .bind(item.code.as_deref())
-                            .bind(item.abnormal)
-                            .bind(millis_opt(item.issued_at))
-                            .bind(millis_opt(item.effective_at))
-                            .bind(item.release_directive.code())
-                            .bind(received_at)
-                            .execute(&mut *tx)
-                            .await?;
-                            sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
-                                .bind(item_id)
-                                .execute(&mut *tx)
-                                .await?;
-                            (item_id, public_id, version + 1, ItemChange::Updated)
-                        }
-                        None => {
-                            let public_id = new_public_id();
-                            let item_id: i64 = sqlx::query_scalar(
-                                "INSERT INTO record_items (public_id, patient_id, source_org_id, \
-                                 resource_type, identifier_system, identifier_value, kind, \
-                                 parent_item_id, current_version, status, entered_in_error, title, \
-                                 occurred_at, occurred_text, details, category, code_system, code, \
-                                 abnormal, issued_at, effective_at, release_directive, \
-                                 first_received_at, last_received_at) VALUES ($1, $2, $3, $4, $5, \
-                                 $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-                                 $19, $20, $21, $22, $22) RETURNING id",
-                            )
-                            .bind(&public_id)
-                            .bind(patient_id)
-                            .bind(delivery.sender.0)
-                            .bind(&item.key.resource_type)
-                            .bind(&item.key.identifier_system)
-                            .bind(&item.key.identifier_value)
-                            .bind(item.kind.code())
-                            .bind(parent_id)
-                            .bind(&item.status)
-                            .bind(item.entered_in_error)
-                            .bind(&item.title)
-                            .bind(millis_opt(item.occurred_at))
-                            .bind(item.occurred_text.as_deref())
-                            .bind(&details)
-                            .bind(item.category.as_deref())
-                            .bind(item.code_system.as_deref())
-                            .bind(item.code.as_deref())
-                            .bind(item.abnormal)
-                            .bind(millis_opt(item.issued_at))
-                            .bind(millis_opt(item.effective_at))
-                            .bind(item.release_directive.code())
-                            .bind(received_at)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            (item_id, public_id, 1, ItemChange::Created)
-                        }
-                    };
-
-                    sqlx::query(
-                        "INSERT INTO record_item_versions (item_id, version, received_at, \
-                         sender_org_id, content_sha256, raw_resource) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(item_id)
-                    .bind(version)
+                    .bind(item.patient.as_str())
                     .bind(received_at)
-                    .bind(delivery.sender.0)
-                    .bind(&item.content_sha256)
-                    .bind(&item.raw_resource)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-                    for attachment in &item.attachments {
-                        // Content-addressed: the same bytes are stored once.
-                        sqlx::query(
-                            "INSERT INTO attachments (sha256, content_type, size, content, first_received_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
-                        )
-                        .bind(&attachment.sha256)
-                        .bind(&attachment.content_type)
-                        .bind(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX))
-                        .bind(&attachment.content)
-                        .bind(received_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    for (label, origin) in &item.labels {
-                        sqlx::query(
-                            "INSERT INTO record_item_labels (item_id, label, origin) VALUES ($1, $2, $3) \
-                             ON CONFLICT (item_id, label) DO NOTHING",
-                        )
-                        .bind(item_id)
-                        .bind(label)
-                        .bind(origin.code())
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    applied.insert(&item.key, item_id);
-                    outcomes.push(ItemOutcome { public_id, version, change });
+                    patient_ids.insert(item.patient.as_str().to_owned(), id);
                 }
+
+                // Items are written a run at a time, a few statements per run rather than
+                // several per item. A key sent twice in one delivery starts a new run, so
+                // the second sees the first, exactly as if they had come one by one.
+                let mut outcomes = Vec::with_capacity(delivery.items.len());
+                let mut run_start = 0;
+                let mut keys_in_run = std::collections::HashSet::<&ItemKey>::new();
+                for (index, item) in delivery.items.iter().enumerate() {
+                    if !keys_in_run.insert(&item.key) {
+                        let run = &delivery.items[run_start..index];
+                        outcomes.extend(Self::apply_item_run(tx, delivery, run, &patient_ids).await?);
+                        run_start = index;
+                        keys_in_run.clear();
+                        keys_in_run.insert(&item.key);
+                    }
+                }
+                let run = &delivery.items[run_start..];
+                outcomes.extend(Self::apply_item_run(tx, delivery, run, &patient_ids).await?);
 
                 for held in &delivery.held {
                     sqlx::query(
@@ -1242,6 +1139,282 @@ macro_rules! impl_portable_storage {
                     ..NewAuditEvent::new(delivery.received_at, ActorKind::Sender, action::FEED_RECEIVED)
                 });
                 Ok(outcomes)
+            }
+
+            /// Writes a run of items whose keys are all different: one lookup of what is
+            /// stored (the items and the reports they belong to), multi-row inserts for
+            /// new items (reports before their results, so a result finds its report's
+            /// id), one update per changed item, then the versions and labels of every
+            /// new or changed item in multi-row inserts. Unchanged items write nothing.
+            async fn apply_item_run(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                delivery: &Delivery,
+                run: &[NewRecordItem],
+                patient_ids: &std::collections::HashMap<String, i64>,
+            ) -> Result<Vec<ItemOutcome>, StorageError> {
+                use std::collections::{HashMap, HashSet};
+
+                let sender = delivery.sender.0;
+                let received_at = to_millis(delivery.received_at);
+                let patient_of = |item: &NewRecordItem| {
+                    patient_ids
+                        .get(item.patient.as_str())
+                        .copied()
+                        .ok_or(StorageError::Corrupt("an item's patient was not written"))
+                };
+
+                // What is stored under the run's keys and its reports' keys.
+                let mut wanted: Vec<&ItemKey> = run.iter().map(|item| &item.key).collect();
+                let run_keys: HashSet<&ItemKey> = wanted.iter().copied().collect();
+                for parent in run.iter().filter_map(|item| item.parent.as_ref()) {
+                    if !run_keys.contains(parent) && !wanted.contains(&parent) {
+                        wanted.push(parent);
+                    }
+                }
+                // (id, public id, current version, content hash)
+                let mut stored = HashMap::<ItemKey, (i64, String, i64, String)>::new();
+                for keys in wanted.chunks(KEYS_PER_LOOKUP) {
+                    // One branch per key, each naming the whole unique key, so both
+                    // databases answer every branch from the key's index (an OR of keys
+                    // may be planned as a scan of everything the sender has sent).
+                    let mut sql = sqlx::QueryBuilder::<$db>::new("");
+                    for (n, key) in keys.iter().enumerate() {
+                        if n > 0 {
+                            sql.push(" UNION ALL ");
+                        }
+                        sql.push(
+                            "SELECT i.id, i.public_id, i.current_version, v.content_sha256, \
+                             i.resource_type, i.identifier_system, i.identifier_value \
+                             FROM record_items i JOIN record_item_versions v \
+                             ON v.item_id = i.id AND v.version = i.current_version \
+                             WHERE i.source_org_id = ",
+                        );
+                        sql.push_bind(sender);
+                        sql.push(" AND i.resource_type = ").push_bind(&key.resource_type);
+                        sql.push(" AND i.identifier_system = ").push_bind(&key.identifier_system);
+                        sql.push(" AND i.identifier_value = ").push_bind(&key.identifier_value);
+                    }
+                    let rows: Vec<(i64, String, i64, String, String, String, String)> =
+                        sql.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, public_id, version, hash, resource_type, system, value) in rows {
+                        let key = ItemKey {
+                            resource_type,
+                            identifier_system: system,
+                            identifier_value: value,
+                        };
+                        stored.insert(key, (id, public_id, version, hash));
+                    }
+                }
+                let mut ids: HashMap<&ItemKey, i64> = HashMap::new();
+                for key in &wanted {
+                    if let Some((id, ..)) = stored.get(*key) {
+                        ids.insert(*key, *id);
+                    }
+                }
+
+                let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; run.len()];
+                // (index in the run, item id, version) of every new or changed item.
+                let mut written: Vec<(usize, i64, i64)> = Vec::new();
+                let mut details = Vec::with_capacity(run.len());
+                for item in run {
+                    details.push(details_json(&item.details)?);
+                }
+
+                // New items, in rounds: an item goes in once the report it belongs to is
+                // stored, or when that report is not coming in this run at all.
+                let mut waiting: Vec<usize> = (0..run.len())
+                    .filter(|&index| !stored.contains_key(&run[index].key))
+                    .collect();
+                while !waiting.is_empty() {
+                    let coming: HashSet<&ItemKey> =
+                        waiting.iter().map(|&index| &run[index].key).collect();
+                    let (mut ready, later): (Vec<usize>, Vec<usize>) =
+                        waiting.iter().partition(|&&index| match &run[index].parent {
+                            Some(parent) => ids.contains_key(parent) || !coming.contains(parent),
+                            None => true,
+                        });
+                    if ready.is_empty() {
+                        // Items that name each other: none can wait for the other.
+                        ready = later.clone();
+                    }
+                    waiting = if ready.len() == waiting.len() { Vec::new() } else { later };
+                    for chunk in ready.chunks(ITEMS_PER_INSERT) {
+                        let mut rows = Vec::with_capacity(chunk.len());
+                        for &index in chunk {
+                            let item = &run[index];
+                            let parent_id = item.parent.as_ref().and_then(|p| ids.get(p).copied());
+                            rows.push((index, new_public_id(), patient_of(item)?, parent_id));
+                        }
+                        let mut sql = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO record_items (public_id, patient_id, source_org_id, \
+                             resource_type, identifier_system, identifier_value, kind, \
+                             parent_item_id, current_version, status, entered_in_error, title, \
+                             occurred_at, occurred_text, details, category, code_system, code, \
+                             abnormal, issued_at, effective_at, release_directive, \
+                             first_received_at, last_received_at) ",
+                        );
+                        sql.push_values(&rows, |mut row, (index, public_id, patient_id, parent_id)| {
+                            let item = &run[*index];
+                            row.push_bind(public_id.clone())
+                                .push_bind(*patient_id)
+                                .push_bind(sender)
+                                .push_bind(&item.key.resource_type)
+                                .push_bind(&item.key.identifier_system)
+                                .push_bind(&item.key.identifier_value)
+                                .push_bind(item.kind.code())
+                                .push_bind(*parent_id)
+                                .push_bind(1_i64)
+                                .push_bind(&item.status)
+                                .push_bind(item.entered_in_error)
+                                .push_bind(&item.title)
+                                .push_bind(millis_opt(item.occurred_at))
+                                .push_bind(item.occurred_text.as_deref())
+                                .push_bind(&details[*index])
+                                .push_bind(item.category.as_deref())
+                                .push_bind(item.code_system.as_deref())
+                                .push_bind(item.code.as_deref())
+                                .push_bind(item.abnormal)
+                                .push_bind(millis_opt(item.issued_at))
+                                .push_bind(millis_opt(item.effective_at))
+                                .push_bind(item.release_directive.code())
+                                .push_bind(received_at)
+                                .push_bind(received_at);
+                        });
+                        sql.push(" RETURNING id, public_id");
+                        let returned: Vec<(i64, String)> =
+                            sql.build_query_as().fetch_all(&mut *tx).await?;
+                        // RETURNING promises no order: match the rows up by public id.
+                        let id_of: HashMap<String, i64> =
+                            returned.into_iter().map(|(id, public_id)| (public_id, id)).collect();
+                        for (index, public_id, ..) in rows {
+                            let id = *id_of
+                                .get(&public_id)
+                                .ok_or(StorageError::Corrupt("an inserted item was not returned"))?;
+                            ids.insert(&run[index].key, id);
+                            written.push((index, id, 1));
+                            outcomes[index] = Some(ItemOutcome {
+                                public_id,
+                                version: 1,
+                                change: ItemChange::Created,
+                            });
+                        }
+                    }
+                }
+
+                // Stored items: identical ones are left alone, changed ones updated.
+                for (index, item) in run.iter().enumerate() {
+                    let Some((item_id, public_id, version, hash)) = stored.get(&item.key) else {
+                        continue;
+                    };
+                    if *hash == item.content_sha256 {
+                        outcomes[index] = Some(ItemOutcome {
+                            public_id: public_id.clone(),
+                            version: *version,
+                            change: ItemChange::Unchanged,
+                        });
+                        continue;
+                    }
+                    let parent_id = item.parent.as_ref().and_then(|p| ids.get(p).copied());
+                    sqlx::query(
+                        "UPDATE record_items SET patient_id = $2, kind = $3, \
+                         parent_item_id = $4, current_version = $5, status = $6, \
+                         entered_in_error = $7, title = $8, occurred_at = $9, \
+                         occurred_text = $10, details = $11, category = $12, \
+                         code_system = $13, code = $14, abnormal = $15, issued_at = $16, \
+                         effective_at = $17, release_directive = $18, \
+                         last_received_at = $19 WHERE id = $1",
+                    )
+                    .bind(*item_id)
+                    .bind(patient_of(item)?)
+                    .bind(item.kind.code())
+                    .bind(parent_id)
+                    .bind(version + 1)
+                    .bind(&item.status)
+                    .bind(item.entered_in_error)
+                    .bind(&item.title)
+                    .bind(millis_opt(item.occurred_at))
+                    .bind(item.occurred_text.as_deref())
+                    .bind(&details[index])
+                    .bind(item.category.as_deref())
+                    .bind(item.code_system.as_deref())
+                    .bind(item.code.as_deref())
+                    .bind(item.abnormal)
+                    .bind(millis_opt(item.issued_at))
+                    .bind(millis_opt(item.effective_at))
+                    .bind(item.release_directive.code())
+                    .bind(received_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
+                        .bind(*item_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    written.push((index, *item_id, version + 1));
+                    outcomes[index] = Some(ItemOutcome {
+                        public_id: public_id.clone(),
+                        version: version + 1,
+                        change: ItemChange::Updated,
+                    });
+                }
+
+                // The raw resource of every new version, their attachments and labels.
+                written.sort_unstable();
+                for chunk in written.chunks(VERSIONS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO record_item_versions (item_id, version, received_at, \
+                         sender_org_id, content_sha256, raw_resource) ",
+                    );
+                    sql.push_values(chunk, |mut row, (index, item_id, version)| {
+                        let item = &run[*index];
+                        row.push_bind(*item_id)
+                            .push_bind(*version)
+                            .push_bind(received_at)
+                            .push_bind(sender)
+                            .push_bind(&item.content_sha256)
+                            .push_bind(&item.raw_resource);
+                    });
+                    sql.build().execute(&mut *tx).await?;
+                }
+                for (index, ..) in &written {
+                    for attachment in &run[*index].attachments {
+                        // Content-addressed: the same bytes are stored once.
+                        sqlx::query(
+                            "INSERT INTO attachments (sha256, content_type, size, content, first_received_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                        )
+                        .bind(&attachment.sha256)
+                        .bind(&attachment.content_type)
+                        .bind(i64::try_from(attachment.content.len()).unwrap_or(i64::MAX))
+                        .bind(&attachment.content)
+                        .bind(received_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                let labels: Vec<(i64, &String, &'static str)> = written
+                    .iter()
+                    .flat_map(|(index, item_id, _)| {
+                        run[*index]
+                            .labels
+                            .iter()
+                            .map(move |(label, origin)| (*item_id, label, origin.code()))
+                    })
+                    .collect();
+                for chunk in labels.chunks(LABELS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO record_item_labels (item_id, label, origin) ",
+                    );
+                    sql.push_values(chunk, |mut row, (item_id, label, origin)| {
+                        row.push_bind(*item_id).push_bind(*label).push_bind(*origin);
+                    });
+                    sql.push(" ON CONFLICT (item_id, label) DO NOTHING");
+                    sql.build().execute(&mut *tx).await?;
+                }
+
+                outcomes
+                    .into_iter()
+                    .map(|outcome| outcome.ok_or(StorageError::Corrupt("an item was not written")))
+                    .collect()
             }
         }
 

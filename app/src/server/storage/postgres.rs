@@ -15,6 +15,7 @@ use crate::release::{ReleaseRule, RuleSet};
 
 pub struct PostgresStorage {
     pool: Pool<Postgres>,
+    rule_sets: RuleSetCache,
 }
 
 impl PostgresStorage {
@@ -25,7 +26,10 @@ impl PostgresStorage {
             .connect(url)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            rule_sets: RuleSetCache::default(),
+        })
     }
 
     fn writer(&self) -> &Pool<Postgres> {
@@ -56,7 +60,7 @@ impl PostgresStorage {
         delivery: Delivery,
     ) -> Result<Vec<ItemOutcome>, StorageError> {
         let mut tx = self.pool.begin().await?;
-        let outcomes = Self::apply_delivery_within(&mut *tx, &delivery).await?;
+        let outcomes = Self::apply_delivery_within(&mut tx, &delivery).await?;
         tx.commit().await?;
         Ok(outcomes)
     }

@@ -34,6 +34,7 @@ pub struct SqliteStorage {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
     deliveries: Arc<DeliveryQueue>,
+    rule_sets: RuleSetCache,
 }
 
 /// Deliveries waiting for the writer, and the turn to commit them.
@@ -77,6 +78,7 @@ impl SqliteStorage {
             writer,
             reader,
             deliveries: Arc::default(),
+            rule_sets: RuleSetCache::default(),
         })
     }
 
@@ -180,7 +182,7 @@ async fn apply_in_savepoint(
     delivery: &Delivery,
 ) -> DeliveryAnswer {
     sqlx::query("SAVEPOINT delivery").execute(&mut **tx).await?;
-    match SqliteStorage::apply_delivery_within(&mut **tx, delivery).await {
+    match SqliteStorage::apply_delivery_within(tx, delivery).await {
         Ok(outcomes) => {
             sqlx::query("RELEASE SAVEPOINT delivery")
                 .execute(&mut **tx)
