@@ -131,6 +131,7 @@ on_both_backends!(
     patients_are_created_from_deliveries_and_found_by_nhs_number,
     a_patient_sees_only_their_own_visible_items_and_every_read_is_audited,
     record_queries_filter_by_kind_source_and_date,
+    a_page_read_brings_the_items_the_rules_in_force_and_every_source_with_one_audit_row,
     item_versions_are_kept_raw_and_only_for_their_sender,
     sources_report_when_they_last_delivered,
     sign_in_creates_an_account_once_and_keeps_its_role,
@@ -969,6 +970,83 @@ async fn record_queries_filter_by_kind_source_and_date(db: &TestDb) {
     );
 }
 
+async fn a_page_read_brings_the_items_the_rules_in_force_and_every_source_with_one_audit_row(
+    db: &TestDb,
+) {
+    let s = db.storage.as_ref();
+    let lab = organisation(s, "RXX", "h").await;
+    let gp = organisation(s, "A81001", "g").await;
+    let mut sensitive = observation(PATIENT_A, "obs-hiv", "1", at(4, 9));
+    sensitive.labels = vec![("HIV".into(), LabelOrigin::Sender)];
+    s.apply_delivery(delivery(
+        &lab,
+        at(5, 9),
+        vec![
+            observation(PATIENT_A, "obs-a", "1", at(4, 9)),
+            appointment(PATIENT_A, "appt-a", at(7, 9)),
+            observation(PATIENT_B, "obs-b", "2", at(4, 9)),
+            sensitive,
+        ],
+    ))
+    .await
+    .unwrap();
+    let a = patient_id(s, PATIENT_A).await;
+    let query = RecordQuery {
+        kinds: vec![RecordKind::Observation],
+        exclude_labels: vec!["HIV".to_owned()],
+        ..RecordQuery::for_patient(a)
+    };
+
+    // Before any rule set is saved the read says so (the caller then holds every result).
+    let read = s
+        .read_record(query.clone(), patient_view(a, at(6, 9)))
+        .await
+        .unwrap();
+    assert_eq!(read.rules, None);
+    // The same items as the plain read: A's own observation only, not the labelled one,
+    // not B's, not the appointment.
+    let listed = s
+        .list_record_items(query.clone(), patient_view(a, at(6, 9)))
+        .await
+        .unwrap();
+    assert_eq!(read.items, listed);
+    assert_eq!(read.items.len(), 1);
+    assert_eq!(read.items[0].patient_id, a);
+    let mut codes: Vec<_> = read
+        .organisations
+        .iter()
+        .map(|o| o.ods_code.as_str().to_owned())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, ["A81001", "RXX"], "every source, with its freshness");
+    assert!(read.organisations.iter().any(|o| o.id == gp.id));
+    let lab_now = read.organisations.iter().find(|o| o.id == lab.id).unwrap();
+    assert_eq!(lab_now.last_received_at, Some(at(5, 9)));
+
+    let rules = vec![release_rule("lab", Some("LAB"), ReleasePolicy::Immediately)];
+    let change = NewAuditEvent::new(at(6, 8), ActorKind::System, action::RELEASE_RULES_CHANGED);
+    let version = s
+        .save_release_rules(&rules, "configuration", change)
+        .await
+        .unwrap();
+    let read = s
+        .read_record(query, patient_view(a, at(6, 10)))
+        .await
+        .unwrap();
+    let in_force = read.rules.unwrap();
+    assert_eq!((in_force.version, in_force.rules), (version, rules));
+
+    // Each read wrote its own audit row: two page reads and the plain list.
+    let trail = s.list_audit_events(a, 10).await.unwrap();
+    assert_eq!(trail.len(), 3, "{trail:#?}");
+    assert!(
+        trail
+            .iter()
+            .all(|e| e.action == action::RECORD_VIEWED && e.patient == Some(a))
+    );
+    assert_eq!(trail[0].at, at(6, 10));
+}
+
 async fn item_versions_are_kept_raw_and_only_for_their_sender(db: &TestDb) {
     let s = db.storage.as_ref();
     let lab = organisation(s, "RXX", "h1").await;
@@ -1156,7 +1234,7 @@ async fn sessions_are_created_found_touched_and_ended(db: &TestDb) {
         s.create_session(new).await,
         Err(StorageError::Conflict(_))
     ));
-    let found = s.find_session("session-hash").await.unwrap().unwrap();
+    let (found, owner) = s.find_session("session-hash").await.unwrap().unwrap();
     assert_eq!(
         (
             found.audience,
@@ -1165,12 +1243,15 @@ async fn sessions_are_created_found_touched_and_ended(db: &TestDb) {
         ),
         (SessionAudience::Staff, at(6, 9), at(6, 21))
     );
+    // The session comes with its account, as the account itself reads.
+    assert_eq!(owner, account);
     s.touch_session("session-hash", at(6, 10)).await.unwrap();
     assert_eq!(
         s.find_session("session-hash")
             .await
             .unwrap()
             .unwrap()
+            .0
             .last_seen_at,
         at(6, 10)
     );

@@ -37,7 +37,7 @@ async fn feed_with(args: SettingsArgs) -> Feed {
     Feed {
         server,
         token,
-        client: reqwest::Client::new(),
+        client: support::http_client(),
     }
 }
 

@@ -114,7 +114,7 @@ async fn mutated_bundles_posted_to_the_feed_never_get_a_5xx() {
         })
         .await
         .unwrap();
-    let client = reqwest::Client::new();
+    let client = support::http_client();
     let mut runner = TestRunner::deterministic();
     let strategy = mutated();
     for _ in 0..300 {

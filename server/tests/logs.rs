@@ -62,7 +62,11 @@ async fn json_logs_hold_no_patient_data() {
         }
     };
 
-    let client = reqwest::Client::new();
+    // A request that hangs fails the test instead of holding the run.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     for path in [
         "/",
         "/about",

@@ -23,10 +23,7 @@ async fn spawn_with_demo(demo: bool) -> TestServer {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    support::http_client()
 }
 
 #[tokio::test]

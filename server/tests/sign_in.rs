@@ -213,7 +213,11 @@ async fn p5_and_p0_users_are_signed_in_without_records_and_offered_the_step_up()
             page.body.contains("Prove who you are to see your record"),
             "{person}"
         );
-        assert!(page.body.contains("href=\"/auth/login?step_up=1\""));
+        assert!(
+            page.body.contains("href=\"/auth/login?step_up=1\""),
+            "{person}: {}",
+            page.body
+        );
 
         // The step-up asks for P9 only.
         let step_up = browser.get(&server.url("/auth/login?step_up=1")).await;

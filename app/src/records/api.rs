@@ -10,7 +10,11 @@ use super::view::*;
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-use crate::{records::RecordKind, server::record_reader::PatientReader, server::record_view};
+use crate::{
+    records::RecordKind,
+    server::record_reader::{PageRead, PatientReader},
+    server::record_view,
+};
 
 /// Runs a server function's body and, when it fails, gives the response the error's
 /// status (401 signed out, 403 not verified, 404 not found) instead of a generic 500.
@@ -33,10 +37,12 @@ async fn respond<T>(
 pub async fn record_summary() -> Result<HomeSummary, AppError> {
     respond(async move {
         let reader = PatientReader::current().await?;
-        let items = reader.items(&[], "summary".to_owned()).await?;
-        let rules = reader.rules().await?;
+        let PageRead {
+            items,
+            rules,
+            sources,
+        } = reader.read(&[], "summary".to_owned()).await?;
         let now = reader.now;
-        let sources = reader.sources(&items).await?;
         let mut appointments = record_view::appointment_entries(&items, &rules, now);
         appointments.retain(|a| a.upcoming && !a.cancelled);
         appointments.sort_by_key(|a| a.starts_at);
@@ -96,11 +102,13 @@ pub async fn list_appointments(
             to,
         };
         let reader = PatientReader::current().await?;
-        let items = reader
-            .items(&[RecordKind::Appointment], "appointments".to_owned())
+        let PageRead {
+            items,
+            rules,
+            sources,
+        } = reader
+            .read(&[RecordKind::Appointment], "appointments".to_owned())
             .await?;
-        let rules = reader.rules().await?;
-        let sources = reader.sources(&items).await?;
         let (parsed, problems) =
             record_view::parse_filter(&filter, &["upcoming", "past"], &sources);
         let mut entries: Vec<AppointmentEntry> =
@@ -144,11 +152,13 @@ pub async fn list_letters(
             to,
         };
         let reader = PatientReader::current().await?;
-        let items = reader
-            .items(&[RecordKind::Document], "letters".to_owned())
+        let PageRead {
+            items,
+            rules,
+            sources,
+        } = reader
+            .read(&[RecordKind::Document], "letters".to_owned())
             .await?;
-        let rules = reader.rules().await?;
-        let sources = reader.sources(&items).await?;
         let (parsed, problems) = record_view::parse_filter(&filter, &[], &sources);
         let entries = record_view::letter_entries(&items, &rules, reader.now)
             .into_iter()

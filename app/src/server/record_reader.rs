@@ -83,35 +83,29 @@ impl PatientReader {
 
     /// The rule set in force. With none saved every result is held (fail safe).
     pub async fn rules(&self) -> Result<RuleSet, AppError> {
-        Ok(self
-            .state
-            .storage
-            .current_release_rules()
-            .await?
-            .unwrap_or(RuleSet {
-                version: 0,
-                rules: Vec::<ReleaseRule>::new(),
-            }))
+        Ok(in_force(self.state.storage.current_release_rules().await?))
     }
 
-    /// The patient's visible items of these kinds (every kind when empty), with the
-    /// audit row naming what was read.
-    pub async fn items(
-        &self,
-        kinds: &[RecordKind],
-        target: String,
-    ) -> Result<Vec<RecordItem>, AppError> {
+    /// The patient's visible items of these kinds (every kind when empty), the rule set
+    /// in force and the sources they came from: one storage read, audited as `target`.
+    pub async fn read(&self, kinds: &[RecordKind], target: String) -> Result<PageRead, AppError> {
         let query = RecordQuery {
             kinds: kinds.to_vec(),
             exclude_labels: crate::privacy::excluded_labels(),
             limit: READ_LIMIT,
             ..RecordQuery::for_patient(self.patient_id)
         };
-        Ok(self
+        let read = self
             .state
             .storage
-            .list_record_items(query, self.audit(target))
-            .await?)
+            .read_record(query, self.audit(target))
+            .await?;
+        let sources = sources_of(&read.items, &read.organisations);
+        Ok(PageRead {
+            items: read.items,
+            rules: in_force(read.rules),
+            sources,
+        })
     }
 
     /// One item of the patient's by public id, audited; `None` when it is not theirs,
@@ -134,24 +128,36 @@ impl PatientReader {
             .await?)
     }
 
-    pub async fn sources(&self, items: &[RecordItem]) -> Result<Vec<SourceFreshness>, AppError> {
-        let organisations = self.state.storage.list_organisations().await?;
-        Ok(sources_of(items, &organisations))
-    }
-
     /// Every result the patient may know about (decided), and the sources.
     pub async fn results(
         &self,
         target: String,
     ) -> Result<(Vec<ResultEntry>, Vec<SourceFreshness>), AppError> {
-        let items = self
-            .items(
+        let read = self
+            .read(
                 &[RecordKind::DiagnosticReport, RecordKind::Observation],
                 target,
             )
             .await?;
-        let rules = self.rules().await?;
-        let sources = self.sources(&items).await?;
-        Ok((result_entries(&items, &rules, self.now), sources))
+        Ok((
+            result_entries(&read.items, &read.rules, self.now),
+            read.sources,
+        ))
     }
+}
+
+/// What a record page works from: see [`PatientReader::read`].
+pub struct PageRead {
+    pub items: Vec<RecordItem>,
+    pub rules: RuleSet,
+    pub sources: Vec<SourceFreshness>,
+}
+
+/// The saved rule set, or with none saved an empty one, under which every result is
+/// held for a clinician (a missing rule never opens a result early).
+fn in_force(saved: Option<RuleSet>) -> RuleSet {
+    saved.unwrap_or(RuleSet {
+        version: 0,
+        rules: Vec::<ReleaseRule>::new(),
+    })
 }

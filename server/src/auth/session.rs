@@ -196,7 +196,7 @@ async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<Option<SignedIn>, StorageError> {
     let id_hash = hash_token(token);
-    let Some(session) = state.storage.find_session(&id_hash).await? else {
+    let Some((session, account)) = state.storage.find_session(&id_hash).await? else {
         return Ok(None);
     };
     if session.audience != audience {
@@ -207,9 +207,6 @@ async fn resolve(
         state.storage.delete_session(&id_hash, None).await?;
         return Ok(None);
     }
-    let Some(account) = state.storage.find_account(session.account_id).await? else {
-        return Ok(None);
-    };
     if (now - session.last_seen_at).num_seconds() >= TOUCH_GRANULARITY_SECONDS {
         state.storage.touch_session(&id_hash, now).await?;
     }

@@ -40,10 +40,7 @@ impl Page {
 
 impl Browser {
     pub fn new(origin: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = super::http_client();
         Self {
             client,
             cookies: BTreeMap::new(),

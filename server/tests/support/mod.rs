@@ -81,6 +81,21 @@ impl TestServer {
     }
 }
 
+/// How long a test waits for any one answer from the server. A request that takes
+/// longer has hung: the test fails in seconds with the request named, instead of
+/// holding the whole run until CI gives up on it.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An HTTP client for talking to a test server: follows no redirects (each hop is
+/// checked by the test) and gives up after [`REQUEST_TIMEOUT`].
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap()
+}
+
 /// 22 November 2026, 09:00 UTC: the tests' "now".
 pub fn test_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
@@ -111,9 +126,13 @@ pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
         .await
         .unwrap();
     if demo_data {
-        server::demo::seed_demo(storage.as_ref(), test_now())
-            .await
-            .unwrap();
+        tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            server::demo::seed_demo(storage.as_ref(), test_now()),
+        )
+        .await
+        .expect("loading the demo data hung")
+        .unwrap();
     }
     let router =
         server::routes::build_router(&config, storage.clone(), Arc::new(clock.clone())).unwrap();

@@ -157,6 +157,17 @@ pub trait Storage: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<Vec<RecordItem>, StorageError>;
 
+    /// Everything a record page reads, in one transaction with its audit row: the
+    /// patient's visible items (as [`list_record_items`](Self::list_record_items)), the
+    /// release rule set in force (`None` when none was ever saved) and every
+    /// organisation (provenance and feed freshness). One call, so a page view costs one
+    /// connection and one consistent snapshot instead of three.
+    async fn read_record(
+        &self,
+        query: RecordQuery,
+        audit: NewAuditEvent,
+    ) -> Result<RecordRead, StorageError>;
+
     /// One of a patient's items by its public id; `None` when it is not theirs, not
     /// visible, or does not exist (the caller cannot tell which).
     async fn get_record_item(
@@ -197,8 +208,10 @@ pub trait Storage: Send + Sync + 'static {
 
     async fn create_session(&self, session: NewSession) -> Result<(), StorageError>;
 
-    /// The session with this id hash, if it exists (expiry is the caller's decision).
-    async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StorageError>;
+    /// The session with this id hash and the account it belongs to, if it exists
+    /// (expiry is the caller's decision). One query: every page request asks this.
+    async fn find_session(&self, id_hash: &str)
+    -> Result<Option<(Session, Account)>, StorageError>;
 
     async fn touch_session(
         &self,

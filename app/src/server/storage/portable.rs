@@ -233,6 +233,46 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
+/// A session and its account, read together (the account's columns renamed where they
+/// would clash with the session's).
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionAccountRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    issuer: String,
+    subject: String,
+    role: String,
+    identity_level: Option<String>,
+    patient_id: Option<i64>,
+    account_created_at: i64,
+    last_sign_in_at: Option<i64>,
+    previous_sign_in_at: Option<i64>,
+}
+
+pub(super) const SESSION_ACCOUNT_SELECT: &str = "SELECT s.id_hash, s.account_id, s.audience, \
+    s.csrf_token, s.created_at, s.last_seen_at, s.absolute_expires_at, a.issuer, a.subject, \
+    a.role, a.identity_level, a.patient_id, a.created_at AS account_created_at, \
+    a.last_sign_in_at, a.previous_sign_in_at \
+    FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1";
+
+impl TryFrom<SessionAccountRow> for (Session, Account) {
+    type Error = StorageError;
+    fn try_from(row: SessionAccountRow) -> Result<Self, StorageError> {
+        let account = Account::try_from(AccountRow {
+            id: row.session.account_id,
+            issuer: row.issuer,
+            subject: row.subject,
+            role: row.role,
+            identity_level: row.identity_level,
+            patient_id: row.patient_id,
+            created_at: row.account_created_at,
+            last_sign_in_at: row.last_sign_in_at,
+            previous_sign_in_at: row.previous_sign_in_at,
+        })?;
+        Ok((Session::try_from(row.session)?, account))
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct LoginAttemptRow {
     state_hash: String,
@@ -347,6 +387,10 @@ pub(super) fn policy_columns(policy: ReleasePolicy) -> (&'static str, Option<i32
 pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_events (occurred_at, actor_kind, \
     actor_account_id, actor_org_id, patient_id, action, target, outcome, reason, request_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// [`INSERT_AUDIT`] without its values, for inserting many rows at once.
+pub(super) const INSERT_AUDIT_COLUMNS: &str = "INSERT INTO audit_events (occurred_at, \
+    actor_kind, actor_account_id, actor_org_id, patient_id, action, target, outcome, reason, \
+    request_id) ";
 
 /// Keys asked for in one lookup of stored items (4 parameters each).
 pub(super) const KEYS_PER_LOOKUP: usize = 200;
@@ -494,13 +538,8 @@ macro_rules! impl_portable_storage {
             }
 
             async fn list_organisations(&self) -> Result<Vec<Organisation>, StorageError> {
-                sqlx::query_as::<_, OrganisationRow>(concat!(
-                    "SELECT ", organisation_columns!(), " FROM organisations ORDER BY ods_code"))
-                .fetch_all(self.reader())
-                .await?
-                .into_iter()
-                .map(Organisation::try_from)
-                .collect()
+                let mut conn = self.reader().acquire().await?;
+                select_organisations(&mut *conn).await
             }
 
             async fn find_patient_by_nhs_number(
@@ -616,57 +655,27 @@ macro_rules! impl_portable_storage {
                 query: RecordQuery,
                 audit: NewAuditEvent,
             ) -> Result<Vec<RecordItem>, StorageError> {
-                let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
                 let mut tx = self.begin_audited_read().await?;
-                let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
-                sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
-                // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
-                sql.push(" AND i.entered_in_error = FALSE");
-                if !query.kinds.is_empty() {
-                    sql.push(" AND i.kind IN (");
-                    let mut kinds = sql.separated(", ");
-                    for kind in &query.kinds {
-                        kinds.push_bind(kind.code());
-                    }
-                    sql.push(")");
-                }
-                if let Some(source) = query.source {
-                    sql.push(" AND i.source_org_id = ").push_bind(source.0);
-                }
-                if let Some(from) = query.occurred_from {
-                    sql.push(" AND i.occurred_at >= ").push_bind(to_millis(from));
-                }
-                if let Some(before) = query.occurred_before {
-                    sql.push(" AND i.occurred_at < ").push_bind(to_millis(before));
-                }
-                push_label_exclusion(&mut sql, &query.exclude_labels);
-                sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
-                    .push_bind(i64::from(query.limit));
-                let rows: Vec<ItemRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
-
-                let mut labels = std::collections::HashMap::<i64, Vec<String>>::new();
-                if !rows.is_empty() {
-                    let mut label_sql = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT item_id, label FROM record_item_labels WHERE item_id IN (",
-                    );
-                    let mut ids = label_sql.separated(", ");
-                    for row in &rows {
-                        ids.push_bind(row.id);
-                    }
-                    label_sql.push(") ORDER BY label");
-                    let pairs: Vec<(i64, String)> =
-                        label_sql.build_query_as().fetch_all(&mut *tx).await?;
-                    for (item_id, label) in pairs {
-                        labels.entry(item_id).or_default().push(label);
-                    }
-                }
+                let items = select_record_items(&mut *tx, &query).await?;
                 self.finish_audited_read(tx, audit).await?;
-                rows.into_iter()
-                    .map(|row| {
-                        let item_labels = labels.remove(&row.id).unwrap_or_default();
-                        row.into_item(item_labels)
-                    })
-                    .collect()
+                Ok(items)
+            }
+
+            async fn read_record(
+                &self,
+                query: RecordQuery,
+                audit: NewAuditEvent,
+            ) -> Result<RecordRead, StorageError> {
+                let mut tx = self.begin_audited_read().await?;
+                let items = select_record_items(&mut *tx, &query).await?;
+                let rules = select_release_rules(&mut *tx, &self.rule_sets).await?;
+                let organisations = select_organisations(&mut *tx).await?;
+                self.finish_audited_read(tx, audit).await?;
+                Ok(RecordRead {
+                    items,
+                    rules,
+                    organisations,
+                })
             }
 
             async fn get_record_item(
@@ -825,16 +834,16 @@ macro_rules! impl_portable_storage {
                 Ok(())
             }
 
-            async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StorageError> {
-                sqlx::query_as::<_, SessionRow>(
-                    "SELECT id_hash, account_id, audience, csrf_token, created_at, last_seen_at, \
-                     absolute_expires_at FROM sessions WHERE id_hash = $1",
-                )
-                .bind(id_hash)
-                .fetch_optional(self.reader())
-                .await?
-                .map(Session::try_from)
-                .transpose()
+            async fn find_session(
+                &self,
+                id_hash: &str,
+            ) -> Result<Option<(Session, Account)>, StorageError> {
+                sqlx::query_as::<_, SessionAccountRow>(SESSION_ACCOUNT_SELECT)
+                    .bind(id_hash)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .map(<(Session, Account)>::try_from)
+                    .transpose()
             }
 
             async fn touch_session(
@@ -927,31 +936,8 @@ macro_rules! impl_portable_storage {
             }
 
             async fn current_release_rules(&self) -> Result<Option<RuleSet>, StorageError> {
-                let version: Option<i64> =
-                    sqlx::query_scalar("SELECT MAX(version) FROM release_rule_sets")
-                        .fetch_one(self.reader())
-                        .await?;
-                let Some(version) = version else {
-                    return Ok(None);
-                };
-                if let Some(known) = self.rule_sets.get(version) {
-                    return Ok(Some(known));
-                }
-                let rows: Vec<ReleaseRuleRow> = sqlx::query_as(
-                    "SELECT rule_set_version, name, description, source_ods_code, category, \
-                     code, abnormal, policy, delay_days FROM release_rules \
-                     WHERE rule_set_version = $1 ORDER BY position",
-                )
-                .bind(version)
-                .fetch_all(self.reader())
-                .await?;
-                let rules = rows
-                    .into_iter()
-                    .map(ReleaseRule::try_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let set = RuleSet { version, rules };
-                self.rule_sets.remember(&set);
-                Ok(Some(set))
+                let mut conn = self.reader().acquire().await?;
+                select_release_rules(&mut *conn, &self.rule_sets).await
             }
 
             async fn save_release_rules(
@@ -1416,6 +1402,107 @@ macro_rules! impl_portable_storage {
                     .map(|outcome| outcome.ok_or(StorageError::Corrupt("an item was not written")))
                     .collect()
             }
+        }
+
+        /// A patient's visible items, newest first, with their labels.
+        async fn select_record_items(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            query: &RecordQuery,
+        ) -> Result<Vec<RecordItem>, StorageError> {
+            let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
+            let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
+            sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
+            // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
+            sql.push(" AND i.entered_in_error = FALSE");
+            if !query.kinds.is_empty() {
+                sql.push(" AND i.kind IN (");
+                let mut kinds = sql.separated(", ");
+                for kind in &query.kinds {
+                    kinds.push_bind(kind.code());
+                }
+                sql.push(")");
+            }
+            if let Some(source) = query.source {
+                sql.push(" AND i.source_org_id = ").push_bind(source.0);
+            }
+            if let Some(from) = query.occurred_from {
+                sql.push(" AND i.occurred_at >= ").push_bind(to_millis(from));
+            }
+            if let Some(before) = query.occurred_before {
+                sql.push(" AND i.occurred_at < ").push_bind(to_millis(before));
+            }
+            push_label_exclusion(&mut sql, &query.exclude_labels);
+            sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
+                .push_bind(i64::from(query.limit));
+            let rows: Vec<ItemRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
+
+            let mut labels = std::collections::HashMap::<i64, Vec<String>>::new();
+            if !rows.is_empty() {
+                let mut label_sql = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT item_id, label FROM record_item_labels WHERE item_id IN (",
+                );
+                let mut ids = label_sql.separated(", ");
+                for row in &rows {
+                    ids.push_bind(row.id);
+                }
+                label_sql.push(") ORDER BY label");
+                let pairs: Vec<(i64, String)> =
+                    label_sql.build_query_as().fetch_all(&mut *conn).await?;
+                for (item_id, label) in pairs {
+                    labels.entry(item_id).or_default().push(label);
+                }
+            }
+            rows.into_iter()
+                .map(|row| {
+                    let item_labels = labels.remove(&row.id).unwrap_or_default();
+                    row.into_item(item_labels)
+                })
+                .collect()
+        }
+
+        /// The newest saved rule set. Saved versions never change, so only the version
+        /// number is asked for when the cache already holds that version.
+        async fn select_release_rules(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            cache: &RuleSetCache,
+        ) -> Result<Option<RuleSet>, StorageError> {
+            let version: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(version) FROM release_rule_sets")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let Some(version) = version else {
+                return Ok(None);
+            };
+            if let Some(known) = cache.get(version) {
+                return Ok(Some(known));
+            }
+            let rows: Vec<ReleaseRuleRow> = sqlx::query_as(
+                "SELECT rule_set_version, name, description, source_ods_code, category, \
+                 code, abnormal, policy, delay_days FROM release_rules \
+                 WHERE rule_set_version = $1 ORDER BY position",
+            )
+            .bind(version)
+            .fetch_all(&mut *conn)
+            .await?;
+            let rules = rows
+                .into_iter()
+                .map(ReleaseRule::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            let set = RuleSet { version, rules };
+            cache.remember(&set);
+            Ok(Some(set))
+        }
+
+        async fn select_organisations(
+            conn: &mut <$db as sqlx::Database>::Connection,
+        ) -> Result<Vec<Organisation>, StorageError> {
+            sqlx::query_as::<_, OrganisationRow>(concat!(
+                "SELECT ", organisation_columns!(), " FROM organisations ORDER BY ods_code"))
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(Organisation::try_from)
+            .collect()
         }
 
         /// Leaves out items carrying any of the excluded labels.

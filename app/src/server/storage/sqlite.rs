@@ -9,10 +9,18 @@
 //! that arrive while the writer is busy are committed together: each one is applied
 //! inside a savepoint of one shared transaction, so one delivery's failure rolls back
 //! only that delivery, and the commit (the costly step) is paid once per group instead
-//! of once per delivery. Every caller still gets its answer only after the commit.
+//! of once per delivery. The audit rows of record reads are grouped the same way: the
+//! rows waiting when the writer comes free go in as one multi-row insert. Every caller
+//! still gets its answer only after the commit.
+//!
+//! sqlx runs each SQLite connection on a thread of its own, so every statement, and the
+//! liveness ping a pool sends when it hands out a connection, is a round trip between
+//! threads. The pools here skip that ping: a connection to a local file does not go
+//! stale the way a network connection does.
 
+use std::future::Future;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,27 +37,79 @@ use crate::release::{ReleaseRule, RuleSet};
 
 /// The most deliveries one group commit takes; the rest wait for the next.
 const MAX_DELIVERIES_PER_COMMIT: usize = 64;
+/// The most audit rows one insert takes (10 parameters a row, far inside SQLite's limit).
+const MAX_AUDIT_ROWS_PER_INSERT: usize = 256;
 
 pub struct SqliteStorage {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
-    deliveries: Arc<DeliveryQueue>,
+    deliveries: WriterQueue<Delivery, Vec<ItemOutcome>>,
+    audits: WriterQueue<NewAuditEvent, ()>,
     rule_sets: RuleSetCache,
 }
 
-/// Deliveries waiting for the writer, and the turn to commit them.
-#[derive(Default)]
-struct DeliveryQueue {
-    waiting: Mutex<Vec<PendingDelivery>>,
+/// Work waiting for the one writer, and the turn to write it: whoever takes the turn
+/// writes everything waiting (up to a limit) as one group.
+struct WriterQueue<T, A> {
+    waiting: Mutex<Vec<Pending<T, A>>>,
     turn: tokio::sync::Mutex<()>,
 }
 
-type DeliveryAnswer = Result<Vec<ItemOutcome>, StorageError>;
-
-struct PendingDelivery {
-    delivery: Delivery,
-    answer: oneshot::Sender<DeliveryAnswer>,
+/// One caller's work and where its own answer goes.
+struct Pending<T, A> {
+    work: T,
+    answer: oneshot::Sender<Result<A, StorageError>>,
 }
+
+impl<T, A> Default for WriterQueue<T, A> {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::default(),
+            turn: tokio::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<T: Send + 'static, A: Send + 'static> WriterQueue<T, A> {
+    /// Queues `work` and waits for its answer. Whoever takes the turn hands everything
+    /// queued so far (its own work included, unless an earlier turn already took it) to
+    /// `write`, which must answer every caller in the group.
+    async fn submit<F, Fut>(
+        &self,
+        work: T,
+        max_per_group: usize,
+        write: F,
+    ) -> Result<A, StorageError>
+    where
+        F: FnOnce(Vec<Pending<T, A>>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        self.waiting().push(Pending { work, answer });
+        {
+            let _turn = self.turn.lock().await;
+            let group: Vec<Pending<T, A>> = {
+                let mut waiting = self.waiting();
+                let take = waiting.len().min(max_per_group);
+                waiting.drain(..take).collect()
+            };
+            if !group.is_empty() {
+                // Spawned, so that a caller who goes away mid-write (a dropped
+                // connection) cannot abandon the other callers' work.
+                let _ = tokio::spawn(write(group)).await;
+            }
+        }
+        answered.await.unwrap_or(Err(StorageError::NotCommitted(
+            "the commit was abandoned".to_owned(),
+        )))
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Pending<T, A>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+type DeliveryAnswer = Result<Vec<ItemOutcome>, StorageError>;
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database file a `sqlite:` URL names and migrates it.
@@ -67,17 +127,20 @@ impl SqliteStorage {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self {
             writer,
             reader,
-            deliveries: Arc::default(),
+            deliveries: WriterQueue::default(),
+            audits: WriterQueue::default(),
             rule_sets: RuleSetCache::default(),
         })
     }
@@ -104,47 +167,54 @@ impl SqliteStorage {
         audit: NewAuditEvent,
     ) -> Result<(), StorageError> {
         read.commit().await?;
-        let mut writer = self.writer.acquire().await?;
-        let writer = &mut *writer;
-        insert_audit!(writer, audit);
-        Ok(())
+        let writer = self.writer.clone();
+        self.audits
+            .submit(audit, MAX_AUDIT_ROWS_PER_INSERT, |group| {
+                insert_audit_rows(writer, group)
+            })
+            .await
     }
 
-    /// Queues a delivery for the next group commit and waits for its answer. Whoever
-    /// takes the turn commits everything queued so far (its own delivery included, unless
-    /// an earlier turn already took it).
+    /// Queues a delivery for the next group commit and waits for its answer.
     async fn apply_delivery_now(&self, delivery: Delivery) -> DeliveryAnswer {
-        let (answer, answered) = oneshot::channel();
-        self.queue().push(PendingDelivery { delivery, answer });
-        {
-            let _turn = self.deliveries.turn.lock().await;
-            let batch: Vec<PendingDelivery> = {
-                let mut waiting = self.queue();
-                let take = waiting.len().min(MAX_DELIVERIES_PER_COMMIT);
-                waiting.drain(..take).collect()
-            };
-            if !batch.is_empty() {
-                // Spawned, so that a caller who goes away mid-commit (a dropped
-                // connection) cannot abandon the other callers' deliveries.
-                let _ = tokio::spawn(commit_deliveries(self.writer.clone(), batch)).await;
-            }
-        }
-        answered.await.unwrap_or(Err(StorageError::NotCommitted(
-            "the commit was abandoned".to_owned(),
-        )))
-    }
-
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<PendingDelivery>> {
+        let writer = self.writer.clone();
         self.deliveries
-            .waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .submit(delivery, MAX_DELIVERIES_PER_COMMIT, |group| {
+                commit_deliveries(writer, group)
+            })
+            .await
+    }
+}
+
+/// Writes a group of audit rows in one statement (one commit); each caller hears that
+/// its row is written, or why not.
+async fn insert_audit_rows(writer: Pool<Sqlite>, group: Vec<Pending<NewAuditEvent, ()>>) {
+    let (events, answers): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.work, p.answer)).unzip();
+    let mut sql = sqlx::QueryBuilder::<Sqlite>::new(INSERT_AUDIT_COLUMNS);
+    sql.push_values(&events, |mut row, event| {
+        row.push_bind(to_millis(event.at))
+            .push_bind(event.actor_kind.code())
+            .push_bind(event.actor_account.map(|a| a.0))
+            .push_bind(event.actor_org.map(|o| o.0))
+            .push_bind(event.patient.map(|p| p.0))
+            .push_bind(event.action)
+            .push_bind(event.target.as_deref())
+            .push_bind(event.outcome.code())
+            .push_bind(event.reason.as_deref())
+            .push_bind(event.request_id.as_deref());
+    });
+    let outcome = sql.build().execute(&writer).await;
+    for answer in answers {
+        let _ = answer.send(match &outcome {
+            Ok(_) => Ok(()),
+            Err(error) => Err(StorageError::NotCommitted(error.to_string())),
+        });
     }
 }
 
 /// Applies each delivery in a savepoint of one transaction and commits once; each
 /// caller hears its own outcome, or that the commit failed.
-async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<PendingDelivery>) {
+async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<Pending<Delivery, Vec<ItemOutcome>>>) {
     let mut tx = match writer.begin().await {
         Ok(tx) => tx,
         Err(error) => {
@@ -159,7 +229,7 @@ async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<PendingDelivery>) {
     };
     let mut applied = Vec::with_capacity(batch.len());
     for pending in batch {
-        let outcome = apply_in_savepoint(&mut tx, &pending.delivery).await;
+        let outcome = apply_in_savepoint(&mut tx, &pending.work).await;
         applied.push((pending.answer, outcome));
     }
     match tx.commit().await {

@@ -187,6 +187,14 @@ pub struct ItemOutcome {
     pub change: ItemChange,
 }
 
+/// What one record page reads: see [`Storage::read_record`](super::Storage::read_record).
+#[derive(Debug, Clone)]
+pub struct RecordRead {
+    pub items: Vec<RecordItem>,
+    pub rules: Option<crate::release::RuleSet>,
+    pub organisations: Vec<Organisation>,
+}
+
 /// Which of a patient's items to read.
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
