@@ -77,7 +77,9 @@ impl TryFrom<PatientRow> for Patient {
     }
 }
 
-#[derive(sqlx::FromRow)]
+/// A stored item as read, by column (`get_record_item`) or as one object of the JSON
+/// array a patient's items come back in (`select_record_items`).
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct ItemRow {
     pub(super) id: i64,
     public_id: String,
@@ -96,22 +98,60 @@ pub(super) struct ItemRow {
     category: Option<String>,
     code_system: Option<String>,
     code: Option<String>,
+    #[serde(deserialize_with = "flag_from_json")]
     abnormal: Option<bool>,
     issued_at: Option<i64>,
     effective_at: Option<i64>,
     release_directive: String,
     first_received_at: i64,
     last_received_at: i64,
+    /// Only in the JSON form; the column form reads labels separately.
+    #[sqlx(skip)]
+    #[serde(default)]
+    pub(super) labels: Vec<String>,
 }
 
-pub(super) const ITEM_SELECT: &str = "SELECT i.id, i.public_id, i.patient_id, i.kind, \
-    p.public_id AS parent_public_id, i.source_org_id, o.name AS source_name, \
-    o.ods_code AS source_ods_code, i.current_version, i.status, i.title, i.occurred_at, \
-    i.occurred_text, i.details, i.category, i.code_system, i.code, i.abnormal, i.issued_at, \
-    i.effective_at, i.release_directive, i.first_received_at, i.last_received_at \
-    FROM record_items i \
-    JOIN organisations o ON o.id = i.source_org_id \
-    LEFT JOIN record_items p ON p.id = i.parent_item_id";
+/// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from SQLite
+/// (which stores booleans as integers), or `null`.
+fn flag_from_json<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+    }
+    Ok(
+        Option::<Flag>::deserialize(deserializer)?.map(|flag| match flag {
+            Flag::Bool(value) => value,
+            Flag::Int(value) => value != 0,
+        }),
+    )
+}
+
+macro_rules! item_columns {
+    () => {
+        "i.id, i.public_id, i.patient_id, i.kind, p.public_id AS parent_public_id, \
+         i.source_org_id, o.name AS source_name, o.ods_code AS source_ods_code, \
+         i.current_version, i.status, i.title, i.occurred_at, i.occurred_text, i.details, \
+         i.category, i.code_system, i.code, i.abnormal, i.issued_at, i.effective_at, \
+         i.release_directive, i.first_received_at, i.last_received_at"
+    };
+}
+pub(super) use item_columns;
+
+macro_rules! item_tables {
+    () => {
+        "FROM record_items i \
+         JOIN organisations o ON o.id = i.source_org_id \
+         LEFT JOIN record_items p ON p.id = i.parent_item_id"
+    };
+}
+pub(super) use item_tables;
+
+pub(super) const ITEM_SELECT: &str = concat!("SELECT ", item_columns!(), " ", item_tables!());
 
 impl ItemRow {
     pub(super) fn into_item(self, labels: Vec<String>) -> Result<RecordItem, StorageError> {
@@ -1404,13 +1444,20 @@ macro_rules! impl_portable_storage {
             }
         }
 
-        /// A patient's visible items, newest first, with their labels.
+        /// A patient's visible items, newest first, with their labels. They come back
+        /// as one JSON array in one row (built by the backend's `ITEMS_AS_JSON`), not
+        /// as a row per item: sqlx hands SQLite rows over from the connection's own
+        /// thread one at a time, and those hand-overs, not the query, were most of a
+        /// record page's cost.
         async fn select_record_items(
             conn: &mut <$db as sqlx::Database>::Connection,
             query: &RecordQuery,
         ) -> Result<Vec<RecordItem>, StorageError> {
             let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
-            let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
+            let mut sql = sqlx::QueryBuilder::<$db>::new(ITEMS_AS_JSON.0);
+            sql.push(concat!("SELECT ", item_columns!(), ", "))
+                .push(ITEM_LABELS_AS_JSON)
+                .push(concat!(" AS labels ", item_tables!()));
             sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
             // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
             sql.push(" AND i.entered_in_error = FALSE");
@@ -1434,28 +1481,18 @@ macro_rules! impl_portable_storage {
             push_label_exclusion(&mut sql, &query.exclude_labels);
             sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
                 .push_bind(i64::from(query.limit));
-            let rows: Vec<ItemRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
-
-            let mut labels = std::collections::HashMap::<i64, Vec<String>>::new();
-            if !rows.is_empty() {
-                let mut label_sql = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT item_id, label FROM record_item_labels WHERE item_id IN (",
-                );
-                let mut ids = label_sql.separated(", ");
-                for row in &rows {
-                    ids.push_bind(row.id);
-                }
-                label_sql.push(") ORDER BY label");
-                let pairs: Vec<(i64, String)> =
-                    label_sql.build_query_as().fetch_all(&mut *conn).await?;
-                for (item_id, label) in pairs {
-                    labels.entry(item_id).or_default().push(label);
-                }
-            }
+            sql.push(ITEMS_AS_JSON.1);
+            let json: Option<String> = sql.build_query_scalar().fetch_one(&mut *conn).await?;
+            let rows: Vec<ItemRow> = match json {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|_| StorageError::Corrupt("record items as JSON"))?,
+                None => Vec::new(),
+            };
             rows.into_iter()
-                .map(|row| {
-                    let item_labels = labels.remove(&row.id).unwrap_or_default();
-                    row.into_item(item_labels)
+                .map(|mut row| {
+                    let mut labels = std::mem::take(&mut row.labels);
+                    labels.sort();
+                    row.into_item(labels)
                 })
                 .collect()
         }

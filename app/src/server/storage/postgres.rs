@@ -13,6 +13,16 @@ use crate::audit::{ActorKind, AuditOutcome, action};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::release::{ReleaseRule, RuleSet};
 
+/// Wraps a query of item rows (newest first) so that they come back as one JSON array
+/// in one row, in the same order; see `select_record_items`.
+const ITEMS_AS_JSON: (&str, &str) = (
+    "SELECT json_agg(t ORDER BY t.occurred_at DESC, t.id DESC)::text FROM (",
+    ") t",
+);
+/// An item's labels as an array (the `i` of the item query), a JSON array in `json_agg`.
+const ITEM_LABELS_AS_JSON: &str =
+    "ARRAY(SELECT label FROM record_item_labels l WHERE l.item_id = i.id ORDER BY label)";
+
 pub struct PostgresStorage {
     pool: Pool<Postgres>,
     rule_sets: RuleSetCache,

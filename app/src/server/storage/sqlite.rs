@@ -35,6 +35,26 @@ use crate::audit::{ActorKind, AuditOutcome, action};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::release::{ReleaseRule, RuleSet};
 
+/// Wraps a query of item rows (newest first) so that they come back as one JSON array
+/// in one row, in the same order; see `select_record_items`.
+const ITEMS_AS_JSON: (&str, &str) = (
+    "SELECT json_group_array(json_object('id', id, 'public_id', public_id, \
+     'patient_id', patient_id, 'kind', kind, 'parent_public_id', parent_public_id, \
+     'source_org_id', source_org_id, 'source_name', source_name, \
+     'source_ods_code', source_ods_code, 'current_version', current_version, \
+     'status', status, 'title', title, 'occurred_at', occurred_at, \
+     'occurred_text', occurred_text, 'details', details, 'category', category, \
+     'code_system', code_system, 'code', code, 'abnormal', abnormal, \
+     'issued_at', issued_at, 'effective_at', effective_at, \
+     'release_directive', release_directive, 'first_received_at', first_received_at, \
+     'last_received_at', last_received_at, 'labels', json(labels)) \
+     ORDER BY occurred_at DESC, id DESC) FROM (",
+    ")",
+);
+/// An item's labels as a JSON array (the `i` of the item query).
+const ITEM_LABELS_AS_JSON: &str =
+    "(SELECT json_group_array(label) FROM record_item_labels l WHERE l.item_id = i.id)";
+
 /// The most deliveries one group commit takes; the rest wait for the next.
 const MAX_DELIVERIES_PER_COMMIT: usize = 64;
 /// The most audit rows one insert takes (10 parameters a row, far inside SQLite's limit).
