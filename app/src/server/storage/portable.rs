@@ -424,10 +424,7 @@ pub(super) fn policy_columns(policy: ReleasePolicy) -> (&'static str, Option<i32
     }
 }
 
-pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_events (occurred_at, actor_kind, \
-    actor_account_id, actor_org_id, patient_id, action, target, outcome, reason, request_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-/// [`INSERT_AUDIT`] without its values, for inserting many rows at once.
+/// The start of an insert of audit rows; the rows' values follow.
 pub(super) const INSERT_AUDIT_COLUMNS: &str = "INSERT INTO audit_events (occurred_at, \
     actor_kind, actor_account_id, actor_org_id, patient_id, action, target, outcome, reason, \
     request_id) ";
@@ -1542,6 +1539,24 @@ macro_rules! impl_portable_storage {
             .collect()
         }
 
+        /// The insert of these audit rows, one statement however many there are.
+        fn insert_audit_rows(events: &[NewAuditEvent]) -> sqlx::QueryBuilder<$db> {
+            let mut sql = sqlx::QueryBuilder::<$db>::new(INSERT_AUDIT_COLUMNS);
+            sql.push_values(events, |mut row, event| {
+                row.push_bind(to_millis(event.at))
+                    .push_bind(event.actor_kind.code())
+                    .push_bind(event.actor_account.map(|a| a.0))
+                    .push_bind(event.actor_org.map(|o| o.0))
+                    .push_bind(event.patient.map(|p| p.0))
+                    .push_bind(event.action)
+                    .push_bind(event.target.as_deref())
+                    .push_bind(event.outcome.code())
+                    .push_bind(event.reason.as_deref())
+                    .push_bind(event.request_id.as_deref());
+            });
+            sql
+        }
+
         /// Leaves out items carrying any of the excluded labels.
         fn push_label_exclusion(sql: &mut sqlx::QueryBuilder<$db>, exclude: &[String]) {
             if exclude.is_empty() {
@@ -1564,17 +1579,8 @@ macro_rules! impl_portable_storage {
 macro_rules! insert_audit {
     ($tx:ident, $event:expr) => {{
         let event: NewAuditEvent = $event;
-        sqlx::query(INSERT_AUDIT)
-            .bind(to_millis(event.at))
-            .bind(event.actor_kind.code())
-            .bind(event.actor_account.map(|a| a.0))
-            .bind(event.actor_org.map(|o| o.0))
-            .bind(event.patient.map(|p| p.0))
-            .bind(event.action)
-            .bind(event.target.as_deref())
-            .bind(event.outcome.code())
-            .bind(event.reason.as_deref())
-            .bind(event.request_id.as_deref())
+        insert_audit_rows(std::slice::from_ref(&event))
+            .build()
             .execute(&mut *$tx)
             .await?;
     }};

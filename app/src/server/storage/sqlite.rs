@@ -190,7 +190,7 @@ impl SqliteStorage {
         let writer = self.writer.clone();
         self.audits
             .submit(audit, MAX_AUDIT_ROWS_PER_INSERT, |group| {
-                insert_audit_rows(writer, group)
+                insert_audit_group(writer, group)
             })
             .await
     }
@@ -208,22 +208,9 @@ impl SqliteStorage {
 
 /// Writes a group of audit rows in one statement (one commit); each caller hears that
 /// its row is written, or why not.
-async fn insert_audit_rows(writer: Pool<Sqlite>, group: Vec<Pending<NewAuditEvent, ()>>) {
+async fn insert_audit_group(writer: Pool<Sqlite>, group: Vec<Pending<NewAuditEvent, ()>>) {
     let (events, answers): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.work, p.answer)).unzip();
-    let mut sql = sqlx::QueryBuilder::<Sqlite>::new(INSERT_AUDIT_COLUMNS);
-    sql.push_values(&events, |mut row, event| {
-        row.push_bind(to_millis(event.at))
-            .push_bind(event.actor_kind.code())
-            .push_bind(event.actor_account.map(|a| a.0))
-            .push_bind(event.actor_org.map(|o| o.0))
-            .push_bind(event.patient.map(|p| p.0))
-            .push_bind(event.action)
-            .push_bind(event.target.as_deref())
-            .push_bind(event.outcome.code())
-            .push_bind(event.reason.as_deref())
-            .push_bind(event.request_id.as_deref());
-    });
-    let outcome = sql.build().execute(&writer).await;
+    let outcome = insert_audit_rows(&events).build().execute(&writer).await;
     for answer in answers {
         let _ = answer.send(match &outcome {
             Ok(_) => Ok(()),
