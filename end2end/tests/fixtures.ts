@@ -11,7 +11,8 @@ export const test = base.extend<{ consoleErrors: string[] }>({
       if (message.type() !== 'error') return
       // The document's own error status (a 404 page) is what the test checks, not a fault.
       if (message.text().startsWith('Failed to load resource') && message.location().url === page.url()) return
-      errors.push(message.text())
+      // Name the resource: "Failed to load resource" alone does not say which one.
+      errors.push(`${message.text()} (${message.location().url})`)
     })
     page.on('pageerror', (error) => errors.push(error.message))
     await use(errors)

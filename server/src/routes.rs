@@ -3,7 +3,7 @@
 //! headers, panic catching).
 
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -135,7 +135,7 @@ pub fn build_router(
         clock,
         demo_mode: config.demo || config.simulator,
     };
-    let routes = generate_route_list(App);
+    let routes = app_routes();
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
     let fallback_state = state.clone();
@@ -192,6 +192,18 @@ pub fn build_router(
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     Ok(router)
+}
+
+/// The app's routes, worked out once per process.
+///
+/// Working them out renders the app with resource loading switched off, and leptos keeps
+/// that switch in one process-wide flag: a page that another server in the same process
+/// starts rendering meanwhile (the integration tests run many servers side by side)
+/// waits on its data for ever. Worked out once, before the first server answers
+/// anything, nothing can be rendering at that moment.
+fn app_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// The OpenID Connect client for one provider, and its simulator when the provider is
