@@ -3,7 +3,10 @@
 //! action they record (domain rules, "Audit"); this module only names things, so the
 //! names are the same wherever they are written or read.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::{AccountId, OrganisationId, PatientId};
 
 /// In what capacity someone acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,4 +89,56 @@ pub mod action {
     pub const SIGN_IN_REFUSED: &str = "auth.sign_in_refused";
     pub const RELEASE_RULES_CHANGED: &str = "release_rules.changed";
     pub const ATTACHMENT_VIEWED: &str = "record.attachment_viewed";
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub at: DateTime<Utc>,
+    pub actor_kind: ActorKind,
+    pub actor_account: Option<AccountId>,
+    pub actor_org: Option<OrganisationId>,
+    /// Whose record the action touched.
+    pub patient: Option<PatientId>,
+    /// A stable code from `audit::action`.
+    pub action: &'static str,
+    /// What part of the record, or which item (public ids only).
+    pub target: Option<String>,
+    pub outcome: AuditOutcome,
+    /// A reason code, never free text from a request and never a token.
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl NewAuditEvent {
+    /// An allowed action with nothing but the essentials set; fill in the rest with
+    /// struct update syntax.
+    pub fn new(at: DateTime<Utc>, actor_kind: ActorKind, action: &'static str) -> Self {
+        Self {
+            at,
+            actor_kind,
+            actor_account: None,
+            actor_org: None,
+            patient: None,
+            action,
+            target: None,
+            outcome: AuditOutcome::Allowed,
+            reason: None,
+            request_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_kind: ActorKind,
+    pub actor_account: Option<AccountId>,
+    pub actor_org: Option<OrganisationId>,
+    pub patient: Option<PatientId>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: AuditOutcome,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
 }

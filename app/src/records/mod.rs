@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 pub mod api;
+pub mod item;
 pub mod view;
+
+pub use item::RecordItem;
 
 /// The kinds of record item the portal shows. One FHIR resource becomes one item; a
 /// diagnostic report's observations are items of their own, linked to the report.

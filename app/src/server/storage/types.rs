@@ -3,19 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::{ActorKind, AuditOutcome};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::records::{ItemDetails, OrganisationKind, RecordKind, ReleaseDirective};
 
-/// Database ids. They never appear in URLs: items are addressed by their public id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrganisationId(pub i64);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PatientId(pub i64);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountId(pub i64);
+// The entities the rules reason about are pure types, defined outside storage so that
+// they compile for the browser too; storage takes and returns them.
+pub use crate::audit::{AuditEvent, NewAuditEvent};
+pub use crate::domain::{Account, AccountId, AccountRole, Organisation, OrganisationId, PatientId};
+pub use crate::records::RecordItem;
 
 #[derive(Debug, Clone)]
 pub struct NewOrganisation {
@@ -25,18 +20,6 @@ pub struct NewOrganisation {
     /// SHA-256 (hex) of the credential; the credential itself is never stored.
     pub credential_hash: String,
     pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Organisation {
-    pub id: OrganisationId,
-    pub ods_code: OdsCode,
-    pub name: String,
-    pub kind: OrganisationKind,
-    pub has_credential: bool,
-    pub credential_issued_at: Option<DateTime<Utc>>,
-    /// When the source last delivered anything: "up to date as of" for patients.
-    pub last_received_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -219,64 +202,12 @@ impl RecordQuery {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordItem {
-    pub public_id: String,
-    pub patient_id: PatientId,
-    pub kind: RecordKind,
-    pub parent_public_id: Option<String>,
-    pub source: OrganisationId,
-    pub source_name: String,
-    pub source_ods_code: OdsCode,
-    pub version: i64,
-    pub status: String,
-    pub title: String,
-    pub occurred_at: Option<DateTime<Utc>>,
-    pub occurred_text: Option<String>,
-    pub details: ItemDetails,
-    pub category: Option<String>,
-    pub code_system: Option<String>,
-    pub code: Option<String>,
-    pub abnormal: Option<bool>,
-    pub issued_at: Option<DateTime<Utc>>,
-    pub effective_at: Option<DateTime<Utc>>,
-    pub release_directive: ReleaseDirective,
-    pub labels: Vec<String>,
-    pub first_received_at: DateTime<Utc>,
-    pub last_received_at: DateTime<Utc>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemVersion {
     pub version: i64,
     pub received_at: DateTime<Utc>,
     pub content_sha256: String,
     pub raw_resource: String,
-}
-
-/// The role an account has. Patients (and proxies, who are patients in their own right)
-/// sign in with NHS login; service desk staff with their organisation's provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountRole {
-    Patient,
-    ServiceDesk,
-}
-
-impl AccountRole {
-    pub fn code(self) -> &'static str {
-        match self {
-            AccountRole::Patient => "patient",
-            AccountRole::ServiceDesk => "service_desk",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        match code {
-            "patient" => Some(AccountRole::Patient),
-            "service_desk" => Some(AccountRole::ServiceDesk),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -289,20 +220,6 @@ pub struct NewSignIn {
     pub patient_id: Option<PatientId>,
     pub at: DateTime<Utc>,
     pub request_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: AccountId,
-    pub issuer: String,
-    pub subject: String,
-    pub role: AccountRole,
-    pub identity_level: Option<String>,
-    pub patient_id: Option<PatientId>,
-    pub created_at: DateTime<Utc>,
-    pub last_sign_in_at: Option<DateTime<Utc>>,
-    /// The sign-in before the latest one: "new since your last visit" starts here.
-    pub previous_sign_in_at: Option<DateTime<Utc>>,
 }
 
 /// Which side of the portal a session belongs to; the two never mix.
@@ -364,58 +281,6 @@ pub struct NewLoginAttempt {
 }
 
 pub type LoginAttempt = NewLoginAttempt;
-
-#[derive(Debug, Clone)]
-pub struct NewAuditEvent {
-    pub at: DateTime<Utc>,
-    pub actor_kind: ActorKind,
-    pub actor_account: Option<AccountId>,
-    pub actor_org: Option<OrganisationId>,
-    /// Whose record the action touched.
-    pub patient: Option<PatientId>,
-    /// A stable code from `audit::action`.
-    pub action: &'static str,
-    /// What part of the record, or which item (public ids only).
-    pub target: Option<String>,
-    pub outcome: AuditOutcome,
-    /// A reason code, never free text from a request and never a token.
-    pub reason: Option<String>,
-    pub request_id: Option<String>,
-}
-
-impl NewAuditEvent {
-    /// An allowed action with nothing but the essentials set; fill in the rest with
-    /// struct update syntax.
-    pub fn new(at: DateTime<Utc>, actor_kind: ActorKind, action: &'static str) -> Self {
-        Self {
-            at,
-            actor_kind,
-            actor_account: None,
-            actor_org: None,
-            patient: None,
-            action,
-            target: None,
-            outcome: AuditOutcome::Allowed,
-            reason: None,
-            request_id: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor_kind: ActorKind,
-    pub actor_account: Option<AccountId>,
-    pub actor_org: Option<OrganisationId>,
-    pub patient: Option<PatientId>,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: AuditOutcome,
-    pub reason: Option<String>,
-    pub request_id: Option<String>,
-}
 
 /// Epoch milliseconds, the form times take in the database.
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {

@@ -1,0 +1,61 @@
+//! Who signs in (accounts and their roles) and who sends (source organisations): the
+//! people and organisations the access rules reason about, as pure types.
+
+use chrono::{DateTime, Utc};
+
+use super::{AccountId, OdsCode, OrganisationId, PatientId};
+use crate::records::OrganisationKind;
+
+
+
+/// The role an account has. Patients (and proxies, who are patients in their own right)
+/// sign in with NHS login; service desk staff with their organisation's provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRole {
+    Patient,
+    ServiceDesk,
+}
+
+impl AccountRole {
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountRole::Patient => "patient",
+            AccountRole::ServiceDesk => "service_desk",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "patient" => Some(AccountRole::Patient),
+            "service_desk" => Some(AccountRole::ServiceDesk),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub issuer: String,
+    pub subject: String,
+    pub role: AccountRole,
+    pub identity_level: Option<String>,
+    pub patient_id: Option<PatientId>,
+    pub created_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// The sign-in before the latest one: "new since your last visit" starts here.
+    pub previous_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// A source organisation, identified by its ODS code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: OrganisationId,
+    pub ods_code: OdsCode,
+    pub name: String,
+    pub kind: OrganisationKind,
+    pub has_credential: bool,
+    pub credential_issued_at: Option<DateTime<Utc>>,
+    /// When the source last delivered anything: "up to date as of" for patients.
+    pub last_received_at: Option<DateTime<Utc>>,
+}
