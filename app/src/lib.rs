@@ -10,6 +10,7 @@
 // need more than the default 128 levels to prove their trait bounds.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod components;

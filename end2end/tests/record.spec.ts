@@ -15,7 +15,7 @@ test('the overview shows next appointments, what is new and results not availabl
   const waiting = page.locator('h2:has-text("Results not available yet") + ul')
   await expect(waiting).toContainText('MRI of right knee')
   await expect(waiting).toContainText('Result received, available on')
-  await expect(waiting).toContainText('Your clinical team will release it')
+  await expect(waiting).toContainText('will release it after they have reviewed it')
   // Nothing of a withheld report reaches the page.
   await expect(page.locator('body')).not.toContainText('meniscal')
   await expectNoAccessibilityViolations(page, javaScriptEnabled)

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod demo;
 pub mod feed;
 pub mod ingest;
+pub mod privacy;
 pub mod record_files;
 pub mod release;
 pub mod routes;
@@ -39,7 +40,7 @@ pub enum StartError {
     Listen(std::io::Error),
 }
 
-/// Opens storage, loads demo data if asked, binds the listener and serves until the
+/// Opens storage, prepares it ([`prepare`]), binds the listener and serves until the
 /// process is told to stop.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let storage = storage::connect(config.database_url.expose()).await?;
@@ -48,25 +49,41 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         tracing::warn!(
             "DEMO MODE: made-up data and a simulated NHS login. Never use this in production."
         );
-        if let Some(summary) = demo::seed_demo(storage.as_ref(), clock.now()).await? {
-            tracing::info!(
-                organisations = summary.organisations,
-                items = summary.items,
-                "loaded demo data"
-            );
-        }
     }
-    release::sync_release_rules(storage.as_ref(), &config.release_rules, clock.now()).await?;
+    let router = prepare(&config, storage, clock).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;
     let address = listener.local_addr().map_err(StartError::Listen)?;
-    let router = routes::build_router(&config, storage, clock)?;
     tracing::info!(backend = ?backend_name(&config), "the portal is ready at http://{address}");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(StartError::Listen)
+}
+
+/// Everything between an open database and a router ready to serve, in one place so
+/// that the binary and the integration tests cannot drift apart: the release rules and
+/// the privacy code list from configuration are applied to storage (a changed code list
+/// relabels what is already stored, audited), demo data is loaded when asked, and the
+/// router is built.
+pub async fn prepare(
+    config: &Config,
+    storage: Arc<dyn storage::Storage>,
+    clock: Arc<dyn Clock>,
+) -> Result<axum::Router, StartError> {
+    release::sync_release_rules(storage.as_ref(), &config.release_rules, clock.now()).await?;
+    privacy::apply_code_list(storage.as_ref(), &config.privacy_codes, clock.now()).await?;
+    if config.demo
+        && let Some(summary) = demo::seed_demo(storage.as_ref(), clock.now()).await?
+    {
+        tracing::info!(
+            organisations = summary.organisations,
+            items = summary.items,
+            "loaded demo data"
+        );
+    }
+    Ok(routes::build_router(config, storage, clock)?)
 }
 
 /// The database kind, for logs: never the URL, which may hold a password.

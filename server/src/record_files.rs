@@ -1,12 +1,13 @@
 //! A letter's attached document (usually a PDF), viewed in the browser or downloaded.
 //! The bytes are stored once by content address, so the address alone proves nothing:
 //! the request names the letter too, and the document is served only when the letter
-//! is the signed-in patient's, is shown to them, and lists that attachment. Every
-//! refusal looks the same as "not found". The read is audited with the letter.
+//! is the signed-in patient's, the access decision shows it to them (not withheld, held
+//! or hidden), and it lists that attachment. Every refusal looks the same as "not
+//! found". The read is audited with the letter.
 
-use app::records::ItemDetails;
-use app::server::record_reader::PatientReader;
-use app::server::record_view::letter_entries;
+use app::records::{ItemDetails, RecordKind};
+use app::server::record_reader::{ReadRecord, RecordReader};
+use app::server::record_view::letter_entry;
 use app::server::{AppState, Viewer};
 use axum::Extension;
 use axum::extract::{Path, Query, State};
@@ -32,7 +33,7 @@ pub async fn letter_attachment(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let reader = match PatientReader::for_account(
+    let reader = match RecordReader::own_record(
         state.clone(),
         viewer.patient.map(|p| p.account),
         request_id,
@@ -41,22 +42,19 @@ pub async fn letter_attachment(
         Err(error) => return refusal(error.status(), &error.to_string()),
     };
     let not_found = || refusal(StatusCode::NOT_FOUND, "Page not found.");
-    let item = match reader
-        .item(&letter_id, format!("letter:{letter_id}:attachment"))
-        .await
-    {
-        Ok(Some(item)) => item,
-        Ok(None) => return not_found(),
+    let record = match reader.read(format!("letter:{letter_id}:attachment")).await {
+        Ok(ReadRecord { record, .. }) => record,
         Err(error) => return refusal(error.status(), &error.to_string()),
     };
-    let rules = match reader.rules().await {
-        Ok(rules) => rules,
-        Err(error) => return refusal(error.status(), &error.to_string()),
-    };
-    let Some(letter) = letter_entries(std::slice::from_ref(&item), &rules, reader.now).pop() else {
+    let Some(letter) = record
+        .item(&letter_id)
+        .filter(|d| d.item.kind == RecordKind::Document)
+        .map(letter_entry)
+    else {
         return not_found();
     };
-    let ItemDetails::Document { attachments, .. } = &letter.details else {
+    // Only a letter whose content may be shown has attachments to give.
+    let Some(ItemDetails::Document { attachments, .. }) = letter.details() else {
         return not_found();
     };
     let Some(listed) = attachments

@@ -4,14 +4,15 @@
 // Test helpers may panic: in a test, a panic is a clear failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::HashSet;
 
 use chrono::{Duration, TimeZone, Utc};
 
-use app::audit::{ActorKind, action};
 use app::domain::NhsNumber;
 use app::records::{ItemDetails, ObservedValue, RecordKind};
-use app::server::storage::{self, NewAuditEvent, RecordQuery};
+use app::server::storage;
 use server::demo;
 
 #[tokio::test]
@@ -52,11 +53,7 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
             .await
             .unwrap()
             .expect(number);
-        let audit = NewAuditEvent::new(now, ActorKind::System, action::RECORD_VIEWED);
-        let items = store
-            .list_record_items(RecordQuery::for_patient(patient.id), audit)
-            .await
-            .unwrap();
+        let items = support::stored_items(store.as_ref(), patient.id).await;
         assert!(!items.is_empty(), "{number} has a record");
         all_kinds.extend(items.iter().map(|i| i.kind));
     }
@@ -67,11 +64,7 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
         .await
         .unwrap()
         .unwrap();
-    let audit = NewAuditEvent::new(now, ActorKind::System, action::RECORD_VIEWED);
-    let items = store
-        .list_record_items(RecordQuery::for_patient(amelia.id), audit)
-        .await
-        .unwrap();
+    let items = support::stored_items(store.as_ref(), amelia.id).await;
 
     let appointments: Vec<_> = items
         .iter()
@@ -135,48 +128,33 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
         .collect();
     assert!(documents.iter().any(|d| matches!(&d.details, ItemDetails::Document { attachments, .. } if attachments.iter().any(|a| a.content_type == "application/pdf"))));
 
-    // The sexual health test is stored with its label, and never in a display query.
+    // The sexual health test is stored with its label (on the result, whose code is on
+    // the list), and neither it nor its report is ever shown: the report is hidden as
+    // the labelled result's relative.
     let labelled = store
         .count_labelled_items_by_sender(&app::privacy::excluded_labels())
         .await
         .unwrap();
     assert_eq!(
         labelled.iter().map(|(_, n)| n).sum::<u64>(),
-        2,
-        "the report and its result"
+        1,
+        "the result"
     );
     let amelia = store
         .find_patient_by_nhs_number(&NhsNumber::parse(demo::AMELIA).unwrap())
         .await
         .unwrap()
         .unwrap();
-    let audit = NewAuditEvent::new(now, ActorKind::System, action::RECORD_VIEWED);
-    let shown = store
-        .list_record_items(
-            RecordQuery {
-                exclude_labels: app::privacy::excluded_labels(),
-                ..RecordQuery::for_patient(amelia.id)
-            },
-            audit,
-        )
-        .await
-        .unwrap();
-    assert!(
-        shown
-            .iter()
-            .all(|i| !i.title.contains("Chlamydia") && !i.title.contains("Sexual health"))
-    );
+    let shown = support::decided_for_patient(store.as_ref(), amelia.id, now).await;
+    assert!(shown.items().iter().all(|d| !d.item.title.contains("Chlamydia")
+        && !d.item.title.contains("Sexual health")));
 
     let grace = store
         .find_patient_by_nhs_number(&NhsNumber::parse(demo::GRACE).unwrap())
         .await
         .unwrap()
         .unwrap();
-    let audit = NewAuditEvent::new(now, ActorKind::System, action::RECORD_VIEWED);
-    let grace_items = store
-        .list_record_items(RecordQuery::for_patient(grace.id), audit)
-        .await
-        .unwrap();
+    let grace_items = support::stored_items(store.as_ref(), grace.id).await;
     assert!(grace_items.iter().any(|d| d.title == "Discharge summary"
         && matches!(&d.details, ItemDetails::Document { sections, .. } if sections.len() == 4)));
 }

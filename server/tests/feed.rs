@@ -21,7 +21,7 @@ struct Feed {
 }
 
 async fn feed_with(args: SettingsArgs) -> Feed {
-    let server = spawn(args, false).await;
+    let server = spawn(args).await;
     let (token, credential_hash) = new_credential();
     server
         .storage
@@ -546,9 +546,6 @@ async fn conditional_update_refuses_a_resource_whose_identifier_disagrees_with_t
 
 #[tokio::test]
 async fn sensitive_results_are_labelled_at_ingest_and_never_listed_for_display() {
-    use app::audit::{ActorKind, action};
-    use app::server::storage::{NewAuditEvent, RecordQuery};
-
     let feed = feed().await;
     let mut by_code = observation_entry("hiv-1", "1");
     by_code["resource"]["code"] = json!({ "coding": [{ "system": "http://loinc.org", "code": "7917-8", "display": "HIV 1 antibody" }] });
@@ -572,13 +569,7 @@ async fn sensitive_results_are_labelled_at_ingest_and_never_listed_for_display()
         .await
         .unwrap()
         .unwrap();
-    let audit = || NewAuditEvent::new(test_now(), ActorKind::System, action::RECORD_VIEWED);
-    let everything = feed
-        .server
-        .storage
-        .list_record_items(RecordQuery::for_patient(patient.id), audit())
-        .await
-        .unwrap();
+    let everything = support::stored_items(feed.server.storage.as_ref(), patient.id).await;
     let labels: Vec<Vec<String>> = everything.iter().map(|i| i.labels.clone()).collect();
     assert!(labels.contains(&vec!["hiv".to_owned()]), "{labels:?}");
     assert!(
@@ -586,18 +577,9 @@ async fn sensitive_results_are_labelled_at_ingest_and_never_listed_for_display()
         "{labels:?}"
     );
 
-    let shown = feed
-        .server
-        .storage
-        .list_record_items(
-            RecordQuery {
-                exclude_labels: app::privacy::excluded_labels(),
-                ..RecordQuery::for_patient(patient.id)
-            },
-            audit(),
-        )
-        .await
-        .unwrap();
+    let shown =
+        support::decided_for_patient(feed.server.storage.as_ref(), patient.id, test_now()).await;
+    let shown: Vec<_> = shown.items().iter().map(|d| &d.item).collect();
     assert_eq!(shown.len(), 1, "only the sodium result may be shown");
     assert!(shown[0].labels.is_empty());
 }
@@ -681,9 +663,7 @@ fn composition_entry() -> Value {
 
 #[tokio::test]
 async fn a_document_bundle_is_stored_with_its_narrative_sanitised() {
-    use app::audit::{ActorKind, action};
     use app::records::ItemDetails;
-    use app::server::storage::{NewAuditEvent, RecordQuery};
 
     let feed = feed().await;
     let (status, _) = feed
@@ -698,13 +678,7 @@ async fn a_document_bundle_is_stored_with_its_narrative_sanitised() {
         .await
         .unwrap()
         .unwrap();
-    let audit = NewAuditEvent::new(test_now(), ActorKind::System, action::RECORD_VIEWED);
-    let items = feed
-        .server
-        .storage
-        .list_record_items(RecordQuery::for_patient(patient.id), audit)
-        .await
-        .unwrap();
+    let items = support::stored_items(feed.server.storage.as_ref(), patient.id).await;
     let ItemDetails::Document { sections, .. } = &items[0].details else {
         panic!("{:?}", items[0].details)
     };
@@ -905,9 +879,7 @@ async fn hl7_r4_examples_are_accepted_or_precisely_refused() {
 
 #[tokio::test]
 async fn a_sender_can_release_hold_or_retract_a_report_with_a_meta_tag() {
-    use app::audit::{ActorKind, action};
     use app::records::ReleaseDirective;
-    use app::server::storage::{NewAuditEvent, RecordQuery};
 
     let feed = feed().await;
     let report = |id: &str, code: &str| {
@@ -939,16 +911,12 @@ async fn a_sender_can_release_hold_or_retract_a_report_with_a_meta_tag() {
         .await
         .unwrap()
         .unwrap();
-    let audit = NewAuditEvent::new(test_now(), ActorKind::System, action::RECORD_VIEWED);
-    let mut directives: Vec<ReleaseDirective> = feed
-        .server
-        .storage
-        .list_record_items(RecordQuery::for_patient(patient.id), audit)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.release_directive)
-        .collect();
+    let mut directives: Vec<ReleaseDirective> =
+        support::stored_items(feed.server.storage.as_ref(), patient.id)
+            .await
+            .into_iter()
+            .map(|i| i.release_directive)
+            .collect();
     directives.sort_by_key(|d| d.code());
     assert_eq!(
         directives,

@@ -101,7 +101,7 @@ async fn mutated_bundles_posted_to_the_feed_never_get_a_5xx() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
 
-    let server = support::spawn(server::config::SettingsArgs::default(), false).await;
+    let server = support::spawn(server::config::SettingsArgs::default()).await;
     let (token, credential_hash) = server::credentials::new_credential();
     server
         .storage

@@ -23,15 +23,12 @@ async fn setup() -> (TestServer, FakeIdp) {
         .unwrap()
         .write_pem(&key_path)
         .unwrap();
-    let server = spawn(
-        SettingsArgs {
-            nhs_login_issuer: Some(idp.issuer.clone()),
-            nhs_login_client_id: Some("portal-test".into()),
-            nhs_login_private_key: Some(key_path),
-            ..SettingsArgs::default()
-        },
-        false,
-    )
+    let server = spawn(SettingsArgs {
+        nhs_login_issuer: Some(idp.issuer.clone()),
+        nhs_login_client_id: Some("portal-test".into()),
+        nhs_login_private_key: Some(key_path),
+        ..SettingsArgs::default()
+    })
     .await;
     (server, idp)
 }

@@ -12,7 +12,7 @@ use chrono::Duration;
 
 use app::audit::{ActorKind, action};
 use app::records::{ItemDetails, RecordKind};
-use app::server::storage::{NewAuditEvent, RecordItem, RecordQuery, Storage};
+use app::server::storage::{RecordItem, Storage};
 use server::demo;
 use support::browser::{Browser, Page, absolute, hidden_fields};
 use support::{TestServer, spawn_demo};
@@ -49,17 +49,7 @@ async fn all_items(storage: &dyn Storage, nhs_number: &str) -> Vec<RecordItem> {
         .await
         .unwrap()
         .unwrap();
-    storage
-        .list_record_items(
-            RecordQuery::for_patient(patient.id),
-            NewAuditEvent::new(
-                support::test_now(),
-                ActorKind::System,
-                action::RECORD_VIEWED,
-            ),
-        )
-        .await
-        .unwrap()
+    support::stored_items(storage, patient.id).await
 }
 
 /// The record pages and the record server functions, with a patient's own ids filled in.
@@ -164,15 +154,12 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
 
 /// The demo server, also accepting P5 and P0 sign-ins (as NHS login can be asked to).
 async fn spawn_accepting_every_level() -> TestServer {
-    support::spawn(
-        server::config::SettingsArgs {
-            demo: Some(true),
-            nhs_login_simulator: Some(true),
-            nhs_login_vtr: Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P0.Cp.Cd"]"#.into()),
-            ..Default::default()
-        },
-        true,
-    )
+    support::spawn(server::config::SettingsArgs {
+        demo: Some(true),
+        nhs_login_simulator: Some(true),
+        nhs_login_vtr: Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P0.Cp.Cd"]"#.into()),
+        ..Default::default()
+    })
     .await
 }
 
@@ -415,7 +402,11 @@ async fn held_and_sensitive_results_never_show_their_content() {
         .get(&server.url(&format!("/record/results/{}", histology.public_id)))
         .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Your clinical team will release it"));
+    assert!(page.body.contains("Your clinical team at "));
+    assert!(
+        page.body
+            .contains("will release it after they have reviewed it")
+    );
     if let ItemDetails::DiagnosticReport {
         conclusion: Some(conclusion),
         ..

@@ -12,13 +12,10 @@ use server::config::SettingsArgs;
 use support::TestServer;
 
 async fn spawn_with_demo(demo: bool) -> TestServer {
-    support::spawn(
-        SettingsArgs {
-            demo: Some(demo),
-            ..SettingsArgs::default()
-        },
-        demo,
-    )
+    support::spawn(SettingsArgs {
+        demo: Some(demo),
+        ..SettingsArgs::default()
+    })
     .await
 }
 

@@ -194,15 +194,12 @@ async fn a_replayed_callback_does_not_sign_anyone_in_twice() {
 
 #[tokio::test]
 async fn p5_and_p0_users_are_signed_in_without_records_and_offered_the_step_up() {
-    let server = spawn(
-        server::config::SettingsArgs {
-            demo: Some(true),
-            nhs_login_simulator: Some(true),
-            nhs_login_vtr: Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P0.Cp.Cd"]"#.into()),
-            ..Default::default()
-        },
-        true,
-    )
+    let server = spawn(server::config::SettingsArgs {
+        demo: Some(true),
+        nhs_login_simulator: Some(true),
+        nhs_login_vtr: Some(r#"["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P0.Cp.Cd"]"#.into()),
+        ..Default::default()
+    })
     .await;
     for person in ["priya", "sam"] {
         let mut browser = Browser::new(&server.url(""));

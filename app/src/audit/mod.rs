@@ -88,6 +88,7 @@ pub mod action {
     pub const SIGNED_OUT: &str = "auth.signed_out";
     pub const SIGN_IN_REFUSED: &str = "auth.sign_in_refused";
     pub const RELEASE_RULES_CHANGED: &str = "release_rules.changed";
+    pub const PRIVACY_LABELS_REAPPLIED: &str = "privacy.labels_reapplied";
     pub const ATTACHMENT_VIEWED: &str = "record.attachment_viewed";
 }
 

@@ -6,8 +6,6 @@ use chrono::{DateTime, Utc};
 use super::{AccountId, OdsCode, OrganisationId, PatientId};
 use crate::records::OrganisationKind;
 
-
-
 /// The role an account has. Patients (and proxies, who are patients in their own right)
 /// sign in with NHS login; service desk staff with their organisation's provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

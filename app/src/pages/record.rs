@@ -382,9 +382,27 @@ pub fn AppointmentsPage() -> impl IntoView {
 // --- Letters -----------------------------------------------------------------------
 
 fn letter_date(letter: &LetterEntry) -> Option<String> {
-    match &letter.details {
-        ItemDetails::Document { date: Some(d), .. } => Some(format::partial_date(d)),
+    match letter.details() {
+        Some(ItemDetails::Document { date: Some(d), .. }) => Some(format::partial_date(d)),
         _ => letter.occurred_at.map(format::date),
+    }
+}
+
+/// What to say of a letter that cannot be shown yet, and who will release it.
+fn letter_waiting_text(letter: &LetterEntry) -> Option<String> {
+    let source = &letter.provenance.source_name;
+    match &letter.content {
+        LetterContent::Available { .. } => None,
+        LetterContent::Withheld { opens_at } => Some(format!(
+            "Document received, available on {}.",
+            format::date(*opens_at)
+        )),
+        LetterContent::InProgress => Some(format!(
+            "This document is not final yet. {source} will share it when it is."
+        )),
+        LetterContent::HeldForClinician => Some(format!(
+            "Document received. Your clinical team at {source} will release it after they have reviewed it."
+        )),
     }
 }
 
@@ -409,10 +427,11 @@ pub fn LettersPage() -> impl IntoView {
                             <ul class="nhsuk-list app-card-list">
                                 {list.entries.into_iter().map(|letter| {
                                     let date = letter_date(&letter);
-                                    let kind = match &letter.details {
-                                        ItemDetails::Document { document_type, .. } => document_type.clone(),
+                                    let kind = match letter.details() {
+                                        Some(ItemDetails::Document { document_type, .. }) => document_type.clone(),
                                         _ => None,
                                     };
+                                    let waiting = letter_waiting_text(&letter);
                                     view! {
                                         <li>
                                             <div class="nhsuk-card nhsuk-card--clickable app-record-card">
@@ -421,6 +440,10 @@ pub fn LettersPage() -> impl IntoView {
                                                         <a class="nhsuk-card__link" href=format!("/record/letters/{}", letter.public_id)>{letter.title}</a>
                                                     </h2>
                                                     {kind.map(|k| view! { <p class="nhsuk-card__description">{k}</p> })}
+                                                    {waiting.map(|w| view! {
+                                                        <p><strong class="nhsuk-tag nhsuk-tag--grey">"Not available yet"</strong></p>
+                                                        <p>{w}</p>
+                                                    })}
                                                     {date.map(|d| view! { <p class="nhsuk-body-s">"Dated "{d}</p> })}
                                                     <ProvenanceLine provenance=letter.provenance/>
                                                 </div>
@@ -460,12 +483,26 @@ pub fn LetterPage() -> impl IntoView {
 #[component]
 fn LetterView(letter: LetterEntry) -> impl IntoView {
     let date = letter_date(&letter);
-    let ItemDetails::Document {
-        description,
-        sections,
-        attachments,
-        ..
-    } = letter.details
+    if let Some(waiting) = letter_waiting_text(&letter) {
+        return view! {
+            <Title text=format!("{} - Your health record", letter.title)/>
+            <nav class="nhsuk-back-link" aria-label="Back"><a class="nhsuk-back-link__link" href="/record/letters">"Back to letters and documents"</a></nav>
+            <h1>{letter.title}</h1>
+            <p><strong class="nhsuk-tag nhsuk-tag--grey">"Not available yet"</strong></p>
+            <p>{waiting}</p>
+            <ProvenanceLine provenance=letter.provenance/>
+        }
+        .into_any();
+    }
+    let LetterContent::Available {
+        details:
+            ItemDetails::Document {
+                description,
+                sections,
+                attachments,
+                ..
+            },
+    } = letter.content
     else {
         return ().into_any();
     };
@@ -718,7 +755,20 @@ fn ResultCard(result: ResultEntry) -> impl IntoView {
                 <div class="nhsuk-card__content">
                     <h3 class="nhsuk-card__heading nhsuk-heading-s">{title}</h3>
                     <p><strong class="nhsuk-tag nhsuk-tag--grey">"Not available yet"</strong></p>
-                    <p>"Result received. Your clinical team will release it after they have reviewed it."</p>
+                    <p>{format!("Result received. Your clinical team at {} will release it after they have reviewed it.", provenance.source_name)}</p>
+                    <ProvenanceLine provenance/>
+                </div>
+            </div>
+        }
+        .into_any(),
+        ResultEntry::InProgress {
+            title, provenance, ..
+        } => view! {
+            <div class="nhsuk-card app-record-card app-withheld">
+                <div class="nhsuk-card__content">
+                    <h3 class="nhsuk-card__heading nhsuk-heading-s">{title}</h3>
+                    <p><strong class="nhsuk-tag nhsuk-tag--grey">"In progress"</strong></p>
+                    <p>{format!("This test is not finished yet. {} will share the result when it is final.", provenance.source_name)}</p>
                     <ProvenanceLine provenance/>
                 </div>
             </div>

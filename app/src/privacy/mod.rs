@@ -6,6 +6,7 @@
 //! marker that anything was left out.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The labels the portal itself assigns.
 pub const SEXUAL_HEALTH: &str = "sexual-health";
@@ -64,17 +65,26 @@ impl CodeList {
         };
         Self {
             entries: vec![
-                // HIV: the infection and the common antibody and viral load tests.
+                // HIV: the infection and the antibody, antigen/antibody, screening and
+                // viral load tests (every HIV test the release rules name).
                 entry(SNOMED, "86406008", HIV),
+                entry(SNOMED, "165816005", HIV),
                 entry(LOINC, "7917-8", HIV),
                 entry(LOINC, "31201-7", HIV),
                 entry(LOINC, "56888-1", HIV),
+                entry(LOINC, "75622-1", HIV),
                 entry(LOINC, "25836-8", HIV),
-                // Sexually transmitted infections and their tests.
+                // Sexually transmitted infections and their tests: syphilis, chlamydia
+                // and gonorrhoea (every STI test the release rules name).
                 entry(SNOMED, "8098009", SEXUAL_HEALTH),
+                entry(SNOMED, "76272004", SEXUAL_HEALTH),
+                entry(SNOMED, "105629000", SEXUAL_HEALTH),
+                entry(SNOMED, "15628003", SEXUAL_HEALTH),
                 entry(LOINC, "21613-5", SEXUAL_HEALTH),
                 entry(LOINC, "24111-7", SEXUAL_HEALTH),
                 entry(LOINC, "20507-0", SEXUAL_HEALTH),
+                entry(LOINC, "43304-5", SEXUAL_HEALTH),
+                entry(LOINC, "43305-2", SEXUAL_HEALTH),
                 // Termination of pregnancy.
                 entry(SNOMED, "386639001", TERMINATION),
                 // Fertility treatment (in vitro fertilisation).
@@ -83,6 +93,31 @@ impl CodeList {
                 entry(SNOMED, "407374003", GENDER_IDENTITY),
             ],
         }
+    }
+
+    /// The labels the code list gives a FHIR resource, from every coded element that can
+    /// say what it is about (see [`sensitive_codings`]).
+    pub fn labels_for_resource(&self, resource: &Value) -> Vec<String> {
+        self.labels_for(sensitive_codings(resource))
+    }
+
+    /// A short fingerprint of the list, so that a change to it can be noticed and
+    /// applied to what is already stored. Entries are sorted first: order means nothing.
+    pub fn fingerprint(&self) -> String {
+        let mut lines: Vec<String> = self
+            .entries
+            .iter()
+            .map(|e| format!("{}|{}|{}", e.system, e.code, e.label))
+            .collect();
+        lines.sort();
+        lines.dedup();
+        // FNV-1a, 64 bits: a change detector, not a security measure.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in lines.join("\n").bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{hash:016x}-{}", lines.len())
     }
 
     /// The labels the code list gives an item with these codings.
@@ -115,6 +150,83 @@ pub fn label_for_security_code(code: &str) -> Option<&'static str> {
         "SDV" => Some(DOMESTIC_ABUSE),
         _ => None,
     }
+}
+
+/// Every coding of a FHIR resource that can say it is sensitive: what it is (`code`,
+/// `type`, `class`, `category`), what it concluded or found (`conclusionCode`,
+/// `valueCodeableConcept`, components), why it happened (`reasonCode`), where and by
+/// which service (`specialty`, `serviceType`, `appointmentType`), the document's
+/// `securityLabel`, `confidentiality` and section codes, and `meta.security`.
+pub fn sensitive_codings(resource: &Value) -> Vec<(Option<&str>, &str)> {
+    let mut concepts: Vec<&Value> = Vec::new();
+    for field in [
+        "code",
+        "type",
+        "class",
+        "valueCodeableConcept",
+        "appointmentType",
+    ] {
+        match resource.get(field) {
+            Some(Value::Array(many)) => concepts.extend(many),
+            Some(one) => concepts.push(one),
+            None => {}
+        }
+    }
+    for field in [
+        "category",
+        "conclusionCode",
+        "reasonCode",
+        "specialty",
+        "serviceType",
+        "securityLabel",
+    ] {
+        concepts.extend(array(resource, field));
+    }
+    for component in array(resource, "component") {
+        concepts.extend(component.get("code"));
+        concepts.extend(component.get("valueCodeableConcept"));
+    }
+    let mut sections: Vec<&Value> = array(resource, "section").iter().collect();
+    while let Some(section) = sections.pop() {
+        concepts.extend(section.get("code"));
+        sections.extend(array(section, "section"));
+    }
+    let mut codings: Vec<(Option<&str>, &str)> = concepts
+        .into_iter()
+        .flat_map(|concept| {
+            // A CodeableConcept holds codings; a `class` or `securityLabel` may be a
+            // bare Coding.
+            let inner = array(concept, "coding");
+            if inner.is_empty() {
+                std::slice::from_ref(concept)
+            } else {
+                inner
+            }
+        })
+        .filter_map(coding)
+        .collect();
+    if let Some(meta) = resource.get("meta") {
+        codings.extend(array(meta, "security").iter().filter_map(coding));
+    }
+    if let Some(code) = resource.get("confidentiality").and_then(Value::as_str) {
+        codings.push((None, code));
+    }
+    codings
+}
+
+fn array<'v>(value: &'v Value, field: &str) -> &'v [Value] {
+    value
+        .get(field)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn coding(value: &Value) -> Option<(Option<&str>, &str)> {
+    Some((
+        value.get("system").and_then(Value::as_str),
+        value.get("code").and_then(Value::as_str)?,
+    ))
 }
 
 /// Whether an item with these labels may be shown in the portal at all.
@@ -152,6 +264,67 @@ mod tests {
             ]),
             [HIV, SEXUAL_HEALTH]
         );
+    }
+
+    #[test]
+    fn every_coded_element_that_can_carry_sensitivity_is_read() {
+        let list = CodeList::default_list();
+        let chlamydia = serde_json::json!({
+            "resourceType": "Observation",
+            "code": { "coding": [{ "system": LOINC, "code": "43304-5" }] }
+        });
+        assert_eq!(list.labels_for_resource(&chlamydia), [SEXUAL_HEALTH]);
+        let in_the_value = serde_json::json!({
+            "resourceType": "Observation",
+            "code": { "coding": [{ "system": LOINC, "code": "1234-5" }] },
+            "valueCodeableConcept": { "coding": [{ "system": SNOMED, "code": "86406008" }] }
+        });
+        assert_eq!(list.labels_for_resource(&in_the_value), [HIV]);
+        let clinic = serde_json::json!({
+            "resourceType": "Appointment",
+            "serviceType": [{ "coding": [{ "system": SNOMED, "code": "76272004" }] }]
+        });
+        assert_eq!(list.labels_for_resource(&clinic), [SEXUAL_HEALTH]);
+        let nested_section = serde_json::json!({
+            "resourceType": "Composition",
+            "section": [{ "section": [{ "code": { "coding": [{ "system": SNOMED, "code": "386639001" }] } }] }]
+        });
+        assert_eq!(list.labels_for_resource(&nested_section), [TERMINATION]);
+        let document_class = serde_json::json!({
+            "resourceType": "DocumentReference",
+            "category": [{ "coding": [{ "system": SNOMED, "code": "52637005" }] }]
+        });
+        assert_eq!(list.labels_for_resource(&document_class), [FERTILITY]);
+    }
+
+    #[test]
+    fn every_hiv_and_sti_test_the_release_rules_name_is_on_the_list() {
+        let list = CodeList::default_list();
+        for code in ["7917-8", "56888-1", "75622-1"] {
+            assert_eq!(list.labels_for([(Some(LOINC), code)]), [HIV], "{code}");
+        }
+        for code in ["20507-0", "43304-5", "43305-2"] {
+            assert_eq!(
+                list.labels_for([(Some(LOINC), code)]),
+                [SEXUAL_HEALTH],
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_list_and_not_with_its_order() {
+        let list = CodeList::default_list();
+        let mut reversed = list.clone();
+        reversed.entries.reverse();
+        assert_eq!(list.fingerprint(), reversed.fingerprint());
+        let mut longer = list.clone();
+        longer.entries.push(CodeListEntry {
+            system: SNOMED.into(),
+            code: "1".into(),
+            label: HIV.into(),
+        });
+        assert_ne!(list.fingerprint(), longer.fingerprint());
     }
 
     #[test]

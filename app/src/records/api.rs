@@ -1,7 +1,8 @@
 //! The server functions behind the record pages. Each is a read (GET, no CSRF token
-//! needed) and thin: it finds the signed-in patient, reads once (the read and its audit
-//! row in one transaction), and hands the items to the pure projections in
-//! `server::record_view`. None takes a patient id: the record is always the session's.
+//! needed) and thin: it finds the reader and their basis, reads once (the read and its
+//! audit row in one transaction, then the one access decision over every item) and
+//! hands the decided record to the pure projections in `server::record_view`. None takes
+//! a patient id: the record is always the session's.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -11,8 +12,7 @@ use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
 use crate::{
-    records::RecordKind,
-    server::record_reader::{PageRead, PatientReader},
+    server::record_reader::{ReadRecord, RecordReader},
     server::record_view,
 };
 
@@ -36,23 +36,19 @@ async fn respond<T>(
 #[server(endpoint = "record/summary", input = GetUrl)]
 pub async fn record_summary() -> Result<HomeSummary, AppError> {
     respond(async move {
-        let reader = PatientReader::current().await?;
-        let PageRead {
-            items,
-            rules,
-            sources,
-        } = reader.read(&[], "summary".to_owned()).await?;
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, sources } = reader.read("summary".to_owned()).await?;
         let now = reader.now;
-        let mut appointments = record_view::appointment_entries(&items, &rules, now);
+        let mut appointments = record_view::appointment_entries(&record, now);
         appointments.retain(|a| a.upcoming && !a.cancelled);
         appointments.sort_by_key(|a| a.starts_at);
         appointments.truncate(3);
-        let results = record_view::result_entries(&items, &rules, now);
+        let results = record_view::result_entries(&record);
         let last_visit = reader.account.previous_sign_in_at;
         let is_new = |p: &Provenance| last_visit.is_none_or(|visit| p.received_at > visit);
         let mut new_items: Vec<NewItem> = Vec::new();
-        for letter in record_view::letter_entries(&items, &rules, now) {
-            if is_new(&letter.provenance) {
+        for letter in record_view::letter_entries(&record) {
+            if letter.details().is_some() && is_new(&letter.provenance) {
                 new_items.push(NewItem {
                     kind_label: "Letter".to_owned(),
                     href: format!("/record/letters/{}", letter.public_id),
@@ -101,18 +97,12 @@ pub async fn list_appointments(
             from,
             to,
         };
-        let reader = PatientReader::current().await?;
-        let PageRead {
-            items,
-            rules,
-            sources,
-        } = reader
-            .read(&[RecordKind::Appointment], "appointments".to_owned())
-            .await?;
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, sources } = reader.read("appointments".to_owned()).await?;
         let (parsed, problems) =
             record_view::parse_filter(&filter, &["upcoming", "past"], &sources);
         let mut entries: Vec<AppointmentEntry> =
-            record_view::appointment_entries(&items, &rules, reader.now)
+            record_view::appointment_entries(&record, reader.now)
                 .into_iter()
                 .filter(|a| parsed.admits(&a.provenance.source_ods_code, a.starts_at))
                 .filter(|a| match parsed.kind.as_deref() {
@@ -151,16 +141,10 @@ pub async fn list_letters(
             from,
             to,
         };
-        let reader = PatientReader::current().await?;
-        let PageRead {
-            items,
-            rules,
-            sources,
-        } = reader
-            .read(&[RecordKind::Document], "letters".to_owned())
-            .await?;
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, sources } = reader.read("letters".to_owned()).await?;
         let (parsed, problems) = record_view::parse_filter(&filter, &[], &sources);
-        let entries = record_view::letter_entries(&items, &rules, reader.now)
+        let entries = record_view::letter_entries(&record)
             .into_iter()
             .filter(|l| parsed.admits(&l.provenance.source_ods_code, l.occurred_at))
             .collect();
@@ -177,14 +161,12 @@ pub async fn list_letters(
 #[server(endpoint = "record/letter", input = GetUrl)]
 pub async fn get_letter(id: String) -> Result<LetterEntry, AppError> {
     respond(async move {
-        let reader = PatientReader::current().await?;
-        let item = reader
-            .item(&id, format!("letter:{id}"))
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let rules = reader.rules().await?;
-        record_view::letter_entries(std::slice::from_ref(&item), &rules, reader.now)
-            .pop()
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, .. } = reader.read(format!("letter:{id}")).await?;
+        record
+            .item(&id)
+            .filter(|d| d.item.kind == crate::records::RecordKind::Document)
+            .map(record_view::letter_entry)
             .ok_or(AppError::NotFound)
     })
     .await
@@ -204,8 +186,9 @@ pub async fn list_results(
             from,
             to,
         };
-        let reader = PatientReader::current().await?;
-        let (results, sources) = reader.results("results".to_owned()).await?;
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, sources } = reader.read("results".to_owned()).await?;
+        let results = record_view::result_entries(&record);
         let types: Vec<&str> = ResultType::ALL.iter().map(|t| t.code()).collect();
         let (parsed, problems) = record_view::parse_filter(&filter, &types, &sources);
         let kind = parsed.kind.as_deref().and_then(ResultType::from_code);
@@ -239,8 +222,9 @@ pub async fn list_results(
 #[server(endpoint = "record/result", input = GetUrl)]
 pub async fn get_result(id: String) -> Result<ResultEntry, AppError> {
     respond(async move {
-        let reader = PatientReader::current().await?;
-        let (results, _) = reader.results(format!("result:{id}")).await?;
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, .. } = reader.read(format!("result:{id}")).await?;
+        let results = record_view::result_entries(&record);
         results
             .into_iter()
             .find(|r| match r {
@@ -259,8 +243,9 @@ pub async fn get_result(id: String) -> Result<ResultEntry, AppError> {
 #[server(endpoint = "record/history", input = GetUrl)]
 pub async fn get_result_history(code: String) -> Result<ResultHistory, AppError> {
     respond(async move {
-        let reader = PatientReader::current().await?;
-        let (results, _) = reader.results(format!("history:{code}")).await?;
+        let reader = RecordReader::current().await?;
+        let ReadRecord { record, .. } = reader.read(format!("history:{code}")).await?;
+        let results = record_view::result_entries(&record);
         record_view::result_history(&results, &code).ok_or(AppError::NotFound)
     })
     .await

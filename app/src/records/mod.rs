@@ -9,7 +9,7 @@ pub mod api;
 pub mod item;
 pub mod view;
 
-pub use item::RecordItem;
+pub use item::{RecordItem, Relations};
 
 /// The kinds of record item the portal shows. One FHIR resource becomes one item; a
 /// diagnostic report's observations are items of their own, linked to the report.

@@ -42,8 +42,33 @@ pub struct LetterEntry {
     pub public_id: String,
     pub title: String,
     pub occurred_at: Option<DateTime<Utc>>,
-    pub details: ItemDetails,
+    pub content: LetterContent,
     pub provenance: Provenance,
+}
+
+/// What of a letter may be shown: its content, or only the state it is waiting in (a
+/// pathology report sent as a PDF is withheld like the report). Only `Available` has
+/// anywhere to put text or attachments.
+// A page holds a few dozen of these, serialised once: boxing the large variant would
+// buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "availability", rename_all = "snake_case")]
+pub enum LetterContent {
+    Available { details: ItemDetails },
+    Withheld { opens_at: DateTime<Utc> },
+    InProgress,
+    HeldForClinician,
+}
+
+impl LetterEntry {
+    /// The letter's content, when it may be shown.
+    pub fn details(&self) -> Option<&ItemDetails> {
+        match &self.content {
+            LetterContent::Available { details } => Some(details),
+            _ => None,
+        }
+    }
 }
 
 /// One observation of an available report.
@@ -89,6 +114,13 @@ pub enum ResultEntry {
         title: String,
         provenance: Provenance,
     },
+    /// Received but not final yet (preliminary, registered, partial): only that it is
+    /// in progress, never its values.
+    InProgress {
+        public_id: String,
+        title: String,
+        provenance: Provenance,
+    },
 }
 
 impl ResultEntry {
@@ -96,7 +128,8 @@ impl ResultEntry {
         match self {
             ResultEntry::Available { public_id, .. }
             | ResultEntry::Withheld { public_id, .. }
-            | ResultEntry::HeldForClinician { public_id, .. } => public_id,
+            | ResultEntry::HeldForClinician { public_id, .. }
+            | ResultEntry::InProgress { public_id, .. } => public_id,
         }
     }
 
@@ -104,7 +137,8 @@ impl ResultEntry {
         match self {
             ResultEntry::Available { title, .. }
             | ResultEntry::Withheld { title, .. }
-            | ResultEntry::HeldForClinician { title, .. } => title,
+            | ResultEntry::HeldForClinician { title, .. }
+            | ResultEntry::InProgress { title, .. } => title,
         }
     }
 
@@ -112,7 +146,8 @@ impl ResultEntry {
         match self {
             ResultEntry::Available { provenance, .. }
             | ResultEntry::Withheld { provenance, .. }
-            | ResultEntry::HeldForClinician { provenance, .. } => provenance,
+            | ResultEntry::HeldForClinician { provenance, .. }
+            | ResultEntry::InProgress { provenance, .. } => provenance,
         }
     }
 

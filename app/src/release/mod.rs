@@ -7,6 +7,13 @@
 //! portal received the item. The most specific matching rule wins; a sender's
 //! "retract", "hold" and "release now" come before any rule. A result that no rule
 //! covers is held for a clinician: a missing rule must never open a result early.
+//!
+//! Documents are results too when their type names a kind of report (a histopathology
+//! PDF is held like the histopathology report it is); `category` recognises the kind
+//! whichever code system the sender used. The whole access decision, which also weighs
+//! privacy labels, status and the item's relatives, is `crate::access`.
+
+pub mod category;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,7 +123,7 @@ pub fn validate_rules(rules: &[ReleaseRule]) -> Result<(), RuleSetError> {
             return Err(RuleSetError::Unnamed(rule.name.clone()));
         }
         if let Some(category) = &rule.category
-            && normalise_category(category) != *category
+            && !category::is_section(category)
         {
             return Err(RuleSetError::UnknownCategory(
                 rule.name.clone(),
@@ -175,11 +182,14 @@ impl ItemFacts<'_> {
             .unwrap_or(self.received_at)
     }
 
-    fn is_result(&self) -> bool {
-        matches!(
-            self.kind,
-            RecordKind::DiagnosticReport | RecordKind::Observation
-        )
+    /// Whether the release rules apply: reports and observations always, documents when
+    /// their type names a kind of report (a pathology PDF is a pathology result).
+    pub fn is_result(&self) -> bool {
+        match self.kind {
+            RecordKind::DiagnosticReport | RecordKind::Observation => true,
+            RecordKind::Document => self.category.is_some(),
+            RecordKind::Appointment | RecordKind::Encounter => false,
+        }
     }
 }
 
@@ -205,7 +215,7 @@ impl Availability {
 
     /// Higher is more restrictive; a group of results takes its most restrictive
     /// member's availability.
-    fn restriction(self) -> (u8, Option<DateTime<Utc>>) {
+    pub fn restriction(self) -> (u8, Option<DateTime<Utc>>) {
         match self {
             Availability::Visible => (0, None),
             Availability::WithheldUntil { opens_at } => (1, Some(opens_at)),
@@ -219,7 +229,8 @@ impl Availability {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum DecidedBy {
-    /// Not a result: appointments, documents and encounters are shown as they arrive.
+    /// Not a result: appointments, encounters and letters that are not reports are shown
+    /// as they arrive.
     NotAResult,
     /// The sender's instruction.
     Sender { directive: ReleaseDirective },
@@ -247,15 +258,13 @@ pub fn decide(facts: &ItemFacts<'_>, rules: &RuleSet, now: DateTime<Utc>) -> Rel
             directive: facts.directive,
         },
     };
+    // The sender's instruction works on every kind of item: a held letter waits like a
+    // held result.
     match facts.directive {
         ReleaseDirective::Retract => return sender(Availability::Withdrawn),
-        ReleaseDirective::Hold if facts.is_result() => {
-            return sender(Availability::HeldForClinician);
-        }
-        ReleaseDirective::ReleaseNow if facts.is_result() => {
-            return sender(Availability::Visible);
-        }
-        _ => {}
+        ReleaseDirective::Hold => return sender(Availability::HeldForClinician),
+        ReleaseDirective::ReleaseNow => return sender(Availability::Visible),
+        ReleaseDirective::None => {}
     }
     if !facts.is_result() {
         return ReleaseDecision {
@@ -530,6 +539,7 @@ mod tests {
     fn appointments_and_letters_are_not_results() {
         let mut facts = report("RAD");
         facts.kind = RecordKind::Document;
+        facts.category = None;
         let decision = decide(&facts, &defaults(), at(2026, 11, 2));
         assert_eq!(decision.availability, Availability::Visible);
         facts.directive = ReleaseDirective::Retract;

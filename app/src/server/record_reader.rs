@@ -1,36 +1,40 @@
-//! Reading the signed-in patient's own record: who may read it, one storage read with
-//! its audit row in the same transaction, the rule set, and the clock. Server functions
-//! and the attachment route call these; the decisions themselves are in `record_view`.
+//! Reading a patient's record for one reader: who the reader is and on what basis
+//! (`crate::access`), one storage read with its audit row in the same transaction, the
+//! rule set, the clock, and then the one access decision over every item. Server
+//! functions and the attachment route call [`RecordReader::read`]; nothing here hands
+//! out a stored item that the decision has not passed.
 //!
-//! Only a P9 patient whose account is linked to a record gets past [`PatientReader::
-//! current`]: signed-out visitors are told to sign in, P5 and P0 users see nothing
-//! clinical. The patient id always comes from the session, never from the request, so
-//! no argument can point a patient at someone else's record.
+//! Today the reader is the signed-in patient on their own record: signed-out visitors are
+//! told to sign in, P5 and P0 users see nothing clinical. The patient id always comes
+//! from the session, never from the request, so no argument can point a reader at
+//! someone else's record.
 
 use chrono::{DateTime, Utc};
 
 use super::AppState;
-use super::record_view::*;
-use super::storage::{Account, NewAuditEvent, PatientId, RecordItem, RecordQuery};
+use super::storage::{Account, NewAuditEvent, RecordQuery};
+use crate::access::{self, Basis, DecidedRecord, Reader, Refusal};
 use crate::audit::{ActorKind, action};
+use crate::domain::PatientId;
 use crate::error::AppError;
-use crate::records::RecordKind;
-use crate::records::view::*;
+use crate::records::view::SourceFreshness;
 use crate::release::{ReleaseRule, RuleSet};
 
-/// How many items one page read may return. A patient with more sees the newest.
+/// How many items one read may return. A patient with more sees the newest.
 const READ_LIMIT: u32 = 5_000;
 
-pub struct PatientReader {
+pub struct RecordReader {
     pub state: AppState,
     pub account: Account,
+    pub reader: Reader,
     pub patient_id: PatientId,
+    pub basis: Basis,
     pub now: DateTime<Utc>,
     request_id: Option<String>,
 }
 
-impl PatientReader {
-    /// The reader for the request's signed-in patient, or the error to show.
+impl RecordReader {
+    /// The request's signed-in patient reading their own record, or the error to show.
     pub async fn current() -> Result<Self, AppError> {
         let state = leptos::prelude::use_context::<AppState>()
             .ok_or_else(|| AppError::internal(&"no state"))?;
@@ -41,57 +45,57 @@ impl PatientReader {
             .and_then(|h| h.get("x-request-id"))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Self::for_account(state, viewer.patient.map(|p| p.account), request_id)
+        Self::own_record(state, viewer.patient.map(|p| p.account), request_id)
     }
 
     /// The rules of [`current`](Self::current), for callers outside a server function
     /// (the attachment route).
-    pub fn for_account(
+    pub fn own_record(
         state: AppState,
         account: Option<Account>,
         request_id: Option<String>,
     ) -> Result<Self, AppError> {
         let account = account.ok_or(AppError::NotSignedIn)?;
-        let verified = account.identity_level.as_deref() == Some("P9");
-        let patient_id = match (verified, account.patient_id) {
-            (true, Some(patient_id)) => patient_id,
-            _ => return Err(AppError::IdentityNotVerified),
-        };
+        let reader = Reader::of(&account);
+        let (patient_id, basis) = access::own_record(&reader).map_err(|refusal| match refusal {
+            Refusal::IdentityNotVerified | Refusal::NoRecord | Refusal::NotTheirRecord => {
+                AppError::IdentityNotVerified
+            }
+        })?;
         let now = state.clock.now();
         Ok(Self {
             state,
             account,
+            reader,
             patient_id,
+            basis,
             now,
             request_id,
         })
     }
 
-    /// The audit row for a read of this patient's record by themselves.
+    /// The audit row for this read. The patient's own views are marked as such: actor
+    /// kind Patient, and the actor's record is the record read.
     fn audit(&self, target: String) -> NewAuditEvent {
+        let reason = match self.basis {
+            Basis::OwnRecord => "own_record",
+        };
         NewAuditEvent {
             actor_account: Some(self.account.id),
             patient: Some(self.patient_id),
             target: Some(target),
             request_id: self.request_id.clone(),
-            // The patient's own views are marked as such: actor kind Patient, and the
-            // actor's record is the record read.
-            reason: Some("own_record".to_owned()),
+            reason: Some(reason.to_owned()),
             ..NewAuditEvent::new(self.now, ActorKind::Patient, action::RECORD_VIEWED)
         }
     }
 
-    /// The rule set in force. With none saved every result is held (fail safe).
-    pub async fn rules(&self) -> Result<RuleSet, AppError> {
-        Ok(in_force(self.state.storage.current_release_rules().await?))
-    }
-
-    /// The patient's visible items of these kinds (every kind when empty), the rule set
-    /// in force and the sources they came from: one storage read, audited as `target`.
-    pub async fn read(&self, kinds: &[RecordKind], target: String) -> Result<PageRead, AppError> {
+    /// The whole record as this reader may know it, and the sources of what they may
+    /// know: one storage read, audited as `target`, then the access decision. Every item
+    /// is read whatever the page shows, because an item is decided with its relatives
+    /// (a result with its report, a report with the PDF of it).
+    pub async fn read(&self, target: String) -> Result<ReadRecord, AppError> {
         let query = RecordQuery {
-            kinds: kinds.to_vec(),
-            exclude_labels: crate::privacy::excluded_labels(),
             limit: READ_LIMIT,
             ..RecordQuery::for_patient(self.patient_id)
         };
@@ -100,56 +104,24 @@ impl PatientReader {
             .storage
             .read_record(query, self.audit(target))
             .await?;
-        let sources = sources_of(&read.items, &read.organisations);
-        Ok(PageRead {
-            items: read.items,
-            rules: in_force(read.rules),
-            sources,
-        })
-    }
-
-    /// One item of the patient's by public id, audited; `None` when it is not theirs,
-    /// not shown, or does not exist (the caller cannot tell which, and neither can the
-    /// patient).
-    pub async fn item(
-        &self,
-        public_id: &str,
-        target: String,
-    ) -> Result<Option<RecordItem>, AppError> {
-        Ok(self
-            .state
-            .storage
-            .get_record_item(
-                self.patient_id,
-                public_id,
-                &crate::privacy::excluded_labels(),
-                self.audit(target),
-            )
-            .await?)
-    }
-
-    /// Every result the patient may know about (decided), and the sources.
-    pub async fn results(
-        &self,
-        target: String,
-    ) -> Result<(Vec<ResultEntry>, Vec<SourceFreshness>), AppError> {
-        let read = self
-            .read(
-                &[RecordKind::DiagnosticReport, RecordKind::Observation],
-                target,
-            )
-            .await?;
-        Ok((
-            result_entries(&read.items, &read.rules, self.now),
-            read.sources,
-        ))
+        let rules = in_force(read.rules);
+        let record = access::decide_record(
+            &self.reader,
+            self.patient_id,
+            &self.basis,
+            read.items,
+            &rules,
+            self.now,
+        );
+        let sources = super::record_view::sources_of(&record, &read.organisations);
+        Ok(ReadRecord { record, sources })
     }
 }
 
-/// What a record page works from: see [`PatientReader::read`].
-pub struct PageRead {
-    pub items: Vec<RecordItem>,
-    pub rules: RuleSet,
+/// What a record page works from: see [`RecordReader::read`].
+pub struct ReadRecord {
+    pub record: DecidedRecord,
+    /// Only the sources of items the reader may know about.
     pub sources: Vec<SourceFreshness>,
 }
 

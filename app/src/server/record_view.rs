@@ -1,36 +1,22 @@
-//! From stored items to what a patient may see: every record page's data is built here,
-//! by pure functions of (items, rule set, now), so that pages, server functions, the
-//! home summary and counts all apply the same release decision. Nothing here reads a
-//! clock or the database; `record_reader` does that and calls in.
+//! From a decided record to what a page shows: every record page's data is built here,
+//! by pure functions of the [`DecidedRecord`] (items the access decision let through,
+//! each with its decision) and `now`, so that pages, server functions, the home summary,
+//! counts and the source list all rest on the same decision. Nothing here reads a clock
+//! or the database, and nothing here decides: an item's outcome is taken as given, and
+//! content is copied only into the variants that may carry it.
 //!
-//! Results are decided as the lab sent them: a report and its observations open
-//! together (see [`decide_group`]). An observation whose report is not among the
-//! items read (withdrawn, entered in error, or not the patient's) is left out rather
-//! than shown on its own.
+//! Results are shown as the lab sent them: a report with its observations, grouped by
+//! the access decision's [`relatives`](crate::access::relatives), whatever deliveries
+//! they came in.
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::storage::{Organisation, RecordItem};
+use super::storage::Organisation;
+use crate::access::{DecidedItem, DecidedRecord, Outcome, Reason};
 use crate::records::view::*;
-use crate::records::{ItemDetails, ObservedValue, RecordKind};
-use crate::release::{Availability, ItemFacts, RuleSet, decide, decide_group};
-
-/// The release engine's view of a stored item.
-pub fn facts_of(item: &RecordItem) -> ItemFacts<'_> {
-    ItemFacts {
-        kind: item.kind,
-        source_ods: item.source_ods_code.as_str(),
-        category: item.category.as_deref(),
-        code: item.code.as_deref(),
-        abnormal: item.abnormal,
-        issued_at: item.issued_at,
-        effective_at: item.effective_at,
-        received_at: item.first_received_at,
-        directive: item.release_directive,
-    }
-}
+use crate::records::{ItemDetails, ObservedValue, RecordItem, RecordKind};
 
 pub fn provenance_of(item: &RecordItem) -> Provenance {
     Provenance {
@@ -40,20 +26,14 @@ pub fn provenance_of(item: &RecordItem) -> Provenance {
     }
 }
 
-/// Appointments and letters are not results, but a sender may still withdraw them.
-fn shown(item: &RecordItem, rules: &RuleSet, now: DateTime<Utc>) -> bool {
-    decide(&facts_of(item), rules, now).availability != Availability::Withdrawn
-}
-
-pub fn appointment_entries(
-    items: &[RecordItem],
-    rules: &RuleSet,
-    now: DateTime<Utc>,
-) -> Vec<AppointmentEntry> {
-    items
+/// Appointments the reader may see. An appointment its sender holds back is left out
+/// until released: it has no "in progress" form worth showing.
+pub fn appointment_entries(record: &DecidedRecord, now: DateTime<Utc>) -> Vec<AppointmentEntry> {
+    record
+        .items()
         .iter()
-        .filter(|i| i.kind == RecordKind::Appointment && shown(i, rules, now))
-        .map(|item| {
+        .filter(|d| d.item.kind == RecordKind::Appointment && d.is_shown())
+        .map(|DecidedItem { item, .. }| {
             let cancelled = matches!(&item.details, ItemDetails::Appointment { status, .. } if status == "cancelled");
             AppointmentEntry {
                 public_id: item.public_id.clone(),
@@ -68,107 +48,202 @@ pub fn appointment_entries(
         .collect()
 }
 
-pub fn letter_entries(
-    items: &[RecordItem],
-    rules: &RuleSet,
-    now: DateTime<Utc>,
-) -> Vec<LetterEntry> {
-    items
+/// What a page may say of something not shown: withheld until a date, in progress, or
+/// held for the clinical team.
+fn waiting_state(outcome: Outcome, reason: &Reason) -> Option<Waiting> {
+    match outcome {
+        Outcome::Shown | Outcome::Hidden => None,
+        Outcome::WithheldUntil { opens_at } => Some(Waiting::Until(opens_at)),
+        Outcome::HeldForClinicalTeam => Some(match reason {
+            Reason::NotFinal { .. } => Waiting::InProgress,
+            _ => Waiting::Held,
+        }),
+    }
+}
+
+enum Waiting {
+    Until(DateTime<Utc>),
+    InProgress,
+    Held,
+}
+
+/// Letters and other documents, each with as much as its decision allows: a withheld or
+/// held document has its title and state, never its text or attachments.
+pub fn letter_entries(record: &DecidedRecord) -> Vec<LetterEntry> {
+    record
+        .items()
         .iter()
-        .filter(|i| i.kind == RecordKind::Document && shown(i, rules, now))
-        .map(|item| LetterEntry {
-            public_id: item.public_id.clone(),
-            title: item.title.clone(),
-            occurred_at: item.occurred_at,
+        .filter(|d| d.item.kind == RecordKind::Document)
+        .map(letter_entry)
+        .collect()
+}
+
+/// One letter, if the reader may know it exists.
+pub fn letter_entry(decided: &DecidedItem) -> LetterEntry {
+    let item = &decided.item;
+    let content = match waiting_state(decided.decision.outcome, decided.decision.root_reason()) {
+        None => LetterContent::Available {
             details: item.details.clone(),
-            provenance: provenance_of(item),
+        },
+        Some(Waiting::Until(opens_at)) => LetterContent::Withheld { opens_at },
+        Some(Waiting::InProgress) => LetterContent::InProgress,
+        Some(Waiting::Held) => LetterContent::HeldForClinician,
+    };
+    // A document's title is often its free-text description, which can say what the
+    // document does; one that cannot be shown yet is named by its type alone.
+    let title = match (&content, &item.details) {
+        (LetterContent::Available { .. }, _) => item.title.clone(),
+        (
+            _,
+            ItemDetails::Document {
+                document_type: Some(kind),
+                ..
+            },
+        ) => kind.clone(),
+        _ => "Document".to_owned(),
+    };
+    LetterEntry {
+        public_id: item.public_id.clone(),
+        title,
+        occurred_at: item.occurred_at,
+        content,
+        provenance: provenance_of(item),
+    }
+}
+
+/// Every result the reader may know about, newest first: each report with its
+/// observations, and observations sent without a report (a panel with its members).
+pub fn result_entries(record: &DecidedRecord) -> Vec<ResultEntry> {
+    let mut order: Vec<usize> = Vec::new();
+    let mut groups: HashMap<usize, Vec<&DecidedItem>> = HashMap::new();
+    for decided in record.items().iter().filter(|d| {
+        matches!(
+            d.item.kind,
+            RecordKind::DiagnosticReport | RecordKind::Observation
+        )
+    }) {
+        let members = groups.entry(decided.group).or_default();
+        if members.is_empty() {
+            order.push(decided.group);
+        }
+        members.push(decided);
+    }
+    let mut entries = Vec::new();
+    for group in order {
+        let members = groups.remove(&group).unwrap_or_default();
+        entries.extend(group_entries(&members));
+    }
+    entries
+}
+
+/// The entries of one group of relatives: one per report, its observations with it.
+fn group_entries(members: &[&DecidedItem]) -> Vec<ResultEntry> {
+    // Relatives are decided together, so every member carries the group's outcome; the
+    // strictest is taken all the same, so a mistake elsewhere could only withhold more.
+    let Some(strictest) = members
+        .iter()
+        .max_by_key(|d| d.decision.outcome.restriction())
+    else {
+        return Vec::new();
+    };
+    let outcome = strictest.decision.outcome;
+    let reason = strictest.decision.root_reason();
+    let reports: Vec<&DecidedItem> = members
+        .iter()
+        .copied()
+        .filter(|d| d.item.kind == RecordKind::DiagnosticReport)
+        .collect();
+    let observations: Vec<&DecidedItem> = members
+        .iter()
+        .copied()
+        .filter(|d| d.item.kind == RecordKind::Observation)
+        .collect();
+    if reports.is_empty() {
+        // Observations sent without a report: the panel (the one naming members) heads.
+        let head = observations
+            .iter()
+            .copied()
+            .find(|o| !o.item.relations.members.is_empty())
+            .or_else(|| observations.first().copied());
+        return head
+            .map(|head| vec![result_entry(head, None, &observations, outcome, reason)])
+            .unwrap_or_default();
+    }
+    let mut by_report: HashMap<&str, Vec<&DecidedItem>> = HashMap::new();
+    for observation in &observations {
+        let report = reports
+            .iter()
+            .find(|r| belongs_to_report(observation, r))
+            .unwrap_or(&reports[0]);
+        by_report
+            .entry(report.item.public_id.as_str())
+            .or_default()
+            .push(observation);
+    }
+    reports
+        .iter()
+        .map(|report| {
+            let own = by_report
+                .remove(report.item.public_id.as_str())
+                .unwrap_or_default();
+            result_entry(report, Some(report), &own, outcome, reason)
         })
         .collect()
 }
 
-/// Every result the patient may know about, newest first: reports with their
-/// observations, and observations sent without a report. Withdrawn ones are left out.
-pub fn result_entries(
-    items: &[RecordItem],
-    rules: &RuleSet,
-    now: DateTime<Utc>,
-) -> Vec<ResultEntry> {
-    let reports: HashMap<&str, &RecordItem> = items
-        .iter()
-        .filter(|i| i.kind == RecordKind::DiagnosticReport)
-        .map(|i| (i.public_id.as_str(), i))
-        .collect();
-    let mut members: HashMap<&str, Vec<&RecordItem>> = HashMap::new();
-    let mut groups: Vec<&RecordItem> = Vec::new();
-    for item in items {
-        match (item.kind, item.parent_public_id.as_deref()) {
-            (RecordKind::DiagnosticReport, _) => groups.push(item),
-            (RecordKind::Observation, None) => groups.push(item),
-            (RecordKind::Observation, Some(parent)) if reports.contains_key(parent) => {
-                members.entry(parent).or_default().push(item);
-            }
-            // An observation whose report was not read: never shown on its own.
-            _ => {}
-        }
-    }
-    groups
-        .into_iter()
-        .filter_map(|head| {
-            let children = members.remove(head.public_id.as_str()).unwrap_or_default();
-            result_entry(head, &children, rules, now)
-        })
-        .collect()
+/// Whether a report names this observation (or storage linked them in one delivery).
+fn belongs_to_report(observation: &DecidedItem, report: &DecidedItem) -> bool {
+    observation.item.parent_public_id.as_deref() == Some(report.item.public_id.as_str())
+        || report
+            .item
+            .relations
+            .members
+            .iter()
+            .any(|key| observation.item.relations.known_as.contains(key))
 }
 
 fn result_entry(
-    head: &RecordItem,
-    children: &[&RecordItem],
-    rules: &RuleSet,
-    now: DateTime<Utc>,
-) -> Option<ResultEntry> {
-    let child_facts: Vec<ItemFacts<'_>> = children.iter().map(|c| facts_of(c)).collect();
-    let decision = decide_group(&facts_of(head), &child_facts, rules, now);
-    let public_id = head.public_id.clone();
-    let title = head.title.clone();
-    let provenance = provenance_of(head);
-    Some(match decision.availability {
-        Availability::Withdrawn => return None,
-        Availability::WithheldUntil { opens_at } => ResultEntry::Withheld {
+    head: &DecidedItem,
+    report: Option<&DecidedItem>,
+    observations: &[&DecidedItem],
+    outcome: Outcome,
+    reason: &Reason,
+) -> ResultEntry {
+    let item = &head.item;
+    let public_id = item.public_id.clone();
+    let title = item.title.clone();
+    let provenance = provenance_of(item);
+    match waiting_state(outcome, reason) {
+        Some(Waiting::Until(opens_at)) => ResultEntry::Withheld {
             public_id,
             title,
             opens_at,
             provenance,
         },
-        Availability::HeldForClinician => ResultEntry::HeldForClinician {
+        Some(Waiting::InProgress) => ResultEntry::InProgress {
             public_id,
             title,
             provenance,
         },
-        Availability::Visible => {
-            let (report, observations) = if head.kind == RecordKind::DiagnosticReport {
-                let observations = children
-                    .iter()
-                    .filter(|c| {
-                        decide(&facts_of(c), rules, now).availability != Availability::Withdrawn
-                    })
-                    .map(|c| observation_entry(c))
-                    .collect();
-                (Some(head.details.clone()), observations)
-            } else {
-                (None, vec![observation_entry(head)])
-            };
-            ResultEntry::Available {
-                public_id,
-                title,
-                category: head.category.clone(),
-                occurred_at: head.occurred_at,
-                occurred_text: head.occurred_text.clone(),
-                report,
-                observations,
-                provenance,
-            }
-        }
-    })
+        Some(Waiting::Held) => ResultEntry::HeldForClinician {
+            public_id,
+            title,
+            provenance,
+        },
+        None => ResultEntry::Available {
+            public_id,
+            title,
+            category: item.category.clone(),
+            occurred_at: item.occurred_at,
+            occurred_text: item.occurred_text.clone(),
+            report: report.map(|r| r.item.details.clone()),
+            observations: observations
+                .iter()
+                .map(|o| observation_entry(&o.item))
+                .collect(),
+            provenance,
+        },
+    }
 }
 
 fn observation_entry(item: &RecordItem) -> ObservationEntry {
@@ -393,9 +468,10 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month.parse().ok()?, day.parse().ok()?)
 }
 
-/// The sources among the items the patient can see, with each one's freshness.
-pub fn sources_of(items: &[RecordItem], organisations: &[Organisation]) -> Vec<SourceFreshness> {
-    let present: BTreeSet<_> = items.iter().map(|i| i.source).collect();
+/// The sources of the items the reader may know about, with each one's freshness. A
+/// source whose only items are hidden from this reader is not named.
+pub fn sources_of(record: &DecidedRecord, organisations: &[Organisation]) -> Vec<SourceFreshness> {
+    let present: BTreeSet<_> = record.items().iter().map(|d| d.item.source).collect();
     organisations
         .iter()
         .filter(|o| present.contains(&o.id))

@@ -151,6 +151,17 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         }
     }
 
+    // Every bundle-local address, and the key of the resource it names: references by
+    // `urn:uuid:` are stored as the key, so they still link after the bundle is gone.
+    let aliases: super::relations::Aliases = parsed
+        .iter()
+        .filter_map(|p| {
+            let url = p.entry.full_url.clone()?;
+            let key = super::relations::bundle_key(&p.resource_type, &p.resource)?;
+            Some((url, key))
+        })
+        .collect();
+
     // Observations listed in a report's `result` belong to that report.
     let mut report_of_observation = HashMap::<String, ItemKey>::new();
     for p in parsed
@@ -200,18 +211,19 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         };
         match mapped {
             Ok(mut item) => {
-                for label in code_list_labels(p, code_list) {
+                for label in code_list.labels_for_resource(&p.resource) {
                     if !item.labels.iter().any(|(l, _)| l == &label) {
                         item.labels.push((label, LabelOrigin::CodeList));
                     }
                 }
+                item.relations =
+                    super::relations::relations_of(&p.resource_type, &p.resource, &aliases);
                 items.push((p.entry.index, item))
             }
             Err(error) if error.patient_unresolved => held.push(hold(p, error)),
             Err(error) => return Err(error),
         }
     }
-    share_labels_between_reports_and_results(&mut items);
     // Reports before observations; otherwise the sender's order.
     items.sort_by_key(|(_, item)| match item.kind {
         RecordKind::DiagnosticReport => 0,
@@ -223,65 +235,6 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         items,
         held,
     })
-}
-
-/// A report and its results are one thing to a patient: a sensitive result makes its
-/// report sensitive (its title alone could tell), and a sensitive report its results.
-/// Applies within one delivery.
-fn share_labels_between_reports_and_results(items: &mut [(usize, NewRecordItem)]) {
-    let mut by_report: HashMap<ItemKey, Vec<(String, LabelOrigin)>> = HashMap::new();
-    for (_, item) in items.iter() {
-        if let Some(parent) = &item.parent {
-            by_report
-                .entry(parent.clone())
-                .or_default()
-                .extend(item.labels.iter().cloned());
-        }
-    }
-    for (_, item) in items.iter_mut() {
-        if let Some(from_results) = by_report.get(&item.key) {
-            for (label, origin) in from_results {
-                if !item.labels.iter().any(|(l, _)| l == label) {
-                    item.labels.push((label.clone(), *origin));
-                }
-            }
-        }
-    }
-    let report_labels: HashMap<ItemKey, Vec<(String, LabelOrigin)>> = items
-        .iter()
-        .map(|(_, i)| (i.key.clone(), i.labels.clone()))
-        .collect();
-    for (_, item) in items.iter_mut() {
-        if let Some(labels) = item.parent.as_ref().and_then(|p| report_labels.get(p)) {
-            for (label, origin) in labels {
-                if !item.labels.iter().any(|(l, _)| l == label) {
-                    item.labels.push((label.clone(), *origin));
-                }
-            }
-        }
-    }
-}
-
-/// Labels from the code list, matched against what the resource is about: its `code`,
-/// its `type` (documents), its categories and its conclusion codes.
-fn code_list_labels(p: &Parsed<'_>, code_list: &CodeList) -> Vec<String> {
-    let r = &p.resource;
-    let concepts = [r.get("code"), r.get("type")]
-        .into_iter()
-        .flatten()
-        .chain(array(r, "category"))
-        .chain(array(r, "conclusionCode"))
-        .chain(array(r, "reasonCode"));
-    let codings: Vec<(Option<&str>, &str)> = concepts
-        .flat_map(|c| array(c, "coding"))
-        .filter_map(|c| {
-            Some((
-                c.get("system").and_then(Value::as_str),
-                c.get("code").and_then(Value::as_str)?,
-            ))
-        })
-        .collect();
-    code_list.labels_for(codings)
 }
 
 /// The strings other resources in the bundle may use to point at this entry.
@@ -415,10 +368,14 @@ fn base_item(
     // The sender's own security labels are kept as sent, and also translated into the
     // portal's label where one corresponds ("HIV" -> "hiv").
     let mut labels: Vec<(String, LabelOrigin)> = Vec::new();
-    for code in array(p.resource.get("meta").unwrap_or(&Value::Null), "security")
+    let security_labels = array(p.resource.get("meta").unwrap_or(&Value::Null), "security")
         .iter()
-        .filter_map(|s| s.get("code").and_then(Value::as_str))
-    {
+        .chain(
+            array(&p.resource, "securityLabel")
+                .iter()
+                .flat_map(|l| array(l, "coding")),
+        );
+    for code in security_labels.filter_map(|s| s.get("code").and_then(Value::as_str)) {
         for label in [Some(code), app::privacy::label_for_security_code(code)]
             .into_iter()
             .flatten()
@@ -447,6 +404,7 @@ fn base_item(
         effective_at: None,
         release_directive: directive,
         labels,
+        relations: Default::default(),
         raw_resource: p.entry.raw.clone(),
         attachments: Vec::new(),
         content_sha256: super::content_hash(&p.resource),
@@ -555,6 +513,16 @@ fn map_document_reference(
         attachments,
     };
     let mut item = base_item(p, RecordKind::Document, patient, title, details)?;
+    // A document whose type names a kind of report (a pathology report as a PDF) is
+    // released like that report.
+    item.category = recognised_category(r.get("type").into_iter().chain(array(r, "category")));
+    // A draft document is not final, whatever its record status says.
+    if let Some(doc_status) = text_at(r, "docStatus")
+        && matches!(doc_status.as_str(), "preliminary" | "entered-in-error")
+    {
+        item.entered_in_error |= doc_status == "entered-in-error";
+        item.status = doc_status;
+    }
     item.attachments = stored.into_iter().flatten().collect();
     item.occurred_at = date.as_deref().and_then(parse_fhir_instant);
     item.occurred_text = date;
@@ -693,9 +661,35 @@ fn map_composition(
         attachments: Vec::new(),
     };
     let mut item = base_item(p, RecordKind::Document, patient, title, details)?;
+    let section_codes: Vec<&Value> = array(r, "section")
+        .iter()
+        .filter_map(|s| s.get("code"))
+        .collect();
+    item.category = recognised_category(
+        r.get("type")
+            .into_iter()
+            .chain(array(r, "category"))
+            .chain(section_codes),
+    );
     item.occurred_at = date.as_deref().and_then(parse_fhir_instant);
     item.occurred_text = date;
     Ok(item)
+}
+
+/// The v2 section (LAB, RAD, CT, SP…) the first recognised coding of these concepts
+/// stands for, whichever code system it is in (`app::release::category`); `None` when
+/// none is recognised, and the release engine then holds a result for the clinical team.
+fn recognised_category<'v>(concepts: impl Iterator<Item = &'v Value>) -> Option<String> {
+    let codings: Vec<(Option<&str>, &str)> = concepts
+        .flat_map(|c| array(c, "coding"))
+        .filter_map(|c| {
+            Some((
+                c.get("system").and_then(Value::as_str),
+                c.get("code").and_then(Value::as_str)?,
+            ))
+        })
+        .collect();
+    app::release::category::recognise(codings).map(str::to_owned)
 }
 
 /// Narrative XHTML from a sender is untrusted: only harmless formatting survives
@@ -715,7 +709,9 @@ fn map_report(
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;
     let code = coding_of(r.get("code"));
-    let category = array(r, "category").iter().find_map(concept_code);
+    // The kind of report, whichever code system says it; the report's own code is a
+    // second chance (a "Pathology study" code with no category).
+    let category = recognised_category(array(r, "category").iter().chain(r.get("code")));
     let effective = effective_text(r);
     let issued = text_at(r, "issued");
     let text = array(r, "presentedForm").iter().find_map(|f| {
@@ -830,7 +826,7 @@ fn map_observation(
     let effective = effective_text(r);
     let issued = text_at(r, "issued");
     let note = array(r, "note").first().and_then(|n| text_at(n, "text"));
-    let category = array(r, "category").iter().find_map(concept_code);
+    let category = recognised_category(array(r, "category").iter());
     let title = code
         .display
         .clone()

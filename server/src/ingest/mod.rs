@@ -7,6 +7,7 @@
 //! [`ingest_bundle`].
 
 mod fhir;
+mod relations;
 
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;

@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use app::access::{Basis, DecidedRecord, Reader, ReaderKind, decide_record};
+use app::domain::{AccountId, PatientId};
 use app::server::FixedClock;
-use app::server::storage::{self, Storage};
+use app::server::storage::{self, RecordItem, RecordQuery, Storage};
 use server::config::{Config, SettingsArgs};
 
 pub struct TestServer {
@@ -71,6 +73,11 @@ async fn test_database(dir: &std::path::Path) -> (String, Option<(String, String
             let (base, _) = admin_url.rsplit_once('/').unwrap();
             (format!("{base}/{name}"), Some((admin_url, name)))
         }
+        Err(_) if wants_postgres => {
+            panic!(
+                "TEST_SERVER_BACKEND=postgres needs TEST_DATABASE_URL: nothing would run on PostgreSQL"
+            )
+        }
         _ => (format!("sqlite://{}/portal.db", dir.display()), None),
     }
 }
@@ -101,9 +108,9 @@ pub fn test_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
 }
 
-/// Starts the server. `args` sets what a deployment would set; the listener, database
-/// and public URL are filled in here.
-pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
+/// Starts the server. `args` sets what a deployment would set (demo data with
+/// `demo`); the listener, database and public URL are filled in here.
+pub async fn spawn(args: SettingsArgs) -> TestServer {
     server::telemetry::init(server::config::LogFormat::Human, "warn");
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -122,20 +129,14 @@ pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
     let storage = storage::connect(config.database_url.expose())
         .await
         .unwrap();
-    server::release::sync_release_rules(storage.as_ref(), &config.release_rules, test_now())
-        .await
-        .unwrap();
-    if demo_data {
-        tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            server::demo::seed_demo(storage.as_ref(), test_now()),
-        )
-        .await
-        .expect("loading the demo data hung")
-        .unwrap();
-    }
-    let router =
-        server::routes::build_router(&config, storage.clone(), Arc::new(clock.clone())).unwrap();
+    // The same preparation as the binary's (rules, code list, demo data, router).
+    let router = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        server::prepare(&config, storage.clone(), Arc::new(clock.clone())),
+    )
+    .await
+    .expect("preparing the server hung")
+    .unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     TestServer {
         address,
@@ -149,13 +150,50 @@ pub async fn spawn(args: SettingsArgs, demo_data: bool) -> TestServer {
 
 /// The server with demo data and the built-in NHS login and staff simulators.
 pub async fn spawn_demo() -> TestServer {
-    spawn(
-        SettingsArgs {
-            demo: Some(true),
-            nhs_login_simulator: Some(true),
-            ..SettingsArgs::default()
-        },
-        true,
-    )
+    spawn(SettingsArgs {
+        demo: Some(true),
+        nhs_login_simulator: Some(true),
+        ..SettingsArgs::default()
+    })
     .await
+}
+
+/// Every item of a patient's, straight from storage: including those entered in error
+/// or labelled, which the portal never shows (for the markers tests look for).
+pub async fn stored_items(storage: &dyn Storage, patient: PatientId) -> Vec<RecordItem> {
+    let audit = storage::NewAuditEvent::new(
+        test_now(),
+        app::audit::ActorKind::System,
+        app::audit::action::RECORD_VIEWED,
+    );
+    storage
+        .read_record(RecordQuery::for_patient(patient), audit)
+        .await
+        .unwrap()
+        .items
+}
+
+/// What the patient may know of their record at `now`: the stored items through the
+/// one access decision, as every page gets them.
+pub async fn decided_for_patient(
+    storage: &dyn Storage,
+    patient: PatientId,
+    now: DateTime<Utc>,
+) -> DecidedRecord {
+    let items = stored_items(storage, patient).await;
+    let rules = storage
+        .current_release_rules()
+        .await
+        .unwrap()
+        .unwrap_or(app::release::RuleSet {
+            version: 0,
+            rules: Vec::new(),
+        });
+    let reader = Reader {
+        account: AccountId(0),
+        kind: ReaderKind::Patient,
+        identity_level: Some("P9".to_owned()),
+        own_record: Some(patient),
+    };
+    decide_record(&reader, patient, &Basis::OwnRecord, items, &rules, now)
 }

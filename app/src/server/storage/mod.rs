@@ -149,16 +149,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Held resources not yet resolved, oldest first (the service desk's queue).
     async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError>;
 
-    /// A patient's visible items (not entered in error, no excluded label), newest
-    /// first, with the audit row for the read written in the same transaction.
-    async fn list_record_items(
-        &self,
-        query: RecordQuery,
-        audit: NewAuditEvent,
-    ) -> Result<Vec<RecordItem>, StorageError>;
-
-    /// Everything a record page reads, in one transaction with its audit row: the
-    /// patient's visible items (as [`list_record_items`](Self::list_record_items)), the
+    /// Everything a record page reads, in one transaction with its audit row: every item
+    /// of the patient's the query selects, newest first, with its labels and relations
+    /// (including items entered in error or carrying excluded labels: the access
+    /// decision hides them, and needs them to decide their relatives), the
     /// release rule set in force (`None` when none was ever saved) and every
     /// organisation (provenance and feed freshness). One call, so a page view costs one
     /// connection and one consistent snapshot instead of three.
@@ -167,16 +161,6 @@ pub trait Storage: Send + Sync + 'static {
         query: RecordQuery,
         audit: NewAuditEvent,
     ) -> Result<RecordRead, StorageError>;
-
-    /// One of a patient's items by its public id; `None` when it is not theirs, not
-    /// visible, or does not exist (the caller cannot tell which).
-    async fn get_record_item(
-        &self,
-        patient_id: PatientId,
-        public_id: &str,
-        exclude_labels: &[String],
-        audit: NewAuditEvent,
-    ) -> Result<Option<RecordItem>, StorageError>;
 
     /// The public id of a sender's item with this key, if it has sent one.
     async fn find_item_by_key(
@@ -192,19 +176,11 @@ pub trait Storage: Send + Sync + 'static {
         public_id: &str,
     ) -> Result<Vec<ItemVersion>, StorageError>;
 
-    /// The sources that have sent this patient anything, with each one's feed freshness.
-    async fn list_patient_sources(
-        &self,
-        patient_id: PatientId,
-    ) -> Result<Vec<Organisation>, StorageError>;
-
     // --- Accounts and sessions ------------------------------------------------------
 
     /// Finds the account for an identity provider subject, creating it if new, and
     /// records the sign-in (and its audit row).
     async fn record_sign_in(&self, sign_in: NewSignIn) -> Result<Account, StorageError>;
-
-    async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StorageError>;
 
     async fn create_session(&self, session: NewSession) -> Result<(), StorageError>;
 
@@ -258,6 +234,23 @@ pub trait Storage: Send + Sync + 'static {
         changed_by: &str,
         audit: NewAuditEvent,
     ) -> Result<i64, StorageError>;
+
+    // --- Privacy labels of stored items ----------------------------------------------
+
+    /// The fingerprint of a setting as last applied to stored items (`None`: never).
+    async fn applied_setting(&self, name: &str) -> Result<Option<String>, StorageError>;
+
+    /// Applies a privacy code list to everything stored: each item's code-list labels
+    /// become exactly those the list gives its current version, while its sender's own
+    /// labels stay. Records `fingerprint` as the applied version of `setting` and writes
+    /// the audit row, all in one transaction. Returns how many items' labels changed.
+    async fn relabel_items(
+        &self,
+        code_list: &crate::privacy::CodeList,
+        setting: &str,
+        fingerprint: &str,
+        audit: NewAuditEvent,
+    ) -> Result<u64, StorageError>;
 
     // --- Audit ----------------------------------------------------------------------
 

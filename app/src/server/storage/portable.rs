@@ -81,7 +81,6 @@ impl TryFrom<PatientRow> for Patient {
 /// array a patient's items come back in (`select_record_items`).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct ItemRow {
-    pub(super) id: i64,
     public_id: String,
     patient_id: i64,
     kind: String,
@@ -91,6 +90,8 @@ pub(super) struct ItemRow {
     source_ods_code: String,
     current_version: i64,
     status: String,
+    #[serde(deserialize_with = "flag_from_json")]
+    entered_in_error: Option<bool>,
     title: String,
     occurred_at: Option<i64>,
     occurred_text: Option<String>,
@@ -105,6 +106,8 @@ pub(super) struct ItemRow {
     release_directive: String,
     first_received_at: i64,
     last_received_at: i64,
+    /// The item's links to its relatives, as JSON text.
+    relations: String,
     /// Only in the JSON form; the column form reads labels separately.
     #[sqlx(skip)]
     #[serde(default)]
@@ -135,9 +138,9 @@ macro_rules! item_columns {
     () => {
         "i.id, i.public_id, i.patient_id, i.kind, p.public_id AS parent_public_id, \
          i.source_org_id, o.name AS source_name, o.ods_code AS source_ods_code, \
-         i.current_version, i.status, i.title, i.occurred_at, i.occurred_text, i.details, \
+         i.current_version, i.status, i.entered_in_error, i.title, i.occurred_at, i.occurred_text, i.details, \
          i.category, i.code_system, i.code, i.abnormal, i.issued_at, i.effective_at, \
-         i.release_directive, i.first_received_at, i.last_received_at"
+         i.release_directive, i.first_received_at, i.last_received_at, i.relations"
     };
 }
 pub(super) use item_columns;
@@ -150,8 +153,6 @@ macro_rules! item_tables {
     };
 }
 pub(super) use item_tables;
-
-pub(super) const ITEM_SELECT: &str = concat!("SELECT ", item_columns!(), " ", item_tables!());
 
 impl ItemRow {
     pub(super) fn into_item(self, labels: Vec<String>) -> Result<RecordItem, StorageError> {
@@ -167,6 +168,7 @@ impl ItemRow {
                 .map_err(|_| StorageError::Corrupt("organisations.ods_code"))?,
             version: self.current_version,
             status: self.status,
+            entered_in_error: self.entered_in_error.unwrap_or(false),
             title: self.title,
             occurred_at: self.occurred_at.map(from_millis).transpose()?,
             occurred_text: self.occurred_text,
@@ -181,6 +183,8 @@ impl ItemRow {
             release_directive: ReleaseDirective::from_code(&self.release_directive)
                 .ok_or(StorageError::Corrupt("record_items.release_directive"))?,
             labels,
+            relations: serde_json::from_str(&self.relations)
+                .map_err(|_| StorageError::Corrupt("record_items.relations"))?,
             first_received_at: from_millis(self.first_received_at)?,
             last_received_at: from_millis(self.last_received_at)?,
         })
@@ -445,6 +449,12 @@ pub(super) fn details_json(details: &ItemDetails) -> Result<String, StorageError
     serde_json::to_string(details).map_err(|_| StorageError::Corrupt("details"))
 }
 
+pub(super) fn relations_json(
+    relations: &crate::records::Relations,
+) -> Result<String, StorageError> {
+    serde_json::to_string(relations).map_err(|_| StorageError::Corrupt("relations"))
+}
+
 pub(super) fn new_public_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -687,17 +697,6 @@ macro_rules! impl_portable_storage {
                     .collect()
             }
 
-            async fn list_record_items(
-                &self,
-                query: RecordQuery,
-                audit: NewAuditEvent,
-            ) -> Result<Vec<RecordItem>, StorageError> {
-                let mut tx = self.begin_audited_read().await?;
-                let items = select_record_items(&mut *tx, &query).await?;
-                self.finish_audited_read(tx, audit).await?;
-                Ok(items)
-            }
-
             async fn read_record(
                 &self,
                 query: RecordQuery,
@@ -713,41 +712,6 @@ macro_rules! impl_portable_storage {
                     rules,
                     organisations,
                 })
-            }
-
-            async fn get_record_item(
-                &self,
-                patient_id: PatientId,
-                public_id: &str,
-                exclude_labels: &[String],
-                audit: NewAuditEvent,
-            ) -> Result<Option<RecordItem>, StorageError> {
-                let mut tx = self.begin_audited_read().await?;
-                let mut sql = sqlx::QueryBuilder::<$db>::new(ITEM_SELECT);
-                sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
-                sql.push(" AND i.public_id = ").push_bind(public_id);
-                // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
-                sql.push(" AND i.entered_in_error = FALSE");
-                push_label_exclusion(&mut sql, exclude_labels);
-                let row: Option<ItemRow> = sql.build_query_as().fetch_optional(&mut *tx).await?;
-                let item = match row {
-                    Some(row) => {
-                        let labels: Vec<String> = sqlx::query_scalar(
-                            "SELECT label FROM record_item_labels WHERE item_id = $1 ORDER BY label",
-                        )
-                        .bind(row.id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                        Some(row.into_item(labels)?)
-                    }
-                    None => None,
-                };
-                let audit = NewAuditEvent {
-                    outcome: if item.is_some() { AuditOutcome::Allowed } else { AuditOutcome::Refused },
-                    ..audit
-                };
-                self.finish_audited_read(tx, audit).await?;
-                Ok(item)
             }
 
             async fn find_item_by_key(
@@ -783,23 +747,6 @@ macro_rules! impl_portable_storage {
                 .await?
                 .into_iter()
                 .map(ItemVersion::try_from)
-                .collect()
-            }
-
-            async fn list_patient_sources(
-                &self,
-                patient_id: PatientId,
-            ) -> Result<Vec<Organisation>, StorageError> {
-                sqlx::query_as::<_, OrganisationRow>(concat!(
-                    "SELECT ", organisation_columns!(), " FROM organisations WHERE id IN \
-                     (SELECT DISTINCT source_org_id FROM record_items WHERE patient_id = $1) \
-                     ORDER BY name"
-                ))
-                .bind(patient_id.0)
-                .fetch_all(self.reader())
-                .await?
-                .into_iter()
-                .map(Organisation::try_from)
                 .collect()
             }
 
@@ -842,16 +789,6 @@ macro_rules! impl_portable_storage {
                 });
                 tx.commit().await?;
                 Ok(account)
-            }
-
-            async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StorageError> {
-                sqlx::query_as::<_, AccountRow>(concat!(
-                    "SELECT ", account_columns!(), " FROM accounts WHERE id = $1"))
-                .bind(id.0)
-                .fetch_optional(self.reader())
-                .await?
-                .map(Account::try_from)
-                .transpose()
             }
 
             async fn create_session(&self, session: NewSession) -> Result<(), StorageError> {
@@ -1019,6 +956,89 @@ macro_rules! impl_portable_storage {
                 });
                 tx.commit().await?;
                 Ok(version)
+            }
+
+            async fn applied_setting(&self, name: &str) -> Result<Option<String>, StorageError> {
+                Ok(sqlx::query_scalar("SELECT fingerprint FROM applied_settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+            async fn relabel_items(
+                &self,
+                code_list: &crate::privacy::CodeList,
+                setting: &str,
+                fingerprint: &str,
+                audit: NewAuditEvent,
+            ) -> Result<u64, StorageError> {
+                use std::collections::BTreeSet;
+                let mut tx = self.writer().begin().await?;
+                let mut changed: u64 = 0;
+                let mut after: i64 = 0;
+                loop {
+                    // A page at a time, by id, so a large store is never held in memory.
+                    let page: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+                        "SELECT i.id, v.raw_resource, \
+                         (SELECT STRING_AGG(l.label, ',') FROM record_item_labels l \
+                          WHERE l.item_id = i.id AND l.origin = 'code_list') \
+                         FROM record_items i JOIN record_item_versions v \
+                         ON v.item_id = i.id AND v.version = i.current_version \
+                         WHERE i.id > $1 ORDER BY i.id LIMIT 500",
+                    )
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.0;
+                    for (item_id, raw, stored) in page {
+                        let stored: BTreeSet<String> = stored
+                            .unwrap_or_default()
+                            .split(',')
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned)
+                            .collect();
+                        let wanted: BTreeSet<String> = match serde_json::from_str(&raw) {
+                            Ok(resource) => code_list.labels_for_resource(&resource).into_iter().collect(),
+                            // A raw resource is stored only after it parsed; keep what it has.
+                            Err(_) => stored.clone(),
+                        };
+                        if wanted == stored {
+                            continue;
+                        }
+                        changed += 1;
+                        sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1 AND origin = 'code_list'")
+                            .bind(item_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        for label in &wanted {
+                            sqlx::query(
+                                "INSERT INTO record_item_labels (item_id, label, origin) \
+                                 VALUES ($1, $2, 'code_list') ON CONFLICT (item_id, label) DO NOTHING",
+                            )
+                            .bind(item_id)
+                            .bind(label)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO applied_settings (name, fingerprint, applied_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET fingerprint = excluded.fingerprint, \
+                     applied_at = excluded.applied_at",
+                )
+                .bind(setting)
+                .bind(fingerprint)
+                .bind(to_millis(audit.at))
+                .execute(&mut *tx)
+                .await?;
+                insert_audit!(tx, NewAuditEvent {
+                    target: Some(format!("{setting}:{fingerprint}:{changed} items relabelled")),
+                    ..audit
+                });
+                tx.commit().await?;
+                Ok(changed)
             }
 
             async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError> {
@@ -1239,8 +1259,10 @@ macro_rules! impl_portable_storage {
                 // (index in the run, item id, version) of every new or changed item.
                 let mut written: Vec<(usize, i64, i64)> = Vec::new();
                 let mut details = Vec::with_capacity(run.len());
+                let mut relations = Vec::with_capacity(run.len());
                 for item in run {
                     details.push(details_json(&item.details)?);
+                    relations.push(relations_json(&item.relations)?);
                 }
 
                 // New items, in rounds: an item goes in once the report it belongs to is
@@ -1274,7 +1296,7 @@ macro_rules! impl_portable_storage {
                              parent_item_id, current_version, status, entered_in_error, title, \
                              occurred_at, occurred_text, details, category, code_system, code, \
                              abnormal, issued_at, effective_at, release_directive, \
-                             first_received_at, last_received_at) ",
+                             first_received_at, last_received_at, relations) ",
                         );
                         sql.push_values(&rows, |mut row, (index, public_id, patient_id, parent_id)| {
                             let item = &run[*index];
@@ -1301,7 +1323,8 @@ macro_rules! impl_portable_storage {
                                 .push_bind(millis_opt(item.effective_at))
                                 .push_bind(item.release_directive.code())
                                 .push_bind(received_at)
-                                .push_bind(received_at);
+                                .push_bind(received_at)
+                                .push_bind(&relations[*index]);
                         });
                         sql.push(" RETURNING id, public_id");
                         let returned: Vec<(i64, String)> =
@@ -1345,7 +1368,7 @@ macro_rules! impl_portable_storage {
                          occurred_text = $10, details = $11, category = $12, \
                          code_system = $13, code = $14, abnormal = $15, issued_at = $16, \
                          effective_at = $17, release_directive = $18, \
-                         last_received_at = $19 WHERE id = $1",
+                         last_received_at = $19, relations = $20 WHERE id = $1",
                     )
                     .bind(*item_id)
                     .bind(patient_of(item)?)
@@ -1366,6 +1389,7 @@ macro_rules! impl_portable_storage {
                     .bind(millis_opt(item.effective_at))
                     .bind(item.release_directive.code())
                     .bind(received_at)
+                    .bind(&relations[index])
                     .execute(&mut *tx)
                     .await?;
                     sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
@@ -1456,8 +1480,8 @@ macro_rules! impl_portable_storage {
                 .push(ITEM_LABELS_AS_JSON)
                 .push(concat!(" AS labels ", item_tables!()));
             sql.push(" WHERE i.patient_id = ").push_bind(patient_id.0);
-            // TRUE and FALSE are keywords in both dialects (SQLite stores them as 1 and 0).
-            sql.push(" AND i.entered_in_error = FALSE");
+            // Items entered in error and items with excluded labels come back too: the
+            // access decision hides them, and needs them to decide their relatives.
             if !query.kinds.is_empty() {
                 sql.push(" AND i.kind IN (");
                 let mut kinds = sql.separated(", ");
@@ -1475,7 +1499,6 @@ macro_rules! impl_portable_storage {
             if let Some(before) = query.occurred_before {
                 sql.push(" AND i.occurred_at < ").push_bind(to_millis(before));
             }
-            push_label_exclusion(&mut sql, &query.exclude_labels);
             sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
                 .push_bind(i64::from(query.limit));
             sql.push(ITEMS_AS_JSON.1);
@@ -1555,22 +1578,6 @@ macro_rules! impl_portable_storage {
                     .push_bind(event.request_id.as_deref());
             });
             sql
-        }
-
-        /// Leaves out items carrying any of the excluded labels.
-        fn push_label_exclusion(sql: &mut sqlx::QueryBuilder<$db>, exclude: &[String]) {
-            if exclude.is_empty() {
-                return;
-            }
-            sql.push(
-                " AND NOT EXISTS (SELECT 1 FROM record_item_labels l \
-                 WHERE l.item_id = i.id AND l.label IN (",
-            );
-            let mut labels = sql.separated(", ");
-            for label in exclude {
-                labels.push_bind(label.clone());
-            }
-            sql.push("))");
         }
     };
 }

@@ -9,7 +9,7 @@ use sqlx::{Pool, Postgres, Transaction};
 use super::portable::*;
 use super::types::*;
 use super::{Backend, StorageError};
-use crate::audit::{ActorKind, AuditOutcome, action};
+use crate::audit::{ActorKind, action};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::release::{ReleaseRule, RuleSet};
 

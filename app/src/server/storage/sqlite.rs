@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 use super::portable::*;
 use super::types::*;
 use super::{Backend, StorageError};
-use crate::audit::{ActorKind, AuditOutcome, action};
+use crate::audit::{ActorKind, action};
 use crate::domain::{NhsNumber, OdsCode};
 use crate::release::{ReleaseRule, RuleSet};
 
@@ -42,12 +42,12 @@ const ITEMS_AS_JSON: (&str, &str) = (
      'patient_id', patient_id, 'kind', kind, 'parent_public_id', parent_public_id, \
      'source_org_id', source_org_id, 'source_name', source_name, \
      'source_ods_code', source_ods_code, 'current_version', current_version, \
-     'status', status, 'title', title, 'occurred_at', occurred_at, \
+     'status', status, 'entered_in_error', entered_in_error, 'title', title, 'occurred_at', occurred_at, \
      'occurred_text', occurred_text, 'details', details, 'category', category, \
      'code_system', code_system, 'code', code, 'abnormal', abnormal, \
      'issued_at', issued_at, 'effective_at', effective_at, \
      'release_directive', release_directive, 'first_received_at', first_received_at, \
-     'last_received_at', last_received_at, 'labels', json(labels)) \
+     'last_received_at', last_received_at, 'relations', relations, 'labels', json(labels)) \
      ORDER BY occurred_at DESC, id DESC) FROM (",
     ")",
 );

@@ -97,6 +97,8 @@ pub struct NewRecordItem {
     pub effective_at: Option<DateTime<Utc>>,
     pub release_directive: ReleaseDirective,
     pub labels: Vec<(String, LabelOrigin)>,
+    /// How the item is linked to its relatives (see [`crate::records::Relations`]).
+    pub relations: crate::records::Relations,
     /// The resource exactly as received.
     pub raw_resource: String,
     /// The bytes of its attachments, stored by content address.
@@ -187,8 +189,6 @@ pub struct RecordQuery {
     pub source: Option<OrganisationId>,
     pub occurred_from: Option<DateTime<Utc>>,
     pub occurred_before: Option<DateTime<Utc>>,
-    /// Items carrying any of these labels are left out entirely.
-    pub exclude_labels: Vec<String>,
     pub limit: u32,
 }
 

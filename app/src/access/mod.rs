@@ -1,0 +1,706 @@
+//! The one access decision. Every read of a patient's record (pages, server functions,
+//! attachment downloads, counts, the home summary, "what is new", the source list and
+//! its freshness panel, filters, and every export) asks this module, for a reader, the
+//! patient whose record it is, the reader's basis, each item's facts and `now`, what the
+//! reader may see of each item:
+//!
+//! - **shown**: everything the portal holds for display;
+//! - **withheld until a date**: that it exists, its title and the date it opens;
+//! - **held for the clinical team**: that it exists and its title, and who releases it;
+//! - **hidden**: no trace at all (not listed, not counted, its source not named).
+//!
+//! Each answer carries the rule that decided it as a typed [`Reason`]. The rules, in
+//! the order they are weighed (domain rules, "Sensitive information", "Release delays"):
+//! 1. no basis for this reader on this record: hidden;
+//! 2. a privacy label the basis does not allow (for the patient: the excluded set):
+//!    hidden, and so are all the item's relatives (a report's title can tell what its
+//!    sexual health result would);
+//! 3. entered in error, cancelled, or retracted by the sender: hidden (a report takes
+//!    its results with it);
+//! 4. a result not yet final (preliminary, registered, partial): held, shown only as
+//!    "in progress";
+//! 5. a result that names a report not yet received: held until it arrives;
+//! 6. the release engine (`crate::release`): the sender's instruction, then the most
+//!    specific rule; unrecognised results are held.
+//!
+//! A report and its results are decided together as the lab sent them
+//! ([`relatives`]): each item takes the most restrictive decision of its group, so a
+//! re-delivery of one part can never loosen what another part decided.
+//!
+//! Pure: no I/O, no clock reads, no Leptos, no sqlx; it compiles for the browser too.
+
+pub mod relatives;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Account, AccountId, AccountRole, PatientId};
+use crate::records::{RecordItem, RecordKind};
+use crate::release::{Availability, DecidedBy, ItemFacts, RuleSet};
+
+/// The identity level NHS login must have proved before anyone sees clinical data.
+pub const VERIFIED_IDENTITY: &str = "P9";
+
+/// Who is reading. Built from the signed-in account; never from the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    pub account: AccountId,
+    pub kind: ReaderKind,
+    /// The NHS login identity level ("P9", "P5", "P0"), for people who sign in with it.
+    pub identity_level: Option<String>,
+    /// The record the account belongs to: the patient's own.
+    pub own_record: Option<PatientId>,
+}
+
+/// The kinds of reader. Proxies, the service desk and clinicians come with their own
+/// bases; each is a new arm of the same decision, never a second code path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReaderKind {
+    /// A person signed in with NHS login.
+    Patient,
+    /// Service desk staff, signed in with their organisation's provider.
+    ServiceDesk,
+}
+
+impl Reader {
+    pub fn of(account: &Account) -> Self {
+        Self {
+            account: account.id,
+            kind: match account.role {
+                AccountRole::Patient => ReaderKind::Patient,
+                AccountRole::ServiceDesk => ReaderKind::ServiceDesk,
+            },
+            identity_level: account.identity_level.clone(),
+            own_record: account.patient_id,
+        }
+    }
+
+    fn is_verified(&self) -> bool {
+        self.identity_level.as_deref() == Some(VERIFIED_IDENTITY)
+    }
+}
+
+/// On what grounds a reader reads a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "basis", rename_all = "snake_case")]
+pub enum Basis {
+    /// The patient, reading their own record.
+    OwnRecord,
+}
+
+impl Basis {
+    /// Whether an item with this privacy label may be shown on this basis. The patient
+    /// sees everything except the labels shared records leave out altogether.
+    pub fn allows_label(&self, label: &str) -> bool {
+        match self {
+            Basis::OwnRecord => !crate::privacy::EXCLUDED.contains(&label),
+        }
+    }
+}
+
+/// Why a reader may not open a record at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// NHS login has not proved who they are to P9.
+    IdentityNotVerified,
+    /// Their account is not linked to any record.
+    NoRecord,
+    /// The record is someone else's and the reader has no basis to read it.
+    NotTheirRecord,
+}
+
+/// The basis on which a reader reads their own record, and whose record it is.
+pub fn own_record(reader: &Reader) -> Result<(PatientId, Basis), Refusal> {
+    if reader.kind != ReaderKind::Patient || !reader.is_verified() {
+        return Err(Refusal::IdentityNotVerified);
+    }
+    let patient = reader.own_record.ok_or(Refusal::NoRecord)?;
+    check_record_access(reader, patient, &Basis::OwnRecord)?;
+    Ok((patient, Basis::OwnRecord))
+}
+
+/// Whether the basis holds for this reader and this record.
+pub fn check_record_access(
+    reader: &Reader,
+    patient: PatientId,
+    basis: &Basis,
+) -> Result<(), Refusal> {
+    match basis {
+        Basis::OwnRecord => {
+            if reader.kind != ReaderKind::Patient || !reader.is_verified() {
+                Err(Refusal::IdentityNotVerified)
+            } else if reader.own_record != Some(patient) {
+                Err(Refusal::NotTheirRecord)
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the reader may see of one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Shown,
+    /// Exists; its title and the date it opens may be shown.
+    WithheldUntil {
+        opens_at: DateTime<Utc>,
+    },
+    /// Exists; its title may be shown, and that the clinical team will release it.
+    HeldForClinicalTeam,
+    /// No trace.
+    Hidden,
+}
+
+impl Outcome {
+    /// Higher is more restrictive; of two withheld dates the later is.
+    pub fn restriction(self) -> (u8, Option<DateTime<Utc>>) {
+        match self {
+            Outcome::Shown => (0, None),
+            Outcome::WithheldUntil { opens_at } => (1, Some(opens_at)),
+            Outcome::HeldForClinicalTeam => (2, None),
+            Outcome::Hidden => (3, None),
+        }
+    }
+}
+
+/// The rule that decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Reason {
+    /// The reader has no basis to read this record.
+    NoBasis { refusal: Refusal },
+    /// The item carries a privacy label the basis does not allow.
+    ExcludedLabel { label: String },
+    /// The sender marked it entered in error.
+    EnteredInError,
+    /// The sender cancelled it.
+    Cancelled,
+    /// The sender withdrew it (`retract`).
+    RetractedBySender,
+    /// A result that is not final yet: preliminary, registered or partial.
+    NotFinal { status: String },
+    /// A result that names a report not yet received.
+    AwaitingReport,
+    /// The release engine: the sender's instruction, a rule, or no rule.
+    Release { decided_by: DecidedBy },
+    /// Decided by a relative (the report it belongs to, one of its results).
+    Relative {
+        public_id: String,
+        reason: Box<Reason>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDecision {
+    pub outcome: Outcome,
+    pub reason: Reason,
+}
+
+impl AccessDecision {
+    fn new(outcome: Outcome, reason: Reason) -> Self {
+        Self { outcome, reason }
+    }
+
+    /// The reason at the root of a chain of relatives.
+    pub fn root_reason(&self) -> &Reason {
+        let mut reason = &self.reason;
+        while let Reason::Relative { reason: inner, .. } = reason {
+            reason = inner;
+        }
+        reason
+    }
+}
+
+/// How far a status lets an item be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusClass {
+    Final,
+    InProgress,
+    Cancelled,
+    EnteredInError,
+}
+
+/// Results show only final, amended, corrected and appended content; documents also
+/// their ordinary states (current, superseded). Anything else a sender may send is "not
+/// final" (the most restrictive reading that still says the result exists).
+fn classify_status(kind: RecordKind, status: &str) -> StatusClass {
+    match (kind, status) {
+        (_, "entered-in-error") => StatusClass::EnteredInError,
+        (RecordKind::Appointment | RecordKind::Encounter, _) => StatusClass::Final,
+        (_, "cancelled") => StatusClass::Cancelled,
+        (_, "final" | "amended" | "corrected" | "appended") => StatusClass::Final,
+        (RecordKind::Document, "current" | "superseded") => StatusClass::Final,
+        _ => StatusClass::InProgress,
+    }
+}
+
+/// The release engine's view of an item.
+pub fn release_facts(item: &RecordItem) -> ItemFacts<'_> {
+    ItemFacts {
+        kind: item.kind,
+        source_ods: item.source_ods_code.as_str(),
+        category: item.category.as_deref(),
+        code: item.code.as_deref(),
+        abnormal: item.abnormal,
+        issued_at: item.issued_at,
+        effective_at: item.effective_at,
+        received_at: item.first_received_at,
+        directive: item.release_directive,
+    }
+}
+
+/// One item's own decision, before its relatives are weighed, and whether it binds its
+/// relatives too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnDecision {
+    pub decision: AccessDecision,
+    /// Whether the decision applies to the item's whole group: labels, status and
+    /// release do; a withdrawn result leaves its report and siblings alone, but a
+    /// withdrawn report takes its results with it.
+    pub binds_relatives: bool,
+}
+
+/// Decides one item on its own facts (rules 1 to 6 of the module documentation).
+pub fn decide(
+    reader: &Reader,
+    patient: PatientId,
+    basis: &Basis,
+    item: &RecordItem,
+    awaiting_report: bool,
+    rules: &RuleSet,
+    now: DateTime<Utc>,
+) -> OwnDecision {
+    let hidden = |reason, binds_relatives| OwnDecision {
+        decision: AccessDecision::new(Outcome::Hidden, reason),
+        binds_relatives,
+    };
+    if let Err(refusal) = check_record_access(reader, patient, basis) {
+        return hidden(Reason::NoBasis { refusal }, true);
+    }
+    if item.patient_id != patient {
+        return hidden(
+            Reason::NoBasis {
+                refusal: Refusal::NotTheirRecord,
+            },
+            false,
+        );
+    }
+    if let Some(label) = item.labels.iter().find(|l| !basis.allows_label(l)) {
+        return hidden(
+            Reason::ExcludedLabel {
+                label: label.clone(),
+            },
+            true,
+        );
+    }
+    let takes_its_results = item.kind == RecordKind::DiagnosticReport;
+    let status = if item.entered_in_error {
+        StatusClass::EnteredInError
+    } else {
+        classify_status(item.kind, &item.status)
+    };
+    match status {
+        StatusClass::EnteredInError => return hidden(Reason::EnteredInError, takes_its_results),
+        StatusClass::Cancelled => return hidden(Reason::Cancelled, takes_its_results),
+        StatusClass::InProgress | StatusClass::Final => {}
+    }
+    let release = crate::release::decide(&release_facts(item), rules, now);
+    if release.availability == Availability::Withdrawn {
+        return hidden(Reason::RetractedBySender, takes_its_results);
+    }
+    let held = |reason| OwnDecision {
+        decision: AccessDecision::new(Outcome::HeldForClinicalTeam, reason),
+        binds_relatives: true,
+    };
+    if status == StatusClass::InProgress {
+        return held(Reason::NotFinal {
+            status: item.status.clone(),
+        });
+    }
+    if awaiting_report {
+        return held(Reason::AwaitingReport);
+    }
+    let outcome = match release.availability {
+        Availability::Visible => Outcome::Shown,
+        Availability::WithheldUntil { opens_at } => Outcome::WithheldUntil { opens_at },
+        Availability::HeldForClinician | Availability::Withdrawn => Outcome::HeldForClinicalTeam,
+    };
+    OwnDecision {
+        decision: AccessDecision::new(
+            outcome,
+            Reason::Release {
+                decided_by: release.decided_by,
+            },
+        ),
+        binds_relatives: true,
+    }
+}
+
+/// An item the reader may know about, with its decision and its group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecidedItem {
+    pub item: RecordItem,
+    pub decision: AccessDecision,
+    /// Items with the same group are relatives (see [`relatives`]).
+    pub group: usize,
+}
+
+impl DecidedItem {
+    pub fn is_shown(&self) -> bool {
+        self.decision.outcome == Outcome::Shown
+    }
+}
+
+/// A record as one reader may know it: hidden items are gone, every other item carries
+/// its decision. The only way from stored items to anything a reader sees.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DecidedRecord {
+    items: Vec<DecidedItem>,
+}
+
+impl DecidedRecord {
+    /// Every item the reader may know exists, in the order storage gave them.
+    pub fn items(&self) -> &[DecidedItem] {
+        &self.items
+    }
+
+    /// One item by public id, if the reader may know it exists.
+    pub fn item(&self, public_id: &str) -> Option<&DecidedItem> {
+        self.items.iter().find(|d| d.item.public_id == public_id)
+    }
+}
+
+/// Decides every item of a record together with its relatives, and drops the hidden.
+pub fn decide_record(
+    reader: &Reader,
+    patient: PatientId,
+    basis: &Basis,
+    items: Vec<RecordItem>,
+    rules: &RuleSet,
+    now: DateTime<Utc>,
+) -> DecidedRecord {
+    if check_record_access(reader, patient, basis).is_err() {
+        return DecidedRecord::default();
+    }
+    let kinship = relatives::kinship(&items);
+    let own: Vec<OwnDecision> = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            decide(
+                reader,
+                patient,
+                basis,
+                item,
+                kinship.awaiting_report[index],
+                rules,
+                now,
+            )
+        })
+        .collect();
+    // The most restrictive binding decision of each group, and which item made it.
+    let mut strictest: std::collections::HashMap<usize, usize> = Default::default();
+    for (index, decision) in own.iter().enumerate() {
+        if !decision.binds_relatives {
+            continue;
+        }
+        let group = kinship.group[index];
+        let stricter = strictest.get(&group).is_none_or(|&current| {
+            decision.decision.outcome.restriction() > own[current].decision.outcome.restriction()
+        });
+        if stricter {
+            strictest.insert(group, index);
+        }
+    }
+    let public_ids: Vec<String> = items.iter().map(|i| i.public_id.clone()).collect();
+    let mut decided = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let group = kinship.group[index];
+        let mine = &own[index].decision;
+        let decision = match strictest.get(&group) {
+            Some(&other)
+                if other != index
+                    && mine.outcome != Outcome::Hidden
+                    && own[other].decision.outcome.restriction() > mine.outcome.restriction() =>
+            {
+                AccessDecision::new(
+                    own[other].decision.outcome,
+                    Reason::Relative {
+                        public_id: public_ids[other].clone(),
+                        reason: Box::new(own[other].decision.reason.clone()),
+                    },
+                )
+            }
+            _ => mine.clone(),
+        };
+        if decision.outcome != Outcome::Hidden {
+            decided.push(DecidedItem {
+                item,
+                decision,
+                group,
+            });
+        }
+    }
+    DecidedRecord { items: decided }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::domain::{OdsCode, OrganisationId};
+    use crate::records::{Coding, ItemDetails, Relations, ReleaseDirective};
+    use crate::release::{ReleasePolicy, ReleaseRule};
+    use chrono::TimeZone;
+
+    const ME: PatientId = PatientId(1);
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
+    }
+
+    fn me() -> Reader {
+        Reader {
+            account: AccountId(10),
+            kind: ReaderKind::Patient,
+            identity_level: Some("P9".to_owned()),
+            own_record: Some(ME),
+        }
+    }
+
+    fn rules() -> RuleSet {
+        let rule = |name: &str, category: &str, policy| ReleaseRule {
+            name: name.to_owned(),
+            description: name.to_owned(),
+            source: None,
+            category: Some(category.to_owned()),
+            code: None,
+            abnormal: None,
+            policy,
+        };
+        RuleSet {
+            version: 1,
+            rules: vec![
+                rule("lab", "LAB", ReleasePolicy::Immediately),
+                rule("histo", "SP", ReleasePolicy::ClinicianRelease),
+                rule("rad", "RAD", ReleasePolicy::AfterDays { days: 28 }),
+            ],
+        }
+    }
+
+    fn item(id: &str, kind: RecordKind, category: Option<&str>) -> RecordItem {
+        RecordItem {
+            public_id: id.to_owned(),
+            patient_id: ME,
+            kind,
+            parent_public_id: None,
+            source: OrganisationId(1),
+            source_name: "Lab".to_owned(),
+            source_ods_code: OdsCode::parse("RXX").unwrap(),
+            version: 1,
+            status: "final".to_owned(),
+            entered_in_error: false,
+            title: format!("title of {id}"),
+            occurred_at: Some(now()),
+            occurred_text: None,
+            details: ItemDetails::Observation {
+                status: "final".to_owned(),
+                code: Coding::default(),
+                effective: None,
+                value: None,
+                reference_range: None,
+                interpretation: None,
+                note: None,
+            },
+            category: category.map(str::to_owned),
+            code_system: None,
+            code: None,
+            abnormal: None,
+            issued_at: Some(now() - chrono::Duration::days(1)),
+            effective_at: None,
+            release_directive: ReleaseDirective::None,
+            labels: Vec::new(),
+            relations: Relations {
+                known_as: vec![format!("{kind:?}/{id}")],
+                ..Relations::default()
+            },
+            first_received_at: now(),
+            last_received_at: now(),
+        }
+    }
+
+    /// A report naming its result in `result`, as a batch or separate updates leave them.
+    fn report_and_result(category: &str) -> (RecordItem, RecordItem) {
+        let mut report = item("r", RecordKind::DiagnosticReport, Some(category));
+        let result = item("o", RecordKind::Observation, Some("LAB"));
+        report.relations.members.push("Observation/o".to_owned());
+        (report, result)
+    }
+
+    fn outcomes(items: Vec<RecordItem>) -> Vec<(String, Outcome)> {
+        decide_record(&me(), ME, &Basis::OwnRecord, items, &rules(), now())
+            .items()
+            .iter()
+            .map(|d| (d.item.public_id.clone(), d.decision.outcome))
+            .collect()
+    }
+
+    #[test]
+    fn a_histopathology_result_is_held_with_its_report_in_either_order() {
+        let (report, result) = report_and_result("SP");
+        let held = vec![
+            ("r".to_owned(), Outcome::HeldForClinicalTeam),
+            ("o".to_owned(), Outcome::HeldForClinicalTeam),
+        ];
+        assert_eq!(outcomes(vec![report.clone(), result.clone()]), held);
+        let mut reversed = outcomes(vec![result, report]);
+        reversed.reverse();
+        assert_eq!(reversed, held);
+    }
+
+    #[test]
+    fn a_result_decided_by_its_report_says_so() {
+        let (report, result) = report_and_result("RAD");
+        let record = decide_record(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            vec![report, result],
+            &rules(),
+            now(),
+        );
+        let decided = record.item("o").unwrap();
+        assert!(matches!(
+            decided.decision.outcome,
+            Outcome::WithheldUntil { .. }
+        ));
+        assert!(
+            matches!(&decided.decision.reason, Reason::Relative { public_id, .. } if public_id == "r")
+        );
+        assert!(matches!(
+            decided.decision.root_reason(),
+            Reason::Release { decided_by: DecidedBy::Rule { name, .. } } if name == "rad"
+        ));
+    }
+
+    #[test]
+    fn a_sensitive_result_hides_its_report_and_a_sensitive_report_its_results() {
+        let (report, mut result) = report_and_result("LAB");
+        result.labels.push(crate::privacy::SEXUAL_HEALTH.to_owned());
+        assert_eq!(outcomes(vec![report.clone(), result.clone()]), vec![]);
+        let (mut report, result) = report_and_result("LAB");
+        report.labels.push(crate::privacy::HIV.to_owned());
+        assert_eq!(outcomes(vec![result, report]), vec![]);
+    }
+
+    #[test]
+    fn a_result_that_names_a_report_not_yet_received_waits_for_it() {
+        let mut result = item("o", RecordKind::Observation, Some("LAB"));
+        result
+            .relations
+            .belongs_to
+            .push("ServiceRequest/s1".to_owned());
+        assert_eq!(
+            outcomes(vec![result.clone()]),
+            vec![("o".to_owned(), Outcome::HeldForClinicalTeam)]
+        );
+        let mut report = item("r", RecordKind::DiagnosticReport, Some("LAB"));
+        report
+            .relations
+            .belongs_to
+            .push("ServiceRequest/s1".to_owned());
+        assert_eq!(
+            outcomes(vec![result, report]),
+            vec![
+                ("o".to_owned(), Outcome::Shown),
+                ("r".to_owned(), Outcome::Shown)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_preliminary_report_is_in_progress_and_takes_its_results_with_it() {
+        let (mut report, result) = report_and_result("LAB");
+        report.status = "preliminary".to_owned();
+        let record = decide_record(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            vec![report, result],
+            &rules(),
+            now(),
+        );
+        for decided in record.items() {
+            assert_eq!(decided.decision.outcome, Outcome::HeldForClinicalTeam);
+            assert!(matches!(
+                decided.decision.root_reason(),
+                Reason::NotFinal { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_withdrawn_report_takes_its_results_but_a_withdrawn_result_leaves_its_report() {
+        let (mut report, result) = report_and_result("LAB");
+        report.release_directive = ReleaseDirective::Retract;
+        assert_eq!(outcomes(vec![report, result]), vec![]);
+        let (report, mut result) = report_and_result("LAB");
+        result.status = "cancelled".to_owned();
+        assert_eq!(
+            outcomes(vec![report, result]),
+            vec![("r".to_owned(), Outcome::Shown)]
+        );
+    }
+
+    #[test]
+    fn an_unrecognised_result_is_held_and_a_held_letter_waits() {
+        let report = item("r", RecordKind::DiagnosticReport, None);
+        let mut letter = item("l", RecordKind::Document, None);
+        letter.release_directive = ReleaseDirective::Hold;
+        let plain_letter = item("p", RecordKind::Document, None);
+        assert_eq!(
+            outcomes(vec![report, letter, plain_letter]),
+            vec![
+                ("r".to_owned(), Outcome::HeldForClinicalTeam),
+                ("l".to_owned(), Outcome::HeldForClinicalTeam),
+                ("p".to_owned(), Outcome::Shown),
+            ]
+        );
+    }
+
+    #[test]
+    fn nobody_without_a_basis_sees_anything() {
+        let mut unverified = me();
+        unverified.identity_level = Some("P5".to_owned());
+        assert_eq!(
+            check_record_access(&unverified, ME, &Basis::OwnRecord),
+            Err(Refusal::IdentityNotVerified)
+        );
+        assert_eq!(own_record(&unverified), Err(Refusal::IdentityNotVerified));
+        let mut other = me();
+        other.own_record = Some(PatientId(2));
+        assert_eq!(
+            check_record_access(&other, ME, &Basis::OwnRecord),
+            Err(Refusal::NotTheirRecord)
+        );
+        let mine = item("a", RecordKind::Appointment, None);
+        let record = decide_record(
+            &other,
+            ME,
+            &Basis::OwnRecord,
+            vec![mine.clone()],
+            &rules(),
+            now(),
+        );
+        assert!(record.items().is_empty());
+        // An item of someone else's that reached a read by mistake is hidden.
+        let mut theirs = mine;
+        theirs.patient_id = PatientId(2);
+        assert_eq!(outcomes(vec![theirs]), vec![]);
+    }
+}
