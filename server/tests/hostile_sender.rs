@@ -1108,6 +1108,79 @@ async fn a_standalone_chlamydia_test_leaves_no_trace() {
     );
 }
 
+/// A trust adds a local code to its privacy list after items with that code arrived:
+/// the start-up preparation relabels what is stored (audited, once), and from then on
+/// the items leave no trace, though the sender never re-sent them.
+#[tokio::test]
+async fn a_code_added_to_the_privacy_list_later_hides_what_is_already_stored() {
+    use app::privacy::CodeListEntry;
+    let case = "a local sexual health code listed after the item arrived";
+    let portal = portal().await;
+    let clinic = portal.source(CLINIC).await;
+    let local = "https://fhir.hollybank.example/CodeSystem/tests";
+    let observation = json!({
+        "resourceType": "Observation",
+        "identifier": identifier(&clinic, "local-1"),
+        "status": "final",
+        "category": laboratory(),
+        "code": concept(local, "GUM-PANEL-7", "HOSTILE-MARKER-LOCAL-CODE-NAME"),
+        "subject": amelia(),
+        "effectiveDateTime": time(-3),
+        "issued": time(-2),
+        "performer": performed_by(&clinic),
+        "valueString": "HOSTILE-MARKER-LOCAL-CODE-VALUE",
+    });
+    let id = portal.put(&clinic, &observation, case).await;
+    let mut amelia = signed_in_as_amelia(&portal.server).await;
+    let before = everything_amelia_sees(&portal, &mut amelia, &[id.clone()], &[], &[]).await;
+    assert_listed(case, &before, "HOSTILE-MARKER-LOCAL-CODE-NAME");
+
+    // The trust's new list, applied the way every start-up applies it.
+    let mut config = portal.server.config.clone();
+    config.privacy_codes.entries.push(CodeListEntry {
+        system: local.to_owned(),
+        code: "GUM-PANEL-7".to_owned(),
+        label: app::privacy::SEXUAL_HEALTH.to_owned(),
+    });
+    let clock = std::sync::Arc::new(portal.server.clock.clone());
+    server::prepare(&config, portal.server.storage.clone(), clock.clone())
+        .await
+        .unwrap();
+    let again = server::privacy::apply_code_list(
+        portal.server.storage.as_ref(),
+        &config.privacy_codes,
+        test_now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, None, "an applied list is not applied twice");
+    let relabelled = portal
+        .server
+        .storage
+        .list_recent_audit_events(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == app::audit::action::PRIVACY_LABELS_REAPPLIED)
+        .count();
+    assert_eq!(
+        relabelled, 2,
+        "the list at first start-up, then the changed one"
+    );
+
+    let after = everything_amelia_sees(&portal, &mut amelia, &[id], &[], &[]).await;
+    assert_no_trace(
+        case,
+        &after,
+        &[
+            "HOSTILE-MARKER-LOCAL-CODE-NAME",
+            "HOSTILE-MARKER-LOCAL-CODE-VALUE",
+            CLINIC.0,
+            CLINIC.1,
+        ],
+    );
+}
+
 // --- 7. A preliminary report ---------------------------------------------------------
 
 #[tokio::test]
