@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod api;
 pub mod item;
+pub mod pages;
 pub mod view;
 
 pub use item::{RecordItem, Relations};

@@ -1,0 +1,95 @@
+//! The record's overview: next appointments, what is new since the last visit, and
+//! results received but not available yet.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::appointments::AppointmentCard;
+use super::results::ResultCard;
+use super::*;
+use crate::components::format;
+use crate::pages::ProblemPage;
+use crate::records::api::*;
+use crate::records::view::*;
+
+#[component]
+pub fn RecordHomePage() -> impl IntoView {
+    let summary = OnceResource::new(record_summary());
+    view! {
+        <Title text="Your record - Your health record"/>
+        <RecordNav current="/record"/>
+        <Suspense fallback=|| view! { <p>"Loading your record…"</p> }>
+            {move || summary.get().map(|result| match result {
+                Ok(summary) => view! { <RecordHome summary/> }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
+    let greeting = match &summary.given_name {
+        Some(name) => format!("Hello, {name}"),
+        None => "Your record".to_owned(),
+    };
+    let since = match summary.last_visit {
+        Some(at) => format!("New since your last visit on {}", format::date(at)),
+        None => "New in your record".to_owned(),
+    };
+    view! {
+        <h1>{greeting}</h1>
+        <div class="nhsuk-grid-row">
+            <div class="nhsuk-grid-column-two-thirds">
+                <h2>"Your next appointments"</h2>
+                {if summary.next_appointments.is_empty() {
+                    view! { <p>"You have no upcoming appointments."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="nhsuk-list app-card-list">
+                            {summary.next_appointments.into_iter().map(|a| view! { <li><AppointmentCard appointment=a/></li> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+                <p><a href="/record/appointments">"See all your appointments"</a></p>
+
+                <h2>{since}</h2>
+                {if summary.new_items.is_empty() {
+                    view! { <p>"Nothing new has arrived since then."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="nhsuk-list app-new-items">
+                            {summary.new_items.into_iter().map(|item| view! {
+                                <li>
+                                    <strong class="nhsuk-tag nhsuk-tag--blue">{item.kind_label}</strong>" "
+                                    <a href=item.href>{item.title}</a>
+                                    <ProvenanceLine provenance=item.provenance/>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+
+                <h2>"Results not available yet"</h2>
+                {if summary.awaiting.is_empty() {
+                    view! { <p>"All the results you have been sent are available to read."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="nhsuk-list app-card-list">
+                            {summary.awaiting.into_iter().map(|r| view! { <li><ResultCard result=r/></li> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </div>
+            <div class="nhsuk-grid-column-one-third">
+                <h2 class="nhsuk-heading-s">"Your record"</h2>
+                <ul class="nhsuk-list">
+                    <li><a href="/record/appointments">"Appointments"</a></li>
+                    <li><a href="/record/letters">"Letters and documents"</a></li>
+                    <li><a href="/record/results">"Test results"</a></li>
+                </ul>
+                <SourceFreshnessList sources=summary.sources/>
+            </div>
+        </div>
+    }
+}
