@@ -1132,7 +1132,8 @@ async fn a_code_added_to_the_privacy_list_later_hides_what_is_already_stored() {
     });
     let id = portal.put(&clinic, &observation, case).await;
     let mut amelia = signed_in_as_amelia(&portal.server).await;
-    let before = everything_amelia_sees(&portal, &mut amelia, &[id.clone()], &[], &[]).await;
+    let before =
+        everything_amelia_sees(&portal, &mut amelia, std::slice::from_ref(&id), &[], &[]).await;
     assert_listed(case, &before, "HOSTILE-MARKER-LOCAL-CODE-NAME");
 
     // The trust's new list, applied the way every start-up applies it.
@@ -1143,7 +1144,7 @@ async fn a_code_added_to_the_privacy_list_later_hides_what_is_already_stored() {
         label: app::privacy::SEXUAL_HEALTH.to_owned(),
     });
     let clock = std::sync::Arc::new(portal.server.clock.clone());
-    server::prepare(&config, portal.server.storage.clone(), clock.clone())
+    let _restarted = server::prepare(&config, portal.server.storage.clone(), clock.clone())
         .await
         .unwrap();
     let again = server::privacy::apply_code_list(
