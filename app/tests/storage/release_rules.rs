@@ -1,0 +1,80 @@
+//! Release rules: versioned, every change audited.
+
+use super::*;
+
+pub(crate) async fn release_rules_are_versioned_and_every_change_is_audited(db: &TestDb) {
+    let s = db.storage.as_ref();
+    assert_eq!(s.current_release_rules().await.unwrap(), None);
+    let first = vec![
+        release_rule("lab", Some("LAB"), ReleasePolicy::Immediately),
+        ReleaseRule {
+            source: Some("RXX".to_owned()),
+            code: Some("399208008".to_owned()),
+            abnormal: Some(true),
+            ..release_rule(
+                "rxx-chest-xray",
+                Some("RAD"),
+                ReleasePolicy::AfterDays { days: 28 },
+            )
+        },
+        release_rule(
+            "histopathology",
+            Some("SP"),
+            ReleasePolicy::ClinicianRelease,
+        ),
+    ];
+    let change =
+        |day| NewAuditEvent::new(at(day, 9), ActorKind::System, action::RELEASE_RULES_CHANGED);
+    let v1 = s
+        .save_release_rules(&first, "configuration", change(1))
+        .await
+        .unwrap();
+    let current = s.current_release_rules().await.unwrap().unwrap();
+    assert_eq!(current.version, v1);
+    assert_eq!(
+        current.rules, first,
+        "every key and policy survives the round trip"
+    );
+
+    let second = vec![release_rule("anything", None, ReleasePolicy::Immediately)];
+    let v2 = s
+        .save_release_rules(&second, "configuration", change(2))
+        .await
+        .unwrap();
+    assert_eq!(v2, v1 + 1);
+    let current = s.current_release_rules().await.unwrap().unwrap();
+    assert_eq!((current.version, current.rules), (v2, second));
+
+    let changes: Vec<_> = s
+        .list_recent_audit_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action::RELEASE_RULES_CHANGED)
+        .map(|e| e.target.unwrap_or_default())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            format!("release-rules:v{v2}"),
+            format!("release-rules:v{v1}")
+        ]
+    );
+
+    // Old versions are kept as they were: rules cannot be edited in place.
+    let edit = sqlx::query("UPDATE release_rules SET delay_days = 1");
+    let refused = match s.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            edit.execute(&pool).await.is_err()
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query("UPDATE release_rules SET delay_days = 1")
+                .execute(&pool)
+                .await
+                .is_err()
+        }
+    };
+    assert!(refused, "release rules are append-only");
+}
