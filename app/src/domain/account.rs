@@ -1,9 +1,10 @@
-//! Who signs in (accounts and their roles) and who sends (source organisations): the
-//! people and organisations the access rules reason about, as pure types.
+//! Who signs in (accounts and their roles), whose record it is (patients) and who sends
+//! (source organisations): the people and organisations the access rules reason about,
+//! as pure types.
 
 use chrono::{DateTime, Utc};
 
-use super::{AccountId, OdsCode, OrganisationId, PatientId};
+use super::{AccountId, NhsNumber, OdsCode, OrganisationId, PatientId};
 use crate::records::OrganisationKind;
 
 /// The role an account has. Patients (and proxies, who are patients in their own right)
@@ -56,4 +57,15 @@ pub struct Organisation {
     pub credential_issued_at: Option<DateTime<Utc>>,
     /// When the source last delivered anything: "up to date as of" for patients.
     pub last_received_at: Option<DateTime<Utc>>,
+}
+
+/// A patient the portal holds a record for, identified by NHS number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    pub id: PatientId,
+    pub nhs_number: NhsNumber,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
 }

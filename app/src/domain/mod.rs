@@ -7,7 +7,7 @@ pub mod ids;
 pub mod nhs_number;
 pub mod ods_code;
 
-pub use account::{Account, AccountRole, Organisation};
+pub use account::{Account, AccountRole, Organisation, Patient};
 pub use ids::{AccountId, OrganisationId, PatientId};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use ods_code::{OdsCode, OdsCodeError};

@@ -9,7 +9,9 @@ use crate::records::{ItemDetails, OrganisationKind, RecordKind, ReleaseDirective
 // The entities the rules reason about are pure types, defined outside storage so that
 // they compile for the browser too; storage takes and returns them.
 pub use crate::audit::{AuditEvent, NewAuditEvent};
-pub use crate::domain::{Account, AccountId, AccountRole, Organisation, OrganisationId, PatientId};
+pub use crate::domain::{
+    Account, AccountId, AccountRole, Organisation, OrganisationId, Patient, PatientId,
+};
 pub use crate::records::RecordItem;
 
 #[derive(Debug, Clone)]
@@ -32,16 +34,6 @@ pub struct CredentialChange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPatient {
-    pub nhs_number: NhsNumber,
-    pub family_name: Option<String>,
-    pub given_name: Option<String>,
-    pub birth_date: Option<String>,
-    pub gender: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Patient {
-    pub id: PatientId,
     pub nhs_number: NhsNumber,
     pub family_name: Option<String>,
     pub given_name: Option<String>,
