@@ -285,11 +285,10 @@ async fn signed_in_as_amelia(server: &TestServer) -> Browser {
         .post_form(&absolute(&authorize_url, "authorize"), &fields)
         .await;
     let hops = browser.follow(&decision.location()).await;
-    assert!(
-        hops[0].status.is_redirection() && hops[0].location().ends_with("/record"),
-        "Amelia signed in and was sent to her record: {} {}",
-        hops[0].status,
-        hops[0].location()
+    assert_eq!(
+        (hops[0].status.as_u16(), hops[0].location()),
+        (303, "/record".to_owned()),
+        "Amelia signed in and was sent to her record"
     );
     browser
 }

@@ -33,11 +33,7 @@ async fn signed_in(server: &TestServer, person: &str) -> Browser {
         .post_form(&absolute(&authorize_url, "authorize"), &fields)
         .await;
     let hops = browser.follow(&decision.location()).await;
-    assert!(
-        hops[0].status.is_redirection(),
-        "{person} signed in: {}",
-        hops[0].body
-    );
+    assert_eq!(hops[0].status, 303, "{person} signed in: {}", hops[0].body);
     browser
 }
 
