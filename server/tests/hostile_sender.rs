@@ -867,6 +867,79 @@ async fn a_held_histopathology_document_shows_neither_its_description_nor_its_pd
     }
 }
 
+/// The PDF of a CT report, with a type nobody mapped, sent before the report itself and
+/// naming it only by identifier: it waits for its report, then waits with it.
+#[tokio::test]
+async fn a_report_pdf_sent_before_its_report_waits_for_it_and_then_with_it() {
+    use sha2::Digest as _;
+    let case = "a CT report's PDF sent before the report";
+    let portal = portal().await;
+    let hospital = portal.source(HOSPITAL).await;
+    let pdf = pdf_showing("HOSTILE-MARKER-EARLY-PDF-TEXT");
+    let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+    let document = json!({
+        "resourceType": "DocumentReference",
+        "identifier": identifier(&hospital, "ct-pdf-1"),
+        "status": "current",
+        "type": concept("https://docs.rhx01.example/types", "IMG-PDF", "Scan report"),
+        "subject": amelia(),
+        "date": time(-1),
+        "author": performed_by(&hospital),
+        "description": "HOSTILE-MARKER-EARLY-PDF-DESCRIPTION",
+        "context": { "related": [{ "identifier": identifier(&hospital, "ct-early-1")[0].clone() }] },
+        "content": [{ "attachment": {
+            "contentType": "application/pdf",
+            "title": "HOSTILE-MARKER-EARLY-PDF-FILE.pdf",
+            "size": pdf.len(),
+            "data": base64(&pdf),
+        } }],
+    });
+    let document_id = portal.put(&hospital, &document, case).await;
+    let attachment = format!("/record/letters/{document_id}/attachments/{sha256}");
+    let downloads = [attachment.clone(), format!("{attachment}?download=1")];
+    let secrets = [
+        "HOSTILE-MARKER-EARLY-PDF-DESCRIPTION",
+        "HOSTILE-MARKER-EARLY-PDF-TEXT",
+        "HOSTILE-MARKER-EARLY-PDF-FILE",
+        "HOSTILE-MARKER-EARLY-CT-CONCLUSION",
+        "HOSTILE-MARKER-EARLY-CT-REPORT-TEXT",
+    ];
+    let mut amelia = signed_in_as_amelia(&portal.server).await;
+    let seen = everything_amelia_sees(
+        &portal,
+        &mut amelia,
+        std::slice::from_ref(&document_id),
+        &[],
+        &downloads,
+    )
+    .await;
+    assert_no_trace(&format!("{case} (before the report)"), &seen, &secrets);
+
+    // The CT report arrives: withheld for 28 days, and its PDF with it.
+    let report = ct_report(
+        &hospital,
+        "ct-early-1",
+        Some(section("CT")),
+        concept(SNOMED, "169069000", "CT of head"),
+        "HOSTILE-MARKER-EARLY-CT",
+    );
+    let report_id = portal.put(&hospital, &report, "the CT report").await;
+    let seen = everything_amelia_sees(
+        &portal,
+        &mut amelia,
+        &[document_id, report_id],
+        &[],
+        &downloads,
+    )
+    .await;
+    assert_no_trace(&format!("{case} (with its report)"), &seen, &secrets);
+    assert_listed(case, &seen, "CT of head");
+    for path in &downloads {
+        let answer = seen.iter().find(|a| a.path == *path).unwrap();
+        assert_eq!(answer.status, 404, "{case}: the PDF is served at {path}");
+    }
+}
+
 // --- 5. Sexual health: batches, amendments and labels that come later -----------------
 
 /// A report that says nothing sensitive in its own codes.
@@ -1060,6 +1133,34 @@ async fn a_report_labelled_sexual_health_after_it_was_shown_disappears_with_its_
     let seen = everything_amelia_sees(&portal, &mut amelia, &sent, &["URINE"], &[]).await;
     assert_no_trace(
         &format!("{case} (after the label)"),
+        &seen,
+        &[
+            "HOSTILE-MARKER-LATE-LABEL-REPORT-TITLE",
+            "HOSTILE-MARKER-LATE-LABEL-CONCLUSION",
+            "HOSTILE-MARKER-LATE-LABEL-RESULT-NAME",
+            "HOSTILE-MARKER-LATE-LABEL-VALUE",
+            CLINIC.0,
+            CLINIC.1,
+        ],
+    );
+
+    // A later version sent without the label (an amendment by a system that drops
+    // meta.security) does not make the report reappear: a sender's label stays.
+    let mut unlabelled = report();
+    unlabelled["status"] = json!("amended");
+    unlabelled["result"] = json!([{ "reference": "Observation/late-obs-1" }]);
+    sent.push(
+        portal
+            .put(
+                &clinic,
+                &unlabelled,
+                "the report amended, without the label",
+            )
+            .await,
+    );
+    let seen = everything_amelia_sees(&portal, &mut amelia, &sent, &["URINE"], &[]).await;
+    assert_no_trace(
+        &format!("{case} (amended without the label)"),
         &seen,
         &[
             "HOSTILE-MARKER-LATE-LABEL-REPORT-TITLE",

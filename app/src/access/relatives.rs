@@ -20,8 +20,9 @@ use crate::records::{RecordItem, RecordKind};
 pub struct Kinship {
     /// For each item, the id of its group (the index of one of its members).
     pub group: Vec<usize>,
-    /// For each item, whether it is a result that names a report (or order) not yet
-    /// received, in a group with no report: it waits until the report arrives.
+    /// For each item, whether it is a result or document that names a report (or order)
+    /// not yet received, in a group with no report: it waits until the report arrives.
+    /// (A document naming a report may be that report's PDF.)
     pub awaiting_report: Vec<bool>,
 }
 
@@ -125,7 +126,7 @@ pub fn kinship(items: &[RecordItem]) -> Kinship {
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            item.kind == RecordKind::Observation
+            matches!(item.kind, RecordKind::Observation | RecordKind::Document)
                 && names_unknown[index]
                 && !has_report.get(&group[index]).copied().unwrap_or(false)
         })

@@ -130,7 +130,9 @@ impl CodeList {
             .flat_map(|(system, code)| {
                 self.entries
                     .iter()
-                    .filter(move |e| e.code == code && system.is_none_or(|s| s == e.system))
+                    .filter(move |e| {
+                        e.code == code.trim() && system.is_none_or(|s| same_system(s, &e.system))
+                    })
                     .map(|e| e.label.clone())
             })
             .collect();
@@ -138,6 +140,19 @@ impl CodeList {
         labels.dedup();
         labels
     }
+}
+
+/// Whether a coding's system is the list entry's, under any of the names senders use for
+/// it: SNOMED CT and LOINC by their URIs or OIDs, with or without a trailing slash.
+fn same_system(sent: &str, listed: &str) -> bool {
+    fn canonical(system: &str) -> &str {
+        match system.trim().trim_end_matches('/') {
+            "urn:oid:2.16.840.1.113883.6.96" | "http://snomed.info/sct" => SNOMED,
+            "urn:oid:2.16.840.1.113883.6.1" | "http://loinc.org" => LOINC,
+            other => other,
+        }
+    }
+    canonical(sent) == canonical(listed)
 }
 
 /// The portal label a sender's `meta.security` code stands for, where there is one
@@ -165,6 +180,14 @@ pub fn sensitive_codings(resource: &Value) -> Vec<(Option<&str>, &str)> {
         "class",
         "valueCodeableConcept",
         "appointmentType",
+        // An array in most resources, one concept in an R4 Encounter: both are read.
+        "category",
+        "conclusionCode",
+        "reasonCode",
+        "specialty",
+        "serviceType",
+        "serviceCategory",
+        "securityLabel",
     ] {
         match resource.get(field) {
             Some(Value::Array(many)) => concepts.extend(many),
@@ -172,15 +195,11 @@ pub fn sensitive_codings(resource: &Value) -> Vec<(Option<&str>, &str)> {
             None => {}
         }
     }
-    for field in [
-        "category",
-        "conclusionCode",
-        "reasonCode",
-        "specialty",
-        "serviceType",
-        "securityLabel",
-    ] {
-        concepts.extend(array(resource, field));
+    if let Some(context) = resource.get("context") {
+        // A document's clinical context: what happened, where, in which practice.
+        concepts.extend(array(context, "event"));
+        concepts.extend(context.get("practiceSetting"));
+        concepts.extend(context.get("facilityType"));
     }
     for component in array(resource, "component") {
         concepts.extend(component.get("code"));
@@ -295,6 +314,21 @@ mod tests {
             "category": [{ "coding": [{ "system": SNOMED, "code": "52637005" }] }]
         });
         assert_eq!(list.labels_for_resource(&document_class), [FERTILITY]);
+        let by_oid = serde_json::json!({
+            "resourceType": "Observation",
+            "code": { "coding": [{ "system": "urn:oid:2.16.840.1.113883.6.1", "code": " 43304-5 " }] }
+        });
+        assert_eq!(list.labels_for_resource(&by_oid), [SEXUAL_HEALTH]);
+        let trailing_slash = serde_json::json!({
+            "resourceType": "Encounter",
+            "serviceType": { "coding": [{ "system": "http://snomed.info/sct/", "code": "76272004" }] }
+        });
+        assert_eq!(list.labels_for_resource(&trailing_slash), [SEXUAL_HEALTH]);
+        let document_context = serde_json::json!({
+            "resourceType": "DocumentReference",
+            "context": { "event": [{ "coding": [{ "system": SNOMED, "code": "386639001" }] }] }
+        });
+        assert_eq!(list.labels_for_resource(&document_context), [TERMINATION]);
     }
 
     #[test]

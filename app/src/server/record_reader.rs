@@ -20,8 +20,9 @@ use crate::error::AppError;
 use crate::records::view::SourceFreshness;
 use crate::release::{ReleaseRule, RuleSet};
 
-/// How many items one read may return. A patient with more sees the newest.
-const READ_LIMIT: u32 = 5_000;
+/// Every item of the record is read: an item is decided with its relatives, and a limit
+/// applied before the decision could cut a report from the result that hides it.
+const WHOLE_RECORD: u32 = u32::MAX;
 
 pub struct RecordReader {
     pub state: AppState,
@@ -96,7 +97,7 @@ impl RecordReader {
     /// (a result with its report, a report with the PDF of it).
     pub async fn read(&self, target: String) -> Result<ReadRecord, AppError> {
         let query = RecordQuery {
-            limit: READ_LIMIT,
+            limit: WHOLE_RECORD,
             ..RecordQuery::for_patient(self.patient_id)
         };
         let read = self

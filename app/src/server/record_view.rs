@@ -468,10 +468,20 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month.parse().ok()?, day.parse().ok()?)
 }
 
-/// The sources of the items the reader may know about, with each one's freshness. A
-/// source whose only items are hidden from this reader is not named.
+/// The sources of what the record pages show this reader, with each one's freshness. A
+/// source none of whose items any page shows (hidden from this reader, an appointment
+/// its sender holds back, or a kind no page lists) is not named.
 pub fn sources_of(record: &DecidedRecord, organisations: &[Organisation]) -> Vec<SourceFreshness> {
-    let present: BTreeSet<_> = record.items().iter().map(|d| d.item.source).collect();
+    let present: BTreeSet<_> = record
+        .items()
+        .iter()
+        .filter(|d| match d.item.kind {
+            RecordKind::Appointment => d.is_shown(),
+            RecordKind::Document | RecordKind::DiagnosticReport | RecordKind::Observation => true,
+            RecordKind::Encounter => false,
+        })
+        .map(|d| d.item.source)
+        .collect();
     organisations
         .iter()
         .filter(|o| present.contains(&o.id))

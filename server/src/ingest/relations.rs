@@ -76,6 +76,16 @@ pub fn reference_key(
         if text.starts_with("urn:") {
             return Some(text.to_owned());
         }
+        // A conditional reference (legal in transactions): `Observation?identifier=s|v`.
+        if let Some((resource_type, query)) = text.split_once('?') {
+            let resource_type = resource_type.rsplit('/').next().unwrap_or(resource_type);
+            let identifier = query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("identifier="))?;
+            let (system, value) = identifier.split_once('|')?;
+            return (!resource_type.is_empty() && !system.is_empty() && !value.is_empty())
+                .then(|| format!("{resource_type}|{system}|{value}"));
+        }
         let path = match text.find("/_history/") {
             Some(at) => &text[..at],
             None => text,
@@ -134,11 +144,28 @@ pub fn relations_of(resource_type: &str, resource: &Value, aliases: &Aliases) ->
             let context = resource.get("context").unwrap_or(&Value::Null);
             let mut related: Vec<String> = references(context, "related")
                 .into_iter()
-                .filter_map(|r| reference_key(r, None, aliases))
+                .filter_map(|r| reference_key(r, Some("DiagnosticReport"), aliases))
                 .collect();
             related.sort();
             related.dedup();
             (Vec::new(), related)
+        }
+        // A document bundle's Composition carries what its sections' entries name (a
+        // pathology report and its results): the narrative tells what they say.
+        "Composition" => {
+            let mut entries = Vec::new();
+            let mut sections: Vec<&Value> = references(resource, "section");
+            while let Some(section) = sections.pop() {
+                entries.extend(
+                    references(section, "entry")
+                        .into_iter()
+                        .filter_map(|r| reference_key(r, None, aliases)),
+                );
+                sections.extend(references(section, "section"));
+            }
+            entries.sort();
+            entries.dedup();
+            (entries, Vec::new())
         }
         _ => (Vec::new(), Vec::new()),
     };
@@ -189,6 +216,33 @@ mod tests {
             reference_key(&json!({ "reference": "#contained" }), None, &none),
             None
         );
+        assert_eq!(
+            reference_key(
+                &json!({ "reference": "Observation?identifier=https://lab|42" }),
+                None,
+                &none
+            )
+            .as_deref(),
+            Some("Observation|https://lab|42"),
+            "a conditional reference names the same resource as a logical one"
+        );
+    }
+
+    #[test]
+    fn a_composition_contains_what_its_sections_name_and_a_document_its_report() {
+        let composition = json!({
+            "resourceType": "Composition",
+            "section": [{ "entry": [{ "reference": "DiagnosticReport/r1" }],
+                          "section": [{ "entry": [{ "reference": "Observation/o1" }] }] }]
+        });
+        let relations = relations_of("Composition", &composition, &Aliases::new());
+        assert_eq!(relations.members, ["DiagnosticReport/r1", "Observation/o1"]);
+        let pdf = json!({
+            "resourceType": "DocumentReference",
+            "context": { "related": [{ "identifier": { "system": "https://lab", "value": "R1" } }] }
+        });
+        let relations = relations_of("DocumentReference", &pdf, &Aliases::new());
+        assert_eq!(relations.belongs_to, ["DiagnosticReport|https://lab|R1"]);
     }
 
     #[test]

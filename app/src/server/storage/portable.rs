@@ -1392,7 +1392,12 @@ macro_rules! impl_portable_storage {
                     .bind(&relations[index])
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query("DELETE FROM record_item_labels WHERE item_id = $1")
+                    // The code list's labels are worked out again from the new version; a
+                    // sender's own label stays: a later version sent without it must not
+                    // make a sensitive item reappear.
+                    sqlx::query(
+                        "DELETE FROM record_item_labels WHERE item_id = $1 AND origin = 'code_list'",
+                    )
                         .bind(*item_id)
                         .execute(&mut *tx)
                         .await?;
