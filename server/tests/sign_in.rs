@@ -515,3 +515,24 @@ async fn server_functions_that_change_state_need_the_csrf_token_and_reads_do_not
         "the token passes the CSRF check and reaches the function"
     );
 }
+
+/// The test browser keeps a session whose random id happens to contain "1970", and
+/// drops a cookie only when the server removes it.
+#[test]
+fn the_test_browser_reads_removals_from_attributes_not_values() {
+    use support::browser::cookie_update;
+    assert_eq!(
+        cookie_update("portal_session=ab1970cd; HttpOnly; SameSite=Lax; Path=/"),
+        ("portal_session".to_owned(), Some("ab1970cd".to_owned()))
+    );
+    assert_eq!(
+        cookie_update(
+            "portal_session=; HttpOnly; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        ),
+        ("portal_session".to_owned(), None)
+    );
+    assert_eq!(
+        cookie_update("portal_login=x; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+        ("portal_login".to_owned(), None)
+    );
+}

@@ -58,14 +58,13 @@ impl Browser {
 
     async fn keep(&mut self, response: Response) -> Page {
         for value in response.headers().get_all(SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let pair = text.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let removed = text.contains("Max-Age=0") || text.contains("1970");
-            if removed || value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
+            match cookie_update(value.to_str().unwrap()) {
+                (name, Some(value)) => {
+                    self.cookies.insert(name, value);
+                }
+                (name, None) => {
+                    self.cookies.remove(&name);
+                }
             }
         }
         let status = response.status();
@@ -132,6 +131,23 @@ impl Browser {
             .unwrap();
         self.keep(response).await
     }
+}
+
+/// What a `Set-Cookie` header does to the jar: the cookie's name, and its new value or
+/// `None` when it removes the cookie (or sets it empty). A removal says so in its
+/// attributes, never in its value: a session id is random hex, and about one in a
+/// thousand contains "1970" (looking for that anywhere in the header once threw away
+/// good sessions now and then).
+pub fn cookie_update(header: &str) -> (String, Option<String>) {
+    let mut parts = header.split(';');
+    let pair = parts.next().unwrap_or_default();
+    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    let removed = parts.map(str::trim).any(|attribute| {
+        let lower = attribute.to_ascii_lowercase();
+        lower == "max-age=0" || (lower.starts_with("expires=") && lower.contains("1970"))
+    });
+    let value = (!removed && !value.is_empty()).then(|| value.to_owned());
+    (name.trim().to_owned(), value)
 }
 
 pub fn absolute(base: &str, location: &str) -> String {
