@@ -418,6 +418,30 @@ async fn everything_amelia_sees(
     answers
 }
 
+/// How many things the patient is told about: results, letters, results waiting, new
+/// items since the last visit and sources, read from the record's server functions. A
+/// hidden item must change none of them.
+async fn counts(portal: &Portal, amelia: &mut Browser) -> [usize; 5] {
+    let mut read = Vec::new();
+    for path in [
+        "/api/record/results",
+        "/api/record/letters",
+        "/api/record/summary",
+    ] {
+        let page = amelia.get(&portal.server.url(path)).await;
+        assert_eq!(page.status, 200, "{path}");
+        read.push(serde_json::from_str::<Value>(&page.body).unwrap());
+    }
+    let length = |value: &Value| value.as_array().map(Vec::len).unwrap_or(usize::MAX);
+    [
+        length(&read[0]["entries"]),
+        length(&read[1]["entries"]),
+        length(&read[2]["awaiting"]),
+        length(&read[2]["new_items"]),
+        length(&read[2]["sources"]),
+    ]
+}
+
 /// A little of the body around a leak, for the failure message.
 fn around(body: &str, at: usize, len: usize) -> String {
     let mut start = at.saturating_sub(100);
@@ -987,6 +1011,8 @@ async fn a_sexual_health_report_and_result_sent_as_a_batch_leave_no_trace() {
     let marker = "HOSTILE-MARKER-SH-BATCH";
     let portal = portal().await;
     let clinic = portal.source(CLINIC).await;
+    let mut amelia = signed_in_as_amelia(&portal.server).await;
+    let before = counts(&portal, &mut amelia).await;
     // Only the result carries the sensitive code; in a batch each entry stands alone.
     let sent = portal
         .post(
@@ -1005,7 +1031,11 @@ async fn a_sexual_health_report_and_result_sent_as_a_batch_leave_no_trace() {
         )
         .await;
 
-    let mut amelia = signed_in_as_amelia(&portal.server).await;
+    assert_eq!(
+        counts(&portal, &mut amelia).await,
+        before,
+        "{case}: not counted anywhere"
+    );
     let seen = everything_amelia_sees(&portal, &mut amelia, &ids(sent), &["21613-5"], &[]).await;
     assert_no_trace(
         case,
@@ -1192,9 +1222,14 @@ async fn a_standalone_chlamydia_test_leaves_no_trace() {
         "performer": performed_by(&clinic),
         "valueString": "HOSTILE-MARKER-CHLAMYDIA-VALUE",
     });
-    let id = portal.put(&clinic, &observation, case).await;
-
     let mut amelia = signed_in_as_amelia(&portal.server).await;
+    let before = counts(&portal, &mut amelia).await;
+    let id = portal.put(&clinic, &observation, case).await;
+    assert_eq!(
+        counts(&portal, &mut amelia).await,
+        before,
+        "{case}: not counted anywhere"
+    );
     let seen = everything_amelia_sees(&portal, &mut amelia, &[id], &["43304-5"], &[]).await;
     assert_no_trace(
         case,
@@ -1230,8 +1265,9 @@ async fn a_code_added_to_the_privacy_list_later_hides_what_is_already_stored() {
         "performer": performed_by(&clinic),
         "valueString": "HOSTILE-MARKER-LOCAL-CODE-VALUE",
     });
-    let id = portal.put(&clinic, &observation, case).await;
     let mut amelia = signed_in_as_amelia(&portal.server).await;
+    let counted_before = counts(&portal, &mut amelia).await;
+    let id = portal.put(&clinic, &observation, case).await;
     let before =
         everything_amelia_sees(&portal, &mut amelia, std::slice::from_ref(&id), &[], &[]).await;
     assert_listed(case, &before, "HOSTILE-MARKER-LOCAL-CODE-NAME");
@@ -1269,6 +1305,11 @@ async fn a_code_added_to_the_privacy_list_later_hides_what_is_already_stored() {
         "the list at first start-up, then the changed one"
     );
 
+    assert_eq!(
+        counts(&portal, &mut amelia).await,
+        counted_before,
+        "{case}: once listed, not counted anywhere"
+    );
     let after = everything_amelia_sees(&portal, &mut amelia, &[id], &[], &[]).await;
     assert_no_trace(
         case,
