@@ -775,8 +775,9 @@ fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A small, valid one-page PDF with lines of text, as a clinic system would attach.
-fn simple_pdf(title: &str, lines: &[&str]) -> Vec<u8> {
+/// A small, valid one-page PDF with lines of text, as a clinic system would attach
+/// (the tests attach the same kind).
+pub fn simple_pdf(title: &str, lines: &[&str]) -> Vec<u8> {
     let escape = |s: &str| {
         s.replace('\\', "\\\\")
             .replace('(', "\\(")

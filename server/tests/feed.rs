@@ -417,25 +417,12 @@ impl Feed {
     }
 
     async fn put(&self, path: &str, body: &str) -> (u16, Option<String>, Value) {
-        let response = self
-            .client
-            .put(self.server.url(path))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/fhir+json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        (
-            status,
-            location,
-            response.json().await.unwrap_or(Value::Null),
+        support::feed_answer(
+            self.client.put(self.server.url(path)),
+            &self.token,
+            body.to_owned(),
         )
+        .await
     }
 }
 

@@ -94,17 +94,12 @@ impl Portal {
     /// (200 or 201: a refused or held entry means the test sent something broken).
     /// Returns the public id of each entry's item (`None` for a Patient).
     async fn post(&self, source: &Source, bundle: &Value, what: &str) -> Vec<Option<String>> {
-        let response = self
-            .client
-            .post(self.server.url("/fhir"))
-            .bearer_auth(&source.token)
-            .header("content-type", "application/fhir+json")
-            .body(bundle.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, _, answer) = support::feed_answer(
+            self.client.post(self.server.url("/fhir")),
+            &source.token,
+            bundle.to_string(),
+        )
+        .await;
         assert_eq!(status, 200, "{what}: the feed refused the bundle: {answer}");
         let entries = answer["entry"]
             .as_array()
@@ -137,23 +132,14 @@ impl Portal {
         let resource_type = resource["resourceType"].as_str().unwrap();
         let system = resource["identifier"][0]["system"].as_str().unwrap();
         let value = resource["identifier"][0]["value"].as_str().unwrap();
-        let response = self
-            .client
-            .put(self.server.url(&format!(
+        let (status, location, answer) = support::feed_answer(
+            self.client.put(self.server.url(&format!(
                 "/fhir/{resource_type}?identifier={system}|{value}"
-            )))
-            .bearer_auth(&source.token)
-            .header("content-type", "application/fhir+json")
-            .body(resource.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+            ))),
+            &source.token,
+            resource.to_string(),
+        )
+        .await;
         assert!(
             status == 200 || status == 201,
             "{what}: the conditional update answered {status}: {answer}"
@@ -229,37 +215,6 @@ fn bundle(kind: &str, entries: Vec<Value>) -> Value {
 fn base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// A small valid one-page PDF showing `text`, as a pathology system would attach.
-fn pdf_showing(text: &str) -> Vec<u8> {
-    let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET\n");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_owned(),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-        format!("<< /Length {} >>\nstream\n{content}endstream", content.len()),
-    ];
-    let mut pdf = String::from("%PDF-1.4\n");
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.push_str(&format!("{} 0 obj\n{object}\nendobj\n", i + 1));
-    }
-    let xref = pdf.len();
-    pdf.push_str(&format!(
-        "xref\n0 {}\n0000000000 65535 f \n",
-        objects.len() + 1
-    ));
-    for offset in offsets {
-        pdf.push_str(&format!("{offset:010} 00000 n \n"));
-    }
-    pdf.push_str(&format!(
-        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-        objects.len() + 1
-    ));
-    pdf.into_bytes()
 }
 
 // --- The patient's side -------------------------------------------------------------
@@ -835,7 +790,7 @@ async fn a_held_histopathology_document_shows_neither_its_description_nor_its_pd
     let case = "histopathology document tagged hold";
     let portal = portal().await;
     let hospital = portal.source(HOSPITAL).await;
-    let pdf = pdf_showing("HOSTILE-MARKER-HELD-DOCUMENT-PDF-TEXT");
+    let pdf = server::demo::simple_pdf("HOSTILE-MARKER-HELD-DOCUMENT-PDF-TEXT", &[]);
     let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
     let document = json!({
         "resourceType": "DocumentReference",
@@ -899,7 +854,7 @@ async fn a_report_pdf_sent_before_its_report_waits_for_it_and_then_with_it() {
     let case = "a CT report's PDF sent before the report";
     let portal = portal().await;
     let hospital = portal.source(HOSPITAL).await;
-    let pdf = pdf_showing("HOSTILE-MARKER-EARLY-PDF-TEXT");
+    let pdf = server::demo::simple_pdf("HOSTILE-MARKER-EARLY-PDF-TEXT", &[]);
     let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
     let document = json!({
         "resourceType": "DocumentReference",

@@ -197,3 +197,26 @@ pub async fn decided_for_patient(
     };
     decide_record(&reader, patient, &Basis::OwnRecord, items, &rules, now)
 }
+
+/// Sends FHIR JSON to the feed with a sender's credential; the answer's status, its
+/// `Location` (when there is one) and its JSON body (`null` when there is none).
+pub async fn feed_answer(
+    request: reqwest::RequestBuilder,
+    token: &str,
+    body: String,
+) -> (u16, Option<String>, serde_json::Value) {
+    let response = request
+        .bearer_auth(token)
+        .header("content-type", "application/fhir+json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    let answer = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, location, answer)
+}
