@@ -24,9 +24,7 @@ use app::records::view::ResultEntry;
 use app::records::{
     Coding, ItemDetails, ObservedValue, OrganisationKind, RecordKind, Relations, ReleaseDirective,
 };
-use app::release::{
-    Availability, ReleasePolicy, ReleaseRule, RuleSet, decide, decide_group, validate_rules,
-};
+use app::release::{Availability, ReleasePolicy, ReleaseRule, RuleSet, decide, validate_rules};
 use app::server::record_view::{
     appointment_entries, letter_entries, result_entries, result_history, sources_of,
 };
@@ -551,24 +549,6 @@ proptest! {
                 prop_assert_eq!(at_opening, Availability::Visible);
                 let just_before = decide(&release_facts(item), &rules, opens_at - Duration::seconds(1)).availability;
                 prop_assert_eq!(just_before, before);
-            }
-        }
-    }
-
-    #[test]
-    fn a_group_is_never_more_open_than_its_most_restricted_member(
-        specs in proptest::collection::vec(item_spec(), 2..10),
-        rules in rule_set(),
-        now_offset_hours in -24i64 * 60..24 * 90,
-    ) {
-        let (items, _) = build(&specs);
-        let now = base() + Duration::hours(now_offset_hours);
-        let facts: Vec<_> = items.iter().map(release_facts).collect();
-        let group = decide_group(&facts[0], &facts[1..], &rules, now);
-        if group.availability == Availability::Visible {
-            for member in &facts {
-                let a = decide(member, &rules, now).availability;
-                prop_assert!(matches!(a, Availability::Visible | Availability::Withdrawn));
             }
         }
     }

@@ -58,9 +58,3 @@ pub struct Relations {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub belongs_to: Vec<String>,
 }
-
-impl Relations {
-    pub fn is_empty(&self) -> bool {
-        self.known_as.is_empty() && self.members.is_empty() && self.belongs_to.is_empty()
-    }
-}

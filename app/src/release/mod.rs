@@ -212,17 +212,6 @@ impl Availability {
     pub fn is_visible(self) -> bool {
         self == Availability::Visible
     }
-
-    /// Higher is more restrictive; a group of results takes its most restrictive
-    /// member's availability.
-    pub fn restriction(self) -> (u8, Option<DateTime<Utc>>) {
-        match self {
-            Availability::Visible => (0, None),
-            Availability::WithheldUntil { opens_at } => (1, Some(opens_at)),
-            Availability::HeldForClinician => (2, None),
-            Availability::Withdrawn => (3, None),
-        }
-    }
 }
 
 /// What decided an item's availability, so it can be explained.
@@ -304,32 +293,6 @@ pub fn decide(facts: &ItemFacts<'_>, rules: &RuleSet, now: DateTime<Utc>) -> Rel
             rule_set_version: rules.version,
         },
     }
-}
-
-/// Decides for a report and its observations together: they are shown as the lab sent
-/// them, so the group opens only when every member may open (one withheld result keeps
-/// the whole report closed). A withdrawn observation is simply left out; a withdrawn
-/// report takes its observations with it.
-pub fn decide_group(
-    report: &ItemFacts<'_>,
-    members: &[ItemFacts<'_>],
-    rules: &RuleSet,
-    now: DateTime<Utc>,
-) -> ReleaseDecision {
-    let mut decision = decide(report, rules, now);
-    if decision.availability == Availability::Withdrawn {
-        return decision;
-    }
-    for member in members {
-        let member_decision = decide(member, rules, now);
-        if member_decision.availability == Availability::Withdrawn {
-            continue;
-        }
-        if member_decision.availability.restriction() > decision.availability.restriction() {
-            decision = member_decision;
-        }
-    }
-    decision
 }
 
 #[cfg(test)]
@@ -547,21 +510,6 @@ mod tests {
             decide(&facts, &defaults(), at(2026, 11, 2)).availability,
             Availability::Withdrawn
         );
-    }
-
-    #[test]
-    fn one_withheld_result_keeps_its_whole_report_closed() {
-        let now = at(2026, 11, 2);
-        let lab = report("LAB");
-        let mut held = report("LAB");
-        held.kind = RecordKind::Observation;
-        held.directive = ReleaseDirective::Hold;
-        let mut retracted = held;
-        retracted.directive = ReleaseDirective::Retract;
-        let group = decide_group(&lab, &[retracted], &defaults(), now);
-        assert_eq!(group.availability, Availability::Visible);
-        let group = decide_group(&lab, &[retracted, held], &defaults(), now);
-        assert_eq!(group.availability, Availability::HeldForClinician);
     }
 
     #[test]

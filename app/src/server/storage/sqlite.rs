@@ -23,21 +23,20 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Sqlite, Transaction};
+use sqlx::{Pool, Sqlite};
 use tokio::sync::oneshot;
 
-use super::portable::*;
-use super::types::*;
-use super::{Backend, StorageError};
-use crate::audit::{ActorKind, action};
-use crate::domain::{NhsNumber, OdsCode};
-use crate::release::{ReleaseRule, RuleSet};
+use super::StorageError;
+use super::feed::{Delivery, ItemOutcome};
+use super::sql::{
+    Conn, Handle, Pools, Query, SqlStorage, apply_delivery_within, insert_audit_rows,
+};
+use crate::audit::NewAuditEvent;
 
 /// Wraps a query of item rows (newest first) so that they come back as one JSON array
-/// in one row, in the same order; see `select_record_items`.
-const ITEMS_AS_JSON: (&str, &str) = (
+/// in one row, in the same order; see `sql/records.rs`.
+pub(super) const ITEMS_AS_JSON: (&str, &str) = (
     "SELECT json_group_array(json_object('id', id, 'public_id', public_id, \
      'patient_id', patient_id, 'kind', kind, 'parent_public_id', parent_public_id, \
      'source_org_id', source_org_id, 'source_name', source_name, \
@@ -52,7 +51,7 @@ const ITEMS_AS_JSON: (&str, &str) = (
     ")",
 );
 /// An item's labels as a JSON array (the `i` of the item query).
-const ITEM_LABELS_AS_JSON: &str =
+pub(super) const ITEM_LABELS_AS_JSON: &str =
     "(SELECT json_group_array(label) FROM record_item_labels l WHERE l.item_id = i.id)";
 
 /// The most deliveries one group commit takes; the rest wait for the next.
@@ -60,12 +59,12 @@ const MAX_DELIVERIES_PER_COMMIT: usize = 64;
 /// The most audit rows one insert takes (10 parameters a row, far inside SQLite's limit).
 const MAX_AUDIT_ROWS_PER_INSERT: usize = 256;
 
-pub struct SqliteStorage {
-    writer: Pool<Sqlite>,
-    reader: Pool<Sqlite>,
+/// SQLite's two pools and the queues for its one writer.
+pub(super) struct SqlitePools {
+    pub(super) writer: Pool<Sqlite>,
+    pub(super) reader: Pool<Sqlite>,
     deliveries: WriterQueue<Delivery, Vec<ItemOutcome>>,
     audits: WriterQueue<NewAuditEvent, ()>,
-    rule_sets: RuleSetCache,
 }
 
 /// Work waiting for the one writer, and the turn to write it: whoever takes the turn
@@ -131,62 +130,41 @@ impl<T: Send + 'static, A: Send + 'static> WriterQueue<T, A> {
 
 type DeliveryAnswer = Result<Vec<ItemOutcome>, StorageError>;
 
-impl SqliteStorage {
-    /// Opens (creating if needed) the database file a `sqlite:` URL names and migrates it.
-    pub async fn connect(url: &str) -> Result<Self, StorageError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        if let Some(folder) = options.get_filename().parent()
-            && !folder.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(folder)?;
-        }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(8)
-            .test_before_acquire(false)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Self {
-            writer,
-            reader,
-            deliveries: WriterQueue::default(),
-            audits: WriterQueue::default(),
-            rule_sets: RuleSetCache::default(),
-        })
+/// Opens (creating if needed) the database file a `sqlite:` URL names and migrates it.
+pub(super) async fn connect(url: &str) -> Result<SqlStorage, StorageError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    if let Some(folder) = options.get_filename().parent()
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder)?;
     }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await?;
+    sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(SqlStorage::new(Pools::Sqlite(SqlitePools {
+        writer,
+        reader,
+        deliveries: WriterQueue::default(),
+        audits: WriterQueue::default(),
+    })))
+}
 
-    fn writer(&self) -> &Pool<Sqlite> {
-        &self.writer
-    }
-
-    fn reader(&self) -> &Pool<Sqlite> {
-        &self.reader
-    }
-
-    /// A read of a patient's record starts on the reader pool, so reads run side by side
-    /// instead of queueing for the writer.
-    async fn begin_audited_read(&self) -> Result<Transaction<'static, Sqlite>, StorageError> {
-        Ok(self.reader.begin().await?)
-    }
-
-    /// Ends the read and writes its audit row. The caller returns the items only if this
-    /// succeeds, so a read whose audit row could not be written shows nothing.
-    async fn finish_audited_read(
-        &self,
-        read: Transaction<'static, Sqlite>,
-        audit: NewAuditEvent,
-    ) -> Result<(), StorageError> {
-        read.commit().await?;
+impl SqlitePools {
+    /// Queues an audit row for the next group insert and waits until it is written.
+    pub(super) async fn append_audit(&self, audit: NewAuditEvent) -> Result<(), StorageError> {
         let writer = self.writer.clone();
         self.audits
             .submit(audit, MAX_AUDIT_ROWS_PER_INSERT, |group| {
@@ -196,7 +174,7 @@ impl SqliteStorage {
     }
 
     /// Queues a delivery for the next group commit and waits for its answer.
-    async fn apply_delivery_now(&self, delivery: Delivery) -> DeliveryAnswer {
+    pub(super) async fn apply_delivery(&self, delivery: Delivery) -> DeliveryAnswer {
         let writer = self.writer.clone();
         self.deliveries
             .submit(delivery, MAX_DELIVERIES_PER_COMMIT, |group| {
@@ -210,7 +188,13 @@ impl SqliteStorage {
 /// its row is written, or why not.
 async fn insert_audit_group(writer: Pool<Sqlite>, group: Vec<Pending<NewAuditEvent, ()>>) {
     let (events, answers): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.work, p.answer)).unzip();
-    let outcome = insert_audit_rows(&events).build().execute(&writer).await;
+    let outcome = match writer.acquire().await {
+        Ok(connection) => {
+            let mut conn = Conn::Sqlite(Handle::Pooled(connection));
+            insert_audit_rows(&events).execute(&mut conn).await
+        }
+        Err(error) => Err(error),
+    };
     for answer in answers {
         let _ = answer.send(match &outcome {
             Ok(_) => Ok(()),
@@ -223,7 +207,7 @@ async fn insert_audit_group(writer: Pool<Sqlite>, group: Vec<Pending<NewAuditEve
 /// caller hears its own outcome, or that the commit failed.
 async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<Pending<Delivery, Vec<ItemOutcome>>>) {
     let mut tx = match writer.begin().await {
-        Ok(tx) => tx,
+        Ok(tx) => Conn::Sqlite(Handle::Transaction(tx)),
         Err(error) => {
             let reason = StorageError::from(error).to_string();
             for pending in batch {
@@ -246,7 +230,7 @@ async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<Pending<Delivery, Ve
             }
         }
         Err(error) => {
-            let reason = StorageError::from(error).to_string();
+            let reason = error.to_string();
             for (answer, _) in applied {
                 let _ = answer.send(Err(StorageError::NotCommitted(reason.clone())));
             }
@@ -254,28 +238,19 @@ async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<Pending<Delivery, Ve
     }
 }
 
-async fn apply_in_savepoint(
-    tx: &mut Transaction<'static, Sqlite>,
-    delivery: &Delivery,
-) -> DeliveryAnswer {
-    sqlx::query("SAVEPOINT delivery").execute(&mut **tx).await?;
-    match SqliteStorage::apply_delivery_within(tx, delivery).await {
+async fn apply_in_savepoint(tx: &mut Conn, delivery: &Delivery) -> DeliveryAnswer {
+    Query::new("SAVEPOINT delivery").execute(tx).await?;
+    match apply_delivery_within(tx, delivery).await {
         Ok(outcomes) => {
-            sqlx::query("RELEASE SAVEPOINT delivery")
-                .execute(&mut **tx)
-                .await?;
+            Query::new("RELEASE SAVEPOINT delivery").execute(tx).await?;
             Ok(outcomes)
         }
         Err(error) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT delivery")
-                .execute(&mut **tx)
+            Query::new("ROLLBACK TO SAVEPOINT delivery")
+                .execute(tx)
                 .await?;
-            sqlx::query("RELEASE SAVEPOINT delivery")
-                .execute(&mut **tx)
-                .await?;
+            Query::new("RELEASE SAVEPOINT delivery").execute(tx).await?;
             Err(error)
         }
     }
 }
-
-impl_portable_storage!(SqliteStorage, Sqlite, Backend::Sqlite);

@@ -1,0 +1,138 @@
+//! The SQL of the audit trail, and the insert every other area uses to write its audit
+//! row inside its own transaction.
+
+use async_trait::async_trait;
+
+use super::{Conn, Pools, Query, SqlStorage, from_millis, to_millis};
+use crate::audit::{ActorKind, AuditEvent, AuditOutcome, NewAuditEvent};
+use crate::domain::{AccountId, OrganisationId, PatientId};
+use crate::server::storage::{AuditStore, StorageError};
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    occurred_at: i64,
+    actor_kind: String,
+    actor_account_id: Option<i64>,
+    actor_org_id: Option<i64>,
+    patient_id: Option<i64>,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StorageError;
+    fn try_from(row: AuditRow) -> Result<Self, StorageError> {
+        Ok(AuditEvent {
+            id: row.id,
+            at: from_millis(row.occurred_at)?,
+            actor_kind: ActorKind::from_code(&row.actor_kind)
+                .ok_or(StorageError::Corrupt("audit_events.actor_kind"))?,
+            actor_account: row.actor_account_id.map(AccountId),
+            actor_org: row.actor_org_id.map(OrganisationId),
+            patient: row.patient_id.map(PatientId),
+            action: row.action,
+            target: row.target,
+            outcome: AuditOutcome::from_code(&row.outcome)
+                .ok_or(StorageError::Corrupt("audit_events.outcome"))?,
+            reason: row.reason,
+            request_id: row.request_id,
+        })
+    }
+}
+
+/// The insert of these audit rows, one statement however many there are.
+pub(in crate::server::storage) fn insert_audit_rows(events: &[NewAuditEvent]) -> Query<'_> {
+    let mut sql = Query::new(
+        "INSERT INTO audit_events (occurred_at, actor_kind, actor_account_id, actor_org_id, \
+         patient_id, action, target, outcome, reason, request_id) VALUES ",
+    );
+    for (n, event) in events.iter().enumerate() {
+        if n > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .push_bind(to_millis(event.at))
+            .push(", ")
+            .push_bind(event.actor_kind.code())
+            .push(", ")
+            .push_bind(event.actor_account.map(|a| a.0))
+            .push(", ")
+            .push_bind(event.actor_org.map(|o| o.0))
+            .push(", ")
+            .push_bind(event.patient.map(|p| p.0))
+            .push(", ")
+            .push_bind(event.action)
+            .push(", ")
+            .push_bind(event.target.as_deref())
+            .push(", ")
+            .push_bind(event.outcome.code())
+            .push(", ")
+            .push_bind(event.reason.as_deref())
+            .push(", ")
+            .push_bind(event.request_id.as_deref())
+            .push(")");
+    }
+    sql
+}
+
+/// Writes one audit row inside the caller's transaction.
+pub(super) async fn insert_audit(
+    conn: &mut Conn,
+    event: NewAuditEvent,
+) -> Result<(), StorageError> {
+    insert_audit_rows(std::slice::from_ref(&event))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl AuditStore for SqlStorage {
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError> {
+        if let Pools::Sqlite(pools) = &self.database {
+            // Grouped with any other rows waiting for SQLite's one writer.
+            return pools.append_audit(event).await;
+        }
+        let mut tx = self.write().await?;
+        insert_audit(&mut tx, event).await?;
+        tx.commit().await
+    }
+
+    async fn list_recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StorageError> {
+        Query::new(
+            "SELECT id, occurred_at, actor_kind, actor_account_id, actor_org_id, \
+             patient_id, action, target, outcome, reason, request_id \
+             FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all::<AuditRow>(&mut self.read().await?)
+        .await?
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect()
+    }
+
+    async fn list_audit_events(
+        &self,
+        patient_id: PatientId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StorageError> {
+        Query::new(
+            "SELECT id, occurred_at, actor_kind, actor_account_id, actor_org_id, \
+             patient_id, action, target, outcome, reason, request_id \
+             FROM audit_events WHERE patient_id = $1 \
+             ORDER BY occurred_at DESC, id DESC LIMIT $2",
+        )
+        .bind(patient_id.0)
+        .bind(i64::from(limit))
+        .fetch_all::<AuditRow>(&mut self.read().await?)
+        .await?
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect()
+    }
+}
