@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod demo;
 pub mod feed;
 pub mod ingest;
+pub mod jobs;
 pub mod privacy;
 pub mod record_files;
 pub mod release;
@@ -40,8 +41,8 @@ pub enum StartError {
     Listen(std::io::Error),
 }
 
-/// Opens storage, prepares it ([`prepare`]), binds the listener and serves until the
-/// process is told to stop.
+/// Opens storage, prepares it ([`prepare`]), starts the timed jobs ([`jobs`]), binds the
+/// listener and serves until the process is told to stop.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let storage = storage::connect(config.database_url.expose()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -50,7 +51,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             "DEMO MODE: made-up data and a simulated NHS login. Never use this in production."
         );
     }
-    let router = prepare(&config, storage, clock).await?;
+    let router = prepare(&config, storage.clone(), clock.clone()).await?;
+    jobs::spawn_session_sweeper(storage, clock);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;

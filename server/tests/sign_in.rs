@@ -10,7 +10,7 @@ use chrono::Duration;
 
 use app::audit::{AuditOutcome, action};
 use app::domain::NhsNumber;
-use server::demo;
+use server::{demo, jobs};
 use support::browser::{Browser, Page, absolute, hidden_field, hidden_fields};
 use support::{TestServer, spawn_demo};
 
@@ -329,6 +329,40 @@ async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
             .contains("You are signed in"),
         "12 hours in total end it"
     );
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_ended_sessions_and_leaves_live_ones() {
+    let server = spawn_demo().await;
+    let mut idle = Browser::new(&server.url(""));
+    sign_in_as(&server, &mut idle, "amelia").await;
+    server.clock.advance(Duration::minutes(20));
+    let mut active = Browser::new(&server.url(""));
+    sign_in_as(&server, &mut active, "amelia").await;
+    server.clock.advance(Duration::minutes(15));
+
+    let removed = jobs::sweep_sessions(server.storage.as_ref(), &server.clock)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1, "only the session idle for 35 minutes has ended");
+    assert!(
+        active
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in")
+    );
+    assert!(
+        !idle
+            .get(&server.url("/"))
+            .await
+            .body
+            .contains("You are signed in")
+    );
+    let again = jobs::sweep_sessions(server.storage.as_ref(), &server.clock)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
 }
 
 #[tokio::test]
