@@ -39,7 +39,13 @@ export async function expectNoAccessibilityViolations(page: Page, javaScriptEnab
 export async function settle(page: Page, javaScriptEnabled: boolean) {
   await page.waitForLoadState('load')
   if (javaScriptEnabled) {
-    await page.waitForFunction(() => document.body.classList.contains('nhsuk-frontend-supported'))
+    // `data-hydrated` is set by our own bundle (frontend/src/lib.rs) once it has loaded
+    // and run, and by nothing else; the class by the design system's script.
+    await page.waitForFunction(
+      () =>
+        document.documentElement.hasAttribute('data-hydrated') &&
+        document.body.classList.contains('nhsuk-frontend-supported'),
+    )
   }
 }
 

@@ -325,6 +325,33 @@ async fn every_record_page_read_is_on_the_patients_audit_trail() {
 }
 
 #[tokio::test]
+async fn record_pages_send_their_content_once_as_html_with_no_hydration_payload() {
+    // Islands: the record pages have no interactive part, so nothing of what they show
+    // is serialised a second time for the browser to hydrate. The island loader is the
+    // only script of ours.
+    let server = spawn_demo().await;
+    let mut amelia = signed_in(&server, "amelia").await;
+    for path in [
+        "/record",
+        "/record/appointments",
+        "/record/letters",
+        "/record/results",
+        "/about",
+    ] {
+        let page = amelia.get(&server.url(path)).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.body.contains("__RESOLVED_RESOURCES=[];"),
+            "{path} carries no resource data for hydration"
+        );
+        assert!(
+            page.body.contains("hydrateIslands"),
+            "{path} loads the bundle in islands mode"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_result_in_its_release_delay_shows_only_that_it_exists_until_the_day_it_opens() {
     let server = spawn_demo().await;
     let items = all_items(server.storage.as_ref(), demo::AMELIA).await;
