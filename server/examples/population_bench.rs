@@ -31,10 +31,11 @@
 //!    synchronised from the built-in table) serves on 127.0.0.1 on a Tokio runtime of
 //!    its own; a separate runtime (`--client-threads` threads) runs `--sessions`
 //!    concurrent tasks, each looping over requests with its own session for `--seconds`
-//!    on each endpoint in turn: `/health` (no cookie), `/record/results`, `/record`,
+//!    on each endpoint in turn: `/health` (no cookie), `/about` (an information page,
+//!    signed in: the page frame every page pays), `/record/results`, `/record`,
 //!    `/health` again. A request is timed from sending to the last byte of the body and
-//!    counts as an error unless it answers 200 with the expected text ("ok", the results
-//!    list, "Hello, "). It prints requests, requests per second, p50 and p99 latency,
+//!    counts as an error unless it answers 200 with the expected text ("ok", the information
+//!    page's heading, the results list, "Hello, "). It prints requests, requests per second, p50 and p99 latency,
 //!    errors, and how many times the static endpoint's throughput each page's is.
 //!
 //! The load generator, the server and (for PostgreSQL) the database all share the same
@@ -264,6 +265,7 @@ fn run(
     let server = server_runtime.block_on(prepare(args, database_url, scratch))?;
     let endpoints = [
         Endpoint::Static,
+        Endpoint::Information,
         Endpoint::Results,
         Endpoint::Home,
         Endpoint::Static,
@@ -1359,6 +1361,8 @@ fn check_digit(nine: &str) -> Option<u32> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Static,
+    /// An information page: the page frame every page pays (session, layout), no record.
+    Information,
     Results,
     Home,
 }
@@ -1367,6 +1371,7 @@ impl Endpoint {
     fn name(self) -> &'static str {
         match self {
             Endpoint::Static => "static /health",
+            Endpoint::Information => "information /about",
             Endpoint::Results => "results /record/results",
             Endpoint::Home => "home /record",
         }
@@ -1375,6 +1380,7 @@ impl Endpoint {
     fn path(self) -> &'static str {
         match self {
             Endpoint::Static => "/health",
+            Endpoint::Information => "/about",
             Endpoint::Results => "/record/results",
             Endpoint::Home => "/record",
         }
@@ -1384,6 +1390,7 @@ impl Endpoint {
     fn check(self, body: &str) -> Result<(), String> {
         let expected: &[&str] = match self {
             Endpoint::Static => &["ok"],
+            Endpoint::Information => &["<h1>About this service</h1>"],
             // The heading and the list of result cards (only there when the patient's
             // results were read and decided).
             Endpoint::Results => &["<h1>Test results</h1>", "app-card-list"],
