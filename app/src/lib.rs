@@ -56,10 +56,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The app: meta tags, the page frame and the routes. Routes that load data render
-/// in order (`SsrMode::InOrder`) so that the complete page arrives without JavaScript;
-/// record pages wait for their data before sending anything (`SsrMode::Async`), so that
-/// the status line can say 401, 403 or 404 when the data cannot be shown.
+/// The app: meta tags, the page frame and the routes. Every route waits for its data
+/// before sending anything (`SsrMode::Async`): the complete page arrives in one piece
+/// without JavaScript, the status line can say 401, 403 or 404 when the data cannot be
+/// shown, and nothing is streamed after the page's reactive owner may have gone. Under
+/// load, out-of-order streaming answered 500 ("a reactive value that has already been
+/// disposed", from the layout's `Suspense`) on about 1 in 5,000 views of `/about`; see
+/// docs/benchmarks.md, 4 December 2026.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -71,7 +74,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFoundPage/> }>
-                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder/>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("record") view=RecordHomePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("record"), StaticSegment("appointments")) view=AppointmentsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("record"), StaticSegment("letters")) view=LettersPage ssr=SsrMode::Async/>
@@ -79,20 +82,20 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("record"), StaticSegment("results")) view=ResultsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("record"), StaticSegment("results"), ParamSegment("id")) view=ResultPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("record"), StaticSegment("history")) view=ResultHistoryPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("about") view=AboutPage/>
-                    <Route path=StaticSegment("accessibility") view=AccessibilityPage/>
-                    <Route path=StaticSegment("privacy") view=PrivacyPage/>
-                    <Route path=(StaticSegment("auth"), StaticSegment("cancelled")) view=SignInCancelledPage/>
-                    <Route path=(StaticSegment("auth"), StaticSegment("problem")) view=SignInProblemPage/>
-                    <Route path=(StaticSegment("auth"), StaticSegment("too-young")) view=TooYoungPage/>
-                    <Route path=(StaticSegment("auth"), StaticSegment("unavailable")) view=SignInUnavailablePage/>
-                    <Route path=(StaticSegment("auth"), StaticSegment("signed-out")) view=SignedOutPage/>
-                    <Route path=(StaticSegment("account"), StaticSegment("verify-identity")) view=VerifyIdentityPage ssr=SsrMode::InOrder/>
-                    <Route path=StaticSegment("staff") view=StaffHomePage ssr=SsrMode::InOrder/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("refused")) view=StaffRefusedPage/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("problem")) view=StaffSignInProblemPage/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("cancelled")) view=StaffSignInProblemPage/>
-                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("signed-out")) view=StaffSignedOutPage/>
+                    <Route path=StaticSegment("about") view=AboutPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("accessibility") view=AccessibilityPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("privacy") view=PrivacyPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("cancelled")) view=SignInCancelledPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("problem")) view=SignInProblemPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("too-young")) view=TooYoungPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("unavailable")) view=SignInUnavailablePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("signed-out")) view=SignedOutPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("verify-identity")) view=VerifyIdentityPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("staff") view=StaffHomePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("refused")) view=StaffRefusedPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("problem")) view=StaffSignInProblemPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("cancelled")) view=StaffSignInProblemPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("auth"), StaticSegment("signed-out")) view=StaffSignedOutPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
