@@ -42,11 +42,11 @@ pub(super) const ITEMS_AS_JSON: (&str, &str) = (
      'source_org_id', source_org_id, 'source_name', source_name, \
      'source_ods_code', source_ods_code, 'current_version', current_version, \
      'status', status, 'entered_in_error', entered_in_error, 'title', title, 'occurred_at', occurred_at, \
-     'occurred_text', occurred_text, 'details', details, 'category', category, \
+     'occurred_text', occurred_text, 'details', json(details), 'category', category, \
      'code_system', code_system, 'code', code, 'abnormal', abnormal, \
      'issued_at', issued_at, 'effective_at', effective_at, \
      'release_directive', release_directive, 'first_received_at', first_received_at, \
-     'last_received_at', last_received_at, 'relations', relations, 'labels', json(labels)) \
+     'last_received_at', last_received_at, 'relations', json(relations), 'labels', json(labels)) \
      ORDER BY occurred_at DESC, id DESC) FROM (",
     ")",
 );

@@ -46,7 +46,18 @@ impl TryFrom<AuditRow> for AuditEvent {
 
 /// The insert of these audit rows, one statement however many there are.
 pub(in crate::server::storage) fn insert_audit_rows(events: &[NewAuditEvent]) -> Query<'_> {
-    let mut sql = Query::new(
+    let mut sql = Query::new("");
+    push_audit_rows(&mut sql, events);
+    sql
+}
+
+/// Appends the `INSERT` of `events` to a statement (on PostgreSQL a record read puts it
+/// in a `WITH`, so the read and its audit row are one statement).
+pub(in crate::server::storage) fn push_audit_rows<'a>(
+    sql: &mut Query<'a>,
+    events: &'a [NewAuditEvent],
+) {
+    sql.push(
         "INSERT INTO audit_events (occurred_at, actor_kind, actor_account_id, actor_org_id, \
          patient_id, action, target, outcome, reason, request_id) VALUES ",
     );
@@ -76,7 +87,6 @@ pub(in crate::server::storage) fn insert_audit_rows(events: &[NewAuditEvent]) ->
             .push_bind(event.request_id.as_deref())
             .push(")");
     }
-    sql
 }
 
 /// Writes one audit row inside the caller's transaction.

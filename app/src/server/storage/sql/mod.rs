@@ -35,7 +35,6 @@ use sqlx::{AssertSqlSafe, Database, FromRow, Postgres, Sqlite};
 use super::postgres::PostgresPool;
 use super::sqlite::SqlitePools;
 use super::{Backend, Storage, StorageError};
-use crate::audit::NewAuditEvent;
 use crate::release::RuleSet;
 
 pub(super) use audit::insert_audit_rows;
@@ -94,37 +93,6 @@ impl SqlStorage {
             Pools::Postgres(pool) => Conn::Postgres(Handle::Pooled(pool.pool.acquire().await?)),
         })
     }
-
-    /// Starts a read of a patient's record that [`SqlStorage::finish_audited_read`] ends by
-    /// writing its audit row. On PostgreSQL the read and its row share one transaction; on
-    /// SQLite the read runs on the reader pool and the row goes to the writer.
-    async fn begin_audited_read(&self) -> Result<Conn, StorageError> {
-        Ok(match &self.database {
-            Pools::Sqlite(pools) => Conn::Sqlite(Handle::Transaction(pools.reader.begin().await?)),
-            Pools::Postgres(pool) => Conn::Postgres(Handle::Transaction(pool.pool.begin().await?)),
-        })
-    }
-
-    /// Ends a read and writes its audit row. The caller returns what it read only if this
-    /// succeeds, so a read whose audit row could not be written shows nothing.
-    async fn finish_audited_read(
-        &self,
-        mut read: Conn,
-        audit: NewAuditEvent,
-    ) -> Result<(), StorageError> {
-        match &self.database {
-            Pools::Sqlite(pools) => {
-                read.commit().await?;
-                pools.append_audit(audit).await
-            }
-            Pools::Postgres(_) => {
-                insert_audit_rows(std::slice::from_ref(&audit))
-                    .execute(&mut read)
-                    .await?;
-                read.commit().await
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -171,13 +139,6 @@ impl Conn {
             Conn::Sqlite(Handle::Pooled(_)) | Conn::Postgres(Handle::Pooled(_)) => {}
         }
         Ok(())
-    }
-
-    pub(super) fn backend(&self) -> Backend {
-        match self {
-            Conn::Sqlite(_) => Backend::Sqlite,
-            Conn::Postgres(_) => Backend::Postgres,
-        }
     }
 }
 

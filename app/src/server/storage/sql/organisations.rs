@@ -9,12 +9,15 @@ use crate::domain::{OdsCode, Organisation, OrganisationId};
 use crate::records::OrganisationKind;
 use crate::server::storage::{CredentialChange, NewOrganisation, OrganisationStore, StorageError};
 
-#[derive(sqlx::FromRow)]
-struct OrganisationRow {
+/// An organisation as a table row, or as an object of the JSON array a record read gets
+/// them in ([`ORGANISATIONS_AS_JSON`]).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub(super) struct OrganisationRow {
     id: i64,
     ods_code: String,
     name: String,
     kind: String,
+    #[serde(deserialize_with = "super::records::bool_from_json")]
     has_credential: bool,
     credential_issued_at: Option<i64>,
     last_received_at: Option<i64>,
@@ -45,6 +48,20 @@ macro_rules! organisation_columns {
          credential_issued_at, last_received_at"
     };
 }
+
+/// Every organisation, by ODS code, as one JSON array (a scalar subquery of a record
+/// read): SQLite's form, then PostgreSQL's.
+pub(super) const ORGANISATIONS_AS_JSON: (&str, &str) = (
+    "SELECT json_group_array(json_object('id', id, 'ods_code', ods_code, 'name', name, \
+     'kind', kind, 'has_credential', credential_hash IS NOT NULL, \
+     'credential_issued_at', credential_issued_at, 'last_received_at', last_received_at)) \
+     FROM (SELECT * FROM organisations ORDER BY ods_code)",
+    concat!(
+        "SELECT json_agg(o ORDER BY o.ods_code)::text FROM (SELECT ",
+        organisation_columns!(),
+        " FROM organisations) o"
+    ),
+);
 
 #[async_trait]
 impl OrganisationStore for SqlStorage {

@@ -1,14 +1,15 @@
 //! The SQL of reading a patient's record: the items (with their labels and relations),
-//! the release rules in force and the organisations, in one read with its audit row.
+//! the release rules in force and the organisations, in one statement with its audit row.
 
 use async_trait::async_trait;
 
-use super::organisations::select_organisations;
-use super::release_rules::select_release_rules;
-use super::{Conn, Query, SqlStorage, from_millis, to_millis};
+use super::audit::push_audit_rows;
+use super::organisations::{ORGANISATIONS_AS_JSON, OrganisationRow};
+use super::release_rules::{LATEST_VERSION, release_rules_of_version};
+use super::{Pools, Query, SqlStorage, from_millis, to_millis};
 use crate::audit::NewAuditEvent;
-use crate::domain::{OdsCode, OrganisationId, PatientId};
-use crate::records::{ItemDetails, RecordItem, RecordKind, ReleaseDirective};
+use crate::domain::{OdsCode, Organisation, OrganisationId, PatientId};
+use crate::records::{ItemDetails, RecordItem, RecordKind, Relations, ReleaseDirective};
 use crate::server::storage::{
     Attachment, Backend, RecordQuery, RecordRead, RecordStore, StorageError, postgres, sqlite,
 };
@@ -30,7 +31,8 @@ struct ItemRow {
     title: String,
     occurred_at: Option<i64>,
     occurred_text: Option<String>,
-    details: String,
+    /// Embedded as JSON (not as a string of JSON), so it is parsed once.
+    details: ItemDetails,
     category: Option<String>,
     code_system: Option<String>,
     code: Option<String>,
@@ -41,10 +43,18 @@ struct ItemRow {
     release_directive: String,
     first_received_at: i64,
     last_received_at: i64,
-    /// The item's links to its relatives, as JSON text.
-    relations: String,
+    /// The item's links to its relatives.
+    relations: Relations,
     #[serde(default)]
     labels: Vec<String>,
+}
+
+/// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from SQLite
+/// (which stores booleans as integers).
+pub(super) fn bool_from_json<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<bool, D::Error> {
+    flag_from_json(deserializer)?.ok_or_else(|| serde::de::Error::custom("null flag"))
 }
 
 /// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from SQLite
@@ -88,8 +98,7 @@ impl TryFrom<ItemRow> for RecordItem {
             title: row.title,
             occurred_at: row.occurred_at.map(from_millis).transpose()?,
             occurred_text: row.occurred_text,
-            details: serde_json::from_str::<ItemDetails>(&row.details)
-                .map_err(|_| StorageError::Corrupt("record_items.details"))?,
+            details: row.details,
             category: row.category,
             code_system: row.code_system,
             code: row.code,
@@ -99,8 +108,7 @@ impl TryFrom<ItemRow> for RecordItem {
             release_directive: ReleaseDirective::from_code(&row.release_directive)
                 .ok_or(StorageError::Corrupt("record_items.release_directive"))?,
             labels,
-            relations: serde_json::from_str(&row.relations)
-                .map_err(|_| StorageError::Corrupt("record_items.relations"))?,
+            relations: row.relations,
             first_received_at: from_millis(row.first_received_at)?,
             last_received_at: from_millis(row.last_received_at)?,
         })
@@ -109,20 +117,44 @@ impl TryFrom<ItemRow> for RecordItem {
 
 #[async_trait]
 impl RecordStore for SqlStorage {
+    /// One statement: the items, the rule-set version in force and the organisations as
+    /// three scalar subqueries, one consistent snapshot. On PostgreSQL the audit row is
+    /// inserted by the same statement (a `WITH` insert), so read and row commit together
+    /// in one round trip. On SQLite the read runs on the reader pool and the row goes to
+    /// the one writer's next group insert; nothing is returned until it is written.
     async fn read_record(
         &self,
         query: RecordQuery,
         audit: NewAuditEvent,
     ) -> Result<RecordRead, StorageError> {
-        let mut read = self.begin_audited_read().await?;
-        let items = select_record_items(&mut read, &query).await?;
-        let rules = select_release_rules(&mut read, &self.rule_sets).await?;
-        let organisations = select_organisations(&mut read).await?;
-        self.finish_audited_read(read, audit).await?;
+        let backend = self.backend();
+        let mut sql = Query::new("");
+        if backend == Backend::Postgres {
+            sql.push("WITH audit AS (");
+            push_audit_rows(&mut sql, std::slice::from_ref(&audit));
+            sql.push(") ");
+        }
+        sql.push("SELECT (");
+        push_record_items(&mut sql, backend, &query)?;
+        sql.push("), (").push(LATEST_VERSION).push("), (");
+        sql.push(match backend {
+            Backend::Sqlite => ORGANISATIONS_AS_JSON.0,
+            Backend::Postgres => ORGANISATIONS_AS_JSON.1,
+        });
+        sql.push(")");
+        let mut conn = self.read().await?;
+        let (items, rules_version, organisations): (Option<String>, Option<i64>, Option<String>) =
+            sql.fetch_one(&mut conn).await?;
+        // Only when the rule set changed since it was last read: a second statement.
+        let rules = release_rules_of_version(&mut conn, &self.rule_sets, rules_version).await?;
+        drop(conn);
+        if let Pools::Sqlite(pools) = &self.database {
+            pools.append_audit(audit).await?;
+        }
         Ok(RecordRead {
-            items,
+            items: items_from_json(items.as_deref())?,
             rules,
-            organisations,
+            organisations: organisations_from_json(organisations.as_deref())?,
         })
     }
 
@@ -140,28 +172,38 @@ impl RecordStore for SqlStorage {
     }
 }
 
-/// A patient's items, newest first, with their labels. They come back as one JSON array
-/// in one row (built by the backend's `ITEMS_AS_JSON`), not as a row per item: sqlx
-/// hands SQLite rows over from the connection's own thread one at a time, and those
+/// Appends the query of a patient's items, newest first, with their labels, as one JSON
+/// array in one value (built by the backend's `ITEMS_AS_JSON`), not as a row per item:
+/// sqlx hands SQLite rows over from the connection's own thread one at a time, and those
 /// hand-overs, not the query, were most of a record page's cost.
-async fn select_record_items(
-    conn: &mut Conn,
-    query: &RecordQuery,
-) -> Result<Vec<RecordItem>, StorageError> {
+fn push_record_items<'a>(
+    sql: &mut Query<'a>,
+    backend: Backend,
+    query: &'a RecordQuery,
+) -> Result<(), StorageError> {
     let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
-    let (items_as_json, labels_as_json) = match conn.backend() {
-        Backend::Sqlite => (sqlite::ITEMS_AS_JSON, sqlite::ITEM_LABELS_AS_JSON),
-        Backend::Postgres => (postgres::ITEMS_AS_JSON, postgres::ITEM_LABELS_AS_JSON),
+    let (items_as_json, labels_as_json, json_columns) = match backend {
+        Backend::Sqlite => (
+            sqlite::ITEMS_AS_JSON,
+            sqlite::ITEM_LABELS_AS_JSON,
+            "i.details, i.relations, ",
+        ),
+        Backend::Postgres => (
+            postgres::ITEMS_AS_JSON,
+            postgres::ITEM_LABELS_AS_JSON,
+            "i.details::json AS details, i.relations::json AS relations, ",
+        ),
     };
-    let mut sql = Query::new(items_as_json.0);
+    sql.push(items_as_json.0);
     sql.push(
         "SELECT i.id, i.public_id, i.patient_id, i.kind, p.public_id AS parent_public_id, \
          i.source_org_id, o.name AS source_name, o.ods_code AS source_ods_code, \
          i.current_version, i.status, i.entered_in_error, i.title, i.occurred_at, \
-         i.occurred_text, i.details, i.category, i.code_system, i.code, i.abnormal, \
+         i.occurred_text, i.category, i.code_system, i.code, i.abnormal, \
          i.issued_at, i.effective_at, i.release_directive, i.first_received_at, \
-         i.last_received_at, i.relations, ",
+         i.last_received_at, ",
     )
+    .push(json_columns)
     .push(labels_as_json)
     .push(
         " AS labels FROM record_items i \
@@ -189,11 +231,25 @@ async fn select_record_items(
     sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
         .push_bind(i64::from(query.limit));
     sql.push(items_as_json.1);
-    let json: Option<String> = sql.fetch_scalar(conn).await?;
+    Ok(())
+}
+
+/// The items of the JSON array [`push_record_items`] asked for (none: `NULL`).
+fn items_from_json(json: Option<&str>) -> Result<Vec<RecordItem>, StorageError> {
     let rows: Vec<ItemRow> = match json {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|_| StorageError::Corrupt("record items as JSON"))?,
+        Some(json) => {
+            serde_json::from_str(json).map_err(|_| StorageError::Corrupt("record items as JSON"))?
+        }
         None => Vec::new(),
     };
     rows.into_iter().map(RecordItem::try_from).collect()
+}
+
+fn organisations_from_json(json: Option<&str>) -> Result<Vec<Organisation>, StorageError> {
+    let rows: Vec<OrganisationRow> = match json {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|_| StorageError::Corrupt("organisations as JSON"))?,
+        None => Vec::new(),
+    };
+    rows.into_iter().map(Organisation::try_from).collect()
 }

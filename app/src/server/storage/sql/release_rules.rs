@@ -116,9 +116,21 @@ pub(super) async fn select_release_rules(
     conn: &mut Conn,
     cache: &RuleSetCache,
 ) -> Result<Option<RuleSet>, StorageError> {
-    let version: Option<i64> = Query::new("SELECT MAX(version) FROM release_rule_sets")
-        .fetch_scalar(conn)
-        .await?;
+    let version: Option<i64> = Query::new(LATEST_VERSION).fetch_scalar(conn).await?;
+    release_rules_of_version(conn, cache, version).await
+}
+
+/// The version of the rule set in force (a scalar subquery, so a record read can ask it
+/// in its own statement).
+pub(super) const LATEST_VERSION: &str = "SELECT MAX(version) FROM release_rule_sets";
+
+/// The rule set of `version` (none saved: `None`), from the cache when it is known there:
+/// a version's rules never change once saved.
+pub(super) async fn release_rules_of_version(
+    conn: &mut Conn,
+    cache: &RuleSetCache,
+    version: Option<i64>,
+) -> Result<Option<RuleSet>, StorageError> {
     let Some(version) = version else {
         return Ok(None);
     };
