@@ -8,21 +8,29 @@
 //!    runs the migrations: the schema is measured exactly as shipped, with no extra
 //!    index), registers 3 organisations through the `Storage` trait, then writes
 //!    `--patients` patients and `--items-per-patient` record items each straight into
-//!    the tables, as multi-row `INSERT`s in large transactions on a loading connection
-//!    of its own (SQLite: `synchronous=OFF` and a 1 GiB page cache on that connection
-//!    only; PostgreSQL: `synchronous_commit=off` on that session only). Each item is
-//!    what the feed would have stored: a `record_items` row whose `details` column is a
-//!    real `app::records::ItemDetails` serialised with serde_json, and its version 1 in
-//!    `record_item_versions` (a compact raw FHIR resource and its SHA-256). For 50 items
-//!    a patient has 4 laboratory reports (category LAB) of 8 observations each
-//!    (category `laboratory`, LOINC codes, values with reference ranges, about 1 in 12
-//!    abnormal), 1 radiology report (category RAD, released 28 days after issue), 4
-//!    letters and 9 appointments (past, cancelled and upcoming); other counts keep the
-//!    same proportions. One patient in 25 has a letter labelled `sexual-health` (stored,
-//!    never shown). PostgreSQL gets `ANALYZE` afterwards, as autovacuum would do; SQLite
-//!    is left as the portal leaves it (it never runs `ANALYZE`). The fill time, rate and
-//!    database size on disk are printed.
-//! 2. Sign-in. `--sessions` accounts (identity level P9, each linked to a different
+//!    the tables (a bulk path, not the feed: the feed's own speed is `ingest_bench`), as
+//!    multi-row `INSERT`s in large transactions on a loading connection of its own
+//!    (SQLite: `synchronous=OFF` and a 1 GiB page cache on that connection only;
+//!    PostgreSQL: `synchronous_commit=off` on that session only). The items are written
+//!    **in the order they arrived**: every patient's deliveries (a laboratory report
+//!    with its 8 results, a radiology report, a letter, an appointment) are placed in
+//!    time over five years and written sorted by arrival, interleaved across patients as
+//!    a real feed writes them, so a patient's items lie scattered over the tables as they
+//!    would after years of feeds. Each item is what the feed would have stored: a
+//!    `record_items` row whose `details` column is a real `app::records::ItemDetails`
+//!    serialised with serde_json, its relations as the feed records them (a report lists
+//!    its results' keys), and its version 1 in `record_item_versions` (a compact raw FHIR
+//!    resource and its SHA-256). For 50 items a patient has 4 laboratory reports
+//!    (category LAB) of 8 observations each (category `laboratory`, LOINC codes, values
+//!    with reference ranges, about 1 in 12 abnormal), 1 radiology report (category RAD,
+//!    released 28 days after issue; 1 in 10 still withheld), 4 letters (each with a PDF
+//!    attachment of about 24 KiB; 16 distinct files, stored once each as attachments are
+//!    content-addressed) and 9 appointments (past, cancelled and upcoming); other counts
+//!    keep the same proportions. One patient in 25 has a letter labelled `sexual-health`
+//!    (stored, never shown). PostgreSQL gets `ANALYZE` afterwards, as autovacuum would
+//!    do; SQLite is left as the portal leaves it (it never runs `ANALYZE`). The fill
+//!    time, rate and database size on disk are printed.
+//! 2. Sign-in. `--signed-in` accounts (identity level P9, each linked to a different
 //!    patient spread over the population) sign in twice through `record_sign_in` (so the
 //!    home page has a "last visit"), and each gets a session through `create_session`
 //!    with a random token of its own; the request carries it as
@@ -30,13 +38,18 @@
 //! 3. Load. The real router (`server::routes::build_router`, real clock, release rules
 //!    synchronised from the built-in table) serves on 127.0.0.1 on a Tokio runtime of
 //!    its own; a separate runtime (`--client-threads` threads) runs `--sessions`
-//!    concurrent tasks, each looping over requests with its own session for `--seconds`
-//!    on each endpoint in turn: `/health` (no cookie), `/about` (an information page,
-//!    signed in: the page frame every page pays), `/record/results`, `/record`,
-//!    `/health` again. A request is timed from sending to the last byte of the body and
-//!    counts as an error unless it answers 200 with the expected text ("ok", the information
-//!    page's heading, the results list, "Hello, "). It prints requests, requests per second, p50 and p99 latency,
-//!    errors, and how many times the static endpoint's throughput each page's is.
+//!    concurrent tasks. Each task goes round its share of the signed-in patients'
+//!    sessions, one request at a time, so the load is spread over all of them. Each
+//!    endpoint is loaded for `--warm-up` seconds untimed and then `--seconds` measured:
+//!    `/health` (no cookie; the ceiling), `/about` (an information page, signed in: the
+//!    page frame every page pays), `/record/results`, `/record`, `/health` again. A
+//!    request is timed from sending to the last byte of the body and counts as an error
+//!    unless it answers 200 with the expected text ("ok", the information page's heading,
+//!    the results list, "Hello, "). It prints requests, requests per second, p50 and p99
+//!    latency, errors, CPU milliseconds per request of the portal's threads, of the load
+//!    generator's and (PostgreSQL) of the database server's processes, the process's peak
+//!    resident memory during the phase, and how many times the information page's
+//!    throughput each record page's is.
 //!
 //! The load generator, the server and (for PostgreSQL) the database all share the same
 //! CPUs, which the output says: on a small machine the figures are a floor, not what a
@@ -44,7 +57,7 @@
 //!
 //! ```sh
 //! cargo run --release -p server --example population_bench -- \
-//!     --database sqlite --patients 20000 --items-per-patient 50 --seconds 15
+//!     --database sqlite --patients 200000 --items-per-patient 50 --seconds 30
 //! cargo run --release -p server --example population_bench -- \
 //!     --database postgres --database-url postgres://postgres@127.0.0.1:5432/test
 //! ```
@@ -64,7 +77,8 @@ use sqlx::Connection;
 
 use app::domain::OdsCode;
 use app::records::{
-    Coding, DeliveryChannel, ItemDetails, ObservedValue, OrganisationKind, ReferenceRange,
+    AttachmentSummary, Coding, DeliveryChannel, ItemDetails, ObservedValue, OrganisationKind,
+    ReferenceRange, Relations,
 };
 use app::server::SystemClock;
 use app::server::storage::{
@@ -105,17 +119,25 @@ struct Args {
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     database_url: String,
     /// How many patients to fill (at most 909,090: the NHS test range's valid numbers).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 200_000)]
     patients: usize,
     /// How many record items each patient has.
     #[arg(long, default_value_t = 50)]
     items_per_patient: usize,
-    /// How long to load each endpoint, in seconds.
-    #[arg(long, default_value_t = 15)]
+    /// How long to load each endpoint, in seconds, after its warm-up.
+    #[arg(long, default_value_t = 30)]
     seconds: u64,
-    /// Concurrent signed-in sessions (one task and one patient each).
+    /// How long each endpoint is loaded untimed before that (connections open, caches
+    /// warm), in seconds.
+    #[arg(long, default_value_t = 5)]
+    warm_up: u64,
+    /// Concurrent sessions: tasks, each with a request in flight at any time.
     #[arg(long, default_value_t = 64)]
     sessions: usize,
+    /// Distinct patients signed in, each with a session of their own; every task goes
+    /// round its share of them, so the load is spread over this many records.
+    #[arg(long, default_value_t = 10_240)]
+    signed_in: usize,
     /// Worker threads of the load generator's runtime (the server gets one per CPU).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -126,8 +148,8 @@ struct Args {
 
 fn main() -> BenchResult<()> {
     let args = Args::parse();
-    if args.sessions == 0 || args.sessions > args.patients {
-        return Err("--sessions must be at least 1 and at most --patients".into());
+    if args.sessions == 0 || args.sessions > args.signed_in || args.signed_in > args.patients {
+        return Err("need 1 <= --sessions <= --signed-in <= --patients".into());
     }
     if args.items_per_patient == 0 || args.seconds == 0 || args.client_threads == 0 {
         return Err(
@@ -242,14 +264,17 @@ fn run(
 ) -> BenchResult<()> {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "Record pages under load: {} backend, {} patients x {} items = {} items, {} sessions, \
-         {} s per endpoint",
+        "Record pages under load: {} backend, {} patients x {} items = {} items, {} \
+         concurrent sessions over {} signed-in patients, {} s per endpoint after {} s of \
+         warm-up",
         backend_name(args.database),
         args.patients,
         args.items_per_patient,
         args.patients * args.items_per_patient,
         args.sessions,
+        args.signed_in,
         args.seconds,
+        args.warm_up,
     );
     println!(
         "Machine: {cpus} CPU(s), shared by the server ({cpus} worker threads), the load \
@@ -273,30 +298,42 @@ fn run(
     let base = format!("http://{}", server.address);
     let tokens = server.tokens.clone();
     let seconds = args.seconds;
+    let warm_up = args.warm_up;
+    let sessions = args.sessions;
+    let database = args.database;
     let reports = client_runtime.block_on(async move {
         let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(tokens.len())
+            .pool_max_idle_per_host(sessions)
             .build()?;
         let tokens = Arc::new(tokens);
-        // One untimed request per session and page first: connections open, caches warm.
-        for endpoint in [Endpoint::Results, Endpoint::Home] {
-            let _ = run_phase(&client, &base, &tokens, endpoint, None).await?;
-        }
         let mut reports = Vec::new();
         for endpoint in endpoints {
-            let report = run_phase(
+            if warm_up > 0 {
+                run_phase(
+                    &client,
+                    &base,
+                    &tokens,
+                    sessions,
+                    endpoint,
+                    Duration::from_secs(warm_up),
+                )
+                .await?;
+            }
+            let usage = Usage::start(database);
+            let (wall, samples) = run_phase(
                 &client,
                 &base,
                 &tokens,
+                sessions,
                 endpoint,
-                Some(Duration::from_secs(seconds)),
+                Duration::from_secs(seconds),
             )
             .await?;
-            reports.push(report);
+            reports.push(Report::new(endpoint, wall, samples, usage.finish()));
         }
         Ok::<_, Box<dyn Error + Send + Sync>>(reports)
     })?;
-    print_reports(&reports);
+    print_reports(&reports, args.database);
     server_runtime.block_on(server.stop())
 }
 
@@ -352,7 +389,13 @@ async fn prepare(args: &Args, database_url: &str, scratch: &Path) -> BenchResult
     );
     report_size(args.database, database_url, scratch).await?;
 
-    let tokens = sign_in(storage.as_ref(), args.patients, args.sessions, now).await?;
+    let started = Instant::now();
+    let tokens = sign_in(&storage, args.patients, args.signed_in, now).await?;
+    println!(
+        "Signed in {} patients, each with a session of their own, in {:.1} s",
+        tokens.len(),
+        started.elapsed().as_secs_f64()
+    );
     let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -532,8 +575,13 @@ async fn fill(
     }
     loader.execute("COMMIT".to_owned()).await?;
 
-    // Then the items, generated on another thread.
-    let patients_per_batch = (ROWS_PER_STATEMENT / args.items_per_patient).max(1);
+    // The letters' PDFs, stored once each as the feed stores attachments.
+    let letter_pdfs = store_letter_pdfs(&mut loader, now).await?;
+
+    // Then the deliveries in the order they arrived, interleaved across patients, their
+    // SQL generated on another thread.
+    let deliveries =
+        deliveries_in_arrival_order(args.patients, args.items_per_patient, to_millis(now));
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<BenchResult<Batch>>(4);
     let generator = {
         let organisations = Organisations {
@@ -541,25 +589,23 @@ async fn fill(
             gp: organisations.gp.clone(),
             community: organisations.community.clone(),
         };
-        let per_patient = args.items_per_patient;
-        let patients = args.patients;
+        // About ROWS_PER_STATEMENT items a statement (a laboratory delivery is 9).
+        let deliveries_per_batch =
+            (ROWS_PER_STATEMENT * 18 / args.items_per_patient.max(18)).max(1);
         std::thread::spawn(move || {
             let mut next_item_id: i64 = 1;
-            let mut first = 0;
-            while first < patients {
-                let last = (first + patients_per_batch).min(patients);
+            for chunk in deliveries.chunks(deliveries_per_batch) {
                 let batch = batch_sql(
                     &organisations,
                     &nhs_numbers,
-                    first..last,
-                    per_patient,
+                    &letter_pdfs,
+                    chunk,
                     &mut next_item_id,
                     now,
                 );
                 if sender.blocking_send(batch).is_err() {
                     return;
                 }
-                first = last;
             }
         })
     };
@@ -624,6 +670,33 @@ async fn fill(
     Ok(rows)
 }
 
+/// Stores the letters' PDFs; returns each one's SHA-256 and size.
+async fn store_letter_pdfs(
+    loader: &mut Loader,
+    now: DateTime<Utc>,
+) -> BenchResult<Vec<(String, usize)>> {
+    let mut stored = Vec::with_capacity(LETTER_PDFS);
+    for n in 0..LETTER_PDFS {
+        let pdf = letter_pdf(n);
+        let sha256 = hex::encode(Sha256::digest(&pdf));
+        let content = match loader {
+            Loader::Sqlite(_) => format!("X'{}'", hex::encode(&pdf)),
+            Loader::Postgres(_) => format!("decode('{}', 'hex')", hex::encode(&pdf)),
+        };
+        loader
+            .execute(format!(
+                "INSERT INTO attachments (sha256, content_type, size, content, first_received_at) \
+                 VALUES ({}, 'application/pdf', {}, {content}, {})",
+                text(&sha256),
+                pdf.len(),
+                to_millis(now)
+            ))
+            .await?;
+        stored.push((sha256, pdf.len()));
+    }
+    Ok(stored)
+}
+
 /// Prints the database's size on disk.
 async fn report_size(database: Database, database_url: &str, scratch: &Path) -> BenchResult<()> {
     match database {
@@ -674,49 +747,74 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Signs `sessions` patients in (twice, a week apart, so the home page has a "last
-/// visit") and gives each a session. Returns the cookie values.
+/// Signs `signed_in` patients in, spread over the population (twice each, a week apart,
+/// so the home page has a "last visit"), and gives each a session. Returns the cookie
+/// values. Sixteen sign-ins run at a time.
 async fn sign_in(
-    storage: &dyn Storage,
+    storage: &Arc<dyn Storage>,
     patients: usize,
-    sessions: usize,
+    signed_in: usize,
     now: DateTime<Utc>,
 ) -> BenchResult<Vec<String>> {
-    let mut tokens = Vec::with_capacity(sessions);
-    for index in 0..sessions {
-        // Spread over the population: the first, ..., the last-but-a-bit.
-        let patient_id = (index * patients / sessions) as i64 + 1;
-        let mut account = None;
-        for at in [now - chrono::Duration::days(7), now] {
-            account = Some(
-                storage
-                    .record_sign_in(NewSignIn {
-                        issuer: ISSUER.to_owned(),
-                        subject: format!("popbench-{index}"),
-                        role: AccountRole::Patient,
-                        identity_level: Some("P9".to_owned()),
-                        patient_id: Some(storage::PatientId(patient_id)),
-                        at,
-                        request_id: None,
-                    })
-                    .await?,
-            );
+    let mut tokens = vec![String::new(); signed_in];
+    let mut running = tokio::task::JoinSet::new();
+    for index in 0..signed_in {
+        if running.len() >= 16
+            && let Some(done) = running.join_next().await
+        {
+            let (slot, token) = done??;
+            tokens[slot] = token;
         }
-        let account = account.ok_or("no account")?;
-        let token = random_token();
-        storage
-            .create_session(NewSession {
-                id_hash: hash_token(&token),
-                account_id: account.id,
-                audience: SessionAudience::Patient,
-                csrf_token: random_token(),
-                created_at: now,
-                absolute_expires_at: now + app::auth::absolute_timeout(),
-            })
-            .await?;
-        tokens.push(token);
+        // The first, ..., the last-but-a-bit.
+        let patient_id = (index * patients / signed_in) as i64 + 1;
+        let storage = Arc::clone(storage);
+        running.spawn(async move {
+            let token = sign_in_one(storage.as_ref(), index, patient_id, now).await?;
+            Ok::<_, Box<dyn Error + Send + Sync>>((index, token))
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        let (slot, token) = done??;
+        tokens[slot] = token;
     }
     Ok(tokens)
+}
+
+async fn sign_in_one(
+    storage: &dyn Storage,
+    index: usize,
+    patient_id: i64,
+    now: DateTime<Utc>,
+) -> BenchResult<String> {
+    let mut account = None;
+    for at in [now - chrono::Duration::days(7), now] {
+        account = Some(
+            storage
+                .record_sign_in(NewSignIn {
+                    issuer: ISSUER.to_owned(),
+                    subject: format!("popbench-{index}"),
+                    role: AccountRole::Patient,
+                    identity_level: Some("P9".to_owned()),
+                    patient_id: Some(storage::PatientId(patient_id)),
+                    at,
+                    request_id: None,
+                })
+                .await?,
+        );
+    }
+    let account = account.ok_or("no account")?;
+    let token = random_token();
+    storage
+        .create_session(NewSession {
+            id_hash: hash_token(&token),
+            account_id: account.id,
+            audience: SessionAudience::Patient,
+            csrf_token: random_token(),
+            created_at: now,
+            absolute_expires_at: now + app::auth::absolute_timeout(),
+        })
+        .await?;
+    Ok(token)
 }
 
 // --- Synthetic records -------------------------------------------------------------------
@@ -879,6 +977,144 @@ impl Mix {
     }
 }
 
+/// What one delivery from a sender is: a laboratory report with its 8 results, a
+/// radiology report, a letter or an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum DeliveryKind {
+    Laboratory,
+    Radiology,
+    Letter,
+    Appointment,
+}
+
+/// One delivery of one patient's, placed in time: the population is written in the
+/// order these arrive, interleaved across patients, as a real feed would write it.
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    received_at: i64,
+    patient: u32,
+    kind: DeliveryKind,
+    n: u16,
+}
+
+/// Every delivery of the population, sorted by arrival. Only the timing is worked out
+/// here; the items are generated again from the same seed when written.
+fn deliveries_in_arrival_order(patients: usize, per_patient: usize, now_ms: i64) -> Vec<Delivery> {
+    let mix = Mix::of(per_patient);
+    let slots = [
+        (DeliveryKind::Laboratory, mix.lab_reports),
+        (DeliveryKind::Radiology, mix.radiology),
+        (DeliveryKind::Letter, mix.documents),
+        (DeliveryKind::Appointment, mix.appointments),
+    ];
+    let mut deliveries = Vec::with_capacity(patients * slots.iter().map(|s| s.1).sum::<usize>());
+    for patient in 0..patients {
+        for (kind, count) in slots {
+            for n in 0..count {
+                let mut rng = delivery_rng(patient, kind, n);
+                let timing = Timing::of(kind, n, &mut rng, now_ms);
+                deliveries.push(Delivery {
+                    received_at: timing.received_at,
+                    patient: patient as u32,
+                    kind,
+                    n: n as u16,
+                });
+            }
+        }
+    }
+    deliveries.sort_unstable_by_key(|d| (d.received_at, d.patient, d.kind, d.n));
+    deliveries
+}
+
+/// Each delivery has a generator of its own, so it can be made again in any order.
+fn delivery_rng(patient: usize, kind: DeliveryKind, n: usize) -> Rng {
+    Rng(0x5EED_0000_0000
+        ^ (patient as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)
+        ^ ((kind as u64) << 56)
+        ^ ((n as u64) << 40))
+}
+
+/// When a delivery's event happened and when the portal received it: the first draws of
+/// the delivery's generator.
+struct Timing {
+    /// Issue time of a report, date of a letter, start of an appointment.
+    at: i64,
+    received_at: i64,
+    /// An appointment's status.
+    status: &'static str,
+}
+
+impl Timing {
+    fn of(kind: DeliveryKind, n: usize, rng: &mut Rng, now_ms: i64) -> Self {
+        let days = |d: u64| d as i64 * DAY_MS;
+        match kind {
+            DeliveryKind::Laboratory => {
+                let issued = now_ms - days(rng.below(5 * 365)) - rng.below(24) as i64 * HOUR_MS;
+                Timing {
+                    at: issued,
+                    received_at: issued + 10 * 60_000,
+                    status: "final",
+                }
+            }
+            DeliveryKind::Radiology => {
+                // One in ten written in the last 28 days: still withheld by the rule table.
+                let age = if rng.below(10) == 0 {
+                    rng.below(28)
+                } else {
+                    28 + rng.below(4 * 365)
+                };
+                let issued = now_ms - days(age) - HOUR_MS;
+                Timing {
+                    at: issued,
+                    received_at: issued + 30 * 60_000,
+                    status: "final",
+                }
+            }
+            DeliveryKind::Letter => {
+                let date = now_ms - days(rng.below(5 * 365)) - 3 * HOUR_MS;
+                Timing {
+                    at: date,
+                    received_at: date + HOUR_MS,
+                    status: "current",
+                }
+            }
+            DeliveryKind::Appointment => {
+                // Two in nine ahead (booked), one in nine cancelled, the rest attended.
+                let (start, status) = match n % 9 {
+                    1 | 5 => (now_ms + days(1 + rng.below(120)) + 9 * HOUR_MS, "booked"),
+                    7 => (now_ms - days(rng.below(3 * 365)), "cancelled"),
+                    _ => (now_ms - days(1 + rng.below(5 * 365)), "fulfilled"),
+                };
+                Timing {
+                    at: start,
+                    // Booked a month ahead (or on the day, for what is already past).
+                    received_at: (start - 30 * DAY_MS).min(now_ms - HOUR_MS),
+                    status,
+                }
+            }
+        }
+    }
+}
+
+/// The letters' PDFs: a few distinct files, stored once each (attachments are content
+/// addressed), each about 24 KiB.
+const LETTER_PDFS: usize = 16;
+
+fn letter_pdf(n: usize) -> Vec<u8> {
+    let mut pdf = format!(
+        "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+         2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n% clinic letter {n}\n"
+    )
+    .into_bytes();
+    let mut rng = Rng(0x9DF0_0000 + n as u64);
+    while pdf.len() < 24 * 1024 {
+        // Compressed page content looks like noise.
+        pdf.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    pdf.extend_from_slice(b"\ntrailer << /Root 1 0 R >>\n%%EOF\n");
+    pdf
+}
+
 /// One item's columns, before they become SQL.
 struct Item<'a> {
     id: i64,
@@ -900,18 +1136,40 @@ struct Item<'a> {
     effective_at: Option<i64>,
     received_at: i64,
     label: Option<&'static str>,
+    /// Report and result keys, as the feed stores them (`server::ingest::relations`).
+    members: Vec<String>,
 }
 
-/// The SQL for the items of patients `range` (0-based), ids from `next_item_id` on.
+impl Item<'_> {
+    fn identifier_system(&self) -> String {
+        format!(
+            "https://fhir.{}.example/Id/{}",
+            self.source.ods.to_ascii_lowercase(),
+            self.resource_type.to_ascii_lowercase()
+        )
+    }
+
+    /// The key the item is known by (its business identifier), as the feed stores it.
+    fn key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.resource_type,
+            self.identifier_system(),
+            self.identifier_value
+        )
+    }
+}
+
+/// The SQL for `deliveries`, ids from `next_item_id` on.
 fn batch_sql(
     organisations: &Organisations,
     nhs_numbers: &[String],
-    range: std::ops::Range<usize>,
-    per_patient: usize,
+    letter_pdfs: &[(String, usize)],
+    deliveries: &[Delivery],
     next_item_id: &mut i64,
     now: DateTime<Utc>,
 ) -> BenchResult<Batch> {
-    let mut items_sql = String::with_capacity(ROWS_PER_STATEMENT * 900);
+    let mut items_sql = String::with_capacity(ROWS_PER_STATEMENT * 1100);
     let mut versions_sql = String::with_capacity(ROWS_PER_STATEMENT * 700);
     let mut labels_sql = String::new();
     items_sql.push_str(
@@ -919,7 +1177,7 @@ fn batch_sql(
          identifier_system, identifier_value, kind, parent_item_id, current_version, status, \
          entered_in_error, title, occurred_at, occurred_text, details, category, code_system, \
          code, abnormal, issued_at, effective_at, release_directive, first_received_at, \
-         last_received_at) VALUES ",
+         last_received_at, relations) VALUES ",
     );
     versions_sql.push_str(
         "INSERT INTO record_item_versions (item_id, version, received_at, sender_org_id, \
@@ -927,9 +1185,10 @@ fn batch_sql(
     );
     let mut count = 0usize;
     let mut labels = 0usize;
-    for index in range {
+    for delivery in deliveries {
+        let index = delivery.patient as usize;
         let nhs = nhs_numbers.get(index).ok_or("no NHS number")?;
-        for item in patient_items(organisations, index, per_patient, next_item_id, now) {
+        for item in delivery_items(organisations, letter_pdfs, delivery, next_item_id, now) {
             if count > 0 {
                 items_sql.push(',');
                 versions_sql.push(',');
@@ -970,15 +1229,16 @@ fn push_item(
     nhs: &str,
 ) -> BenchResult<()> {
     let details = serde_json::to_string(&item.details)?;
-    let identifier_system = format!(
-        "https://fhir.{}.example/Id/{}",
-        item.source.ods.to_ascii_lowercase(),
-        item.resource_type.to_ascii_lowercase()
-    );
+    let identifier_system = item.identifier_system();
+    let relations = serde_json::to_string(&Relations {
+        known_as: vec![item.key()],
+        members: item.members.clone(),
+        belongs_to: Vec::new(),
+    })?;
     let occurred_text = fhir_time(item.occurred_at);
     write!(
         items_sql,
-        "({},{},{},{},{},{},{},{},{},1,{},FALSE,{},{},{},{},{},{},{},{},{},{},'none',{},{})",
+        "({},{},{},{},{},{},{},{},{},1,{},FALSE,{},{},{},{},{},{},{},{},{},{},'none',{},{},{})",
         item.id,
         text(&uuid::Uuid::new_v4().to_string()),
         item.patient_id,
@@ -1005,6 +1265,7 @@ fn push_item(
         optional_number(item.effective_at),
         item.received_at,
         item.received_at,
+        text(&relations),
     )?;
     // A compact FHIR resource for the version row: what the sender's feed carried, in
     // the shape (not the full size) of the real thing.
@@ -1025,277 +1286,268 @@ fn push_item(
     Ok(())
 }
 
-/// Patient `index`'s items, dated over the last five years (appointments also ahead).
-fn patient_items<'a>(
+/// The items of one delivery: a laboratory report and its 8 results, or one item.
+fn delivery_items<'a>(
     organisations: &'a Organisations,
-    index: usize,
-    per_patient: usize,
+    letter_pdfs: &[(String, usize)],
+    delivery: &Delivery,
     next_item_id: &mut i64,
     now: DateTime<Utc>,
 ) -> Vec<Item<'a>> {
     let now_ms = to_millis(now);
+    let index = delivery.patient as usize;
+    let n = usize::from(delivery.n);
     let patient_id = index as i64 + 1;
-    let mut rng = Rng(0x5EED_0000_0000 ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let mix = Mix::of(per_patient);
-    let mut items = Vec::with_capacity(per_patient);
+    let mut rng = delivery_rng(index, delivery.kind, n);
+    let timing = Timing::of(delivery.kind, n, &mut rng, now_ms);
     let mut take_id = || {
         let id = *next_item_id;
         *next_item_id += 1;
         id
     };
-    let reference = |prefix: &str, n: usize| format!("{prefix}{index:07}-{n:04}");
+    let reference = |prefix: &str| format!("{prefix}{index:07}-{n:04}");
 
-    for n in 0..mix.lab_reports {
-        // Mostly the hospital laboratory, sometimes the GP's own phlebotomy.
-        let source = if n % 4 == 3 {
-            &organisations.gp
-        } else {
-            &organisations.hospital
-        };
-        let panel = &PANELS[(index + n) % PANELS.len()];
-        let issued = now_ms - (rng.below(5 * 365) as i64) * DAY_MS - rng.below(24) as i64 * HOUR_MS;
-        let effective = issued - 20 * HOUR_MS;
-        let report_id = take_id();
-        items.push(Item {
-            id: report_id,
-            patient_id,
-            source,
-            resource_type: "DiagnosticReport",
-            identifier_value: reference("LAB", n),
-            kind: "diagnostic_report",
-            parent: None,
-            status: "final",
-            title: panel.name.to_owned(),
-            occurred_at: effective,
-            details: ItemDetails::DiagnosticReport {
-                status: "final".to_owned(),
-                category: Some("LAB".to_owned()),
-                code: Coding {
-                    system: Some(SNOMED.to_owned()),
-                    code: Some(panel.code.to_owned()),
-                    display: Some(panel.name.to_owned()),
-                },
-                effective: Some(fhir_time(effective)),
-                issued: Some(fhir_time(issued)),
-                conclusion: None,
-                text: None,
-            },
-            category: Some("LAB"),
-            code_system: Some(SNOMED),
-            code: Some(panel.code),
-            abnormal: None,
-            issued_at: Some(issued),
-            effective_at: Some(effective),
-            received_at: issued + 10 * 60_000,
-            label: None,
-        });
-        for (t, test) in panel.tests.iter().enumerate() {
-            let abnormal = rng.below(12) == 0;
-            let span = test.high - test.low;
-            let value = if abnormal {
-                test.high + span * (0.1 + 0.4 * rng.unit())
+    match delivery.kind {
+        DeliveryKind::Laboratory => {
+            // Mostly the hospital laboratory, sometimes the GP's own phlebotomy.
+            let source = if n % 4 == 3 {
+                &organisations.gp
             } else {
-                test.low + span * (0.1 + 0.8 * rng.unit())
+                &organisations.hospital
             };
-            let value = format!("{value:.*}", test.decimals);
-            items.push(Item {
+            let panel = &PANELS[(index + n) % PANELS.len()];
+            let issued = timing.at;
+            let effective = issued - 20 * HOUR_MS;
+            let report_id = take_id();
+            let mut results = Vec::with_capacity(panel.tests.len());
+            for (t, test) in panel.tests.iter().enumerate() {
+                let abnormal = rng.below(12) == 0;
+                let span = test.high - test.low;
+                let value = if abnormal {
+                    test.high + span * (0.1 + 0.4 * rng.unit())
+                } else {
+                    test.low + span * (0.1 + 0.8 * rng.unit())
+                };
+                let value = format!("{value:.*}", test.decimals);
+                results.push(Item {
+                    id: take_id(),
+                    patient_id,
+                    source,
+                    resource_type: "Observation",
+                    identifier_value: format!("{}-{t}", reference("LAB")),
+                    kind: "observation",
+                    parent: Some(report_id),
+                    status: "final",
+                    title: test.name.to_owned(),
+                    occurred_at: effective,
+                    details: ItemDetails::Observation {
+                        status: "final".to_owned(),
+                        code: Coding {
+                            system: Some(LOINC.to_owned()),
+                            code: Some(test.loinc.to_owned()),
+                            display: Some(test.name.to_owned()),
+                        },
+                        effective: Some(fhir_time(effective)),
+                        value: Some(ObservedValue::Quantity {
+                            value,
+                            comparator: None,
+                            unit: Some(test.unit.to_owned()),
+                        }),
+                        reference_range: Some(ReferenceRange {
+                            low: Some(format!("{:.*}", test.decimals, test.low)),
+                            high: Some(format!("{:.*}", test.decimals, test.high)),
+                            unit: Some(test.unit.to_owned()),
+                            text: None,
+                        }),
+                        interpretation: Some(if abnormal { "H" } else { "N" }.to_owned()),
+                        note: None,
+                    },
+                    category: Some("laboratory"),
+                    code_system: Some(LOINC),
+                    code: Some(test.loinc),
+                    abnormal: Some(abnormal),
+                    issued_at: Some(issued),
+                    effective_at: Some(effective),
+                    received_at: timing.received_at,
+                    label: None,
+                    members: Vec::new(),
+                });
+            }
+            let report = Item {
+                id: report_id,
+                patient_id,
+                source,
+                resource_type: "DiagnosticReport",
+                identifier_value: reference("LAB"),
+                kind: "diagnostic_report",
+                parent: None,
+                status: "final",
+                title: panel.name.to_owned(),
+                occurred_at: effective,
+                details: ItemDetails::DiagnosticReport {
+                    status: "final".to_owned(),
+                    category: Some("LAB".to_owned()),
+                    code: Coding {
+                        system: Some(SNOMED.to_owned()),
+                        code: Some(panel.code.to_owned()),
+                        display: Some(panel.name.to_owned()),
+                    },
+                    effective: Some(fhir_time(effective)),
+                    issued: Some(fhir_time(issued)),
+                    conclusion: None,
+                    text: None,
+                },
+                category: Some("LAB"),
+                code_system: Some(SNOMED),
+                code: Some(panel.code),
+                abnormal: None,
+                issued_at: Some(issued),
+                effective_at: Some(effective),
+                received_at: timing.received_at,
+                label: None,
+                members: results.iter().map(Item::key).collect(),
+            };
+            std::iter::once(report).chain(results).collect()
+        }
+        DeliveryKind::Radiology => {
+            let issued = timing.at;
+            let effective = issued - DAY_MS;
+            vec![Item {
+                id: take_id(),
+                patient_id,
+                source: &organisations.hospital,
+                resource_type: "DiagnosticReport",
+                identifier_value: reference("RAD"),
+                kind: "diagnostic_report",
+                parent: None,
+                status: "final",
+                title: "Chest X-ray".to_owned(),
+                occurred_at: effective,
+                details: ItemDetails::DiagnosticReport {
+                    status: "final".to_owned(),
+                    category: Some("RAD".to_owned()),
+                    code: Coding {
+                        system: Some(SNOMED.to_owned()),
+                        code: Some("399208008".to_owned()),
+                        display: Some("Chest X-ray".to_owned()),
+                    },
+                    effective: Some(fhir_time(effective)),
+                    issued: Some(fhir_time(issued)),
+                    conclusion: Some("No acute cardiopulmonary abnormality.".to_owned()),
+                    text: Some(
+                        "PA chest radiograph. The heart is not enlarged. The lungs are clear. \
+                         No pleural effusion or pneumothorax. Bones and soft tissues \
+                         unremarkable."
+                            .to_owned(),
+                    ),
+                },
+                category: Some("RAD"),
+                code_system: Some(SNOMED),
+                code: Some("399208008"),
+                abnormal: None,
+                issued_at: Some(issued),
+                effective_at: Some(effective),
+                received_at: timing.received_at,
+                label: None,
+                members: Vec::new(),
+            }]
+        }
+        DeliveryKind::Letter => {
+            let source = if n % 2 == 0 {
+                &organisations.hospital
+            } else {
+                &organisations.gp
+            };
+            let specialty = SPECIALTIES[(index + n) % SPECIALTIES.len()];
+            let date = timing.at;
+            let description = format!("{specialty} clinic letter");
+            let (sha256, size) = &letter_pdfs[(index + n) % letter_pdfs.len()];
+            vec![Item {
                 id: take_id(),
                 patient_id,
                 source,
-                resource_type: "Observation",
-                identifier_value: format!("{}-{t}", reference("LAB", n)),
-                kind: "observation",
-                parent: Some(report_id),
-                status: "final",
-                title: test.name.to_owned(),
-                occurred_at: effective,
-                details: ItemDetails::Observation {
-                    status: "final".to_owned(),
-                    code: Coding {
-                        system: Some(LOINC.to_owned()),
-                        code: Some(test.loinc.to_owned()),
-                        display: Some(test.name.to_owned()),
-                    },
-                    effective: Some(fhir_time(effective)),
-                    value: Some(ObservedValue::Quantity {
-                        value,
-                        comparator: None,
-                        unit: Some(test.unit.to_owned()),
-                    }),
-                    reference_range: Some(ReferenceRange {
-                        low: Some(format!("{:.*}", test.decimals, test.low)),
-                        high: Some(format!("{:.*}", test.decimals, test.high)),
-                        unit: Some(test.unit.to_owned()),
-                        text: None,
-                    }),
-                    interpretation: Some(if abnormal { "H" } else { "N" }.to_owned()),
-                    note: None,
+                resource_type: "DocumentReference",
+                identifier_value: reference("DOC"),
+                kind: "document",
+                parent: None,
+                status: timing.status,
+                title: description.clone(),
+                occurred_at: date,
+                details: ItemDetails::Document {
+                    status: "current".to_owned(),
+                    document_type: Some("Outpatient letter".to_owned()),
+                    date: Some(fhir_time(date)),
+                    description: Some(description),
+                    sections: Vec::new(),
+                    attachments: vec![AttachmentSummary {
+                        title: Some("Clinic letter".to_owned()),
+                        content_type: "application/pdf".to_owned(),
+                        size: Some(*size as u64),
+                        sha256: Some(sha256.clone()),
+                    }],
                 },
-                category: Some("laboratory"),
-                code_system: Some(LOINC),
-                code: Some(test.loinc),
-                abnormal: Some(abnormal),
-                issued_at: Some(issued),
-                effective_at: Some(effective),
-                received_at: issued + 10 * 60_000,
+                category: None,
+                code_system: None,
+                code: None,
+                abnormal: None,
+                issued_at: None,
+                effective_at: None,
+                received_at: timing.received_at,
+                // Stored, never shown: the privacy rules leave it out of every page.
+                label: (n == 0 && index.is_multiple_of(25)).then_some(app::privacy::SEXUAL_HEALTH),
+                members: Vec::new(),
+            }]
+        }
+        DeliveryKind::Appointment => {
+            let source = match n % 3 {
+                0 => &organisations.hospital,
+                1 => &organisations.gp,
+                _ => &organisations.community,
+            };
+            let specialty = SPECIALTIES[(index * 7 + n) % SPECIALTIES.len()];
+            let start = timing.at;
+            let description = format!("{specialty} appointment");
+            let channel = match rng.below(4) {
+                0 => DeliveryChannel::Telephone,
+                1 => DeliveryChannel::Video,
+                _ => DeliveryChannel::InPerson,
+            };
+            vec![Item {
+                id: take_id(),
+                patient_id,
+                source,
+                resource_type: "Appointment",
+                identifier_value: reference("APT"),
+                kind: "appointment",
+                parent: None,
+                status: timing.status,
+                title: description.clone(),
+                occurred_at: start,
+                details: ItemDetails::Appointment {
+                    status: timing.status.to_owned(),
+                    start: Some(fhir_time(start)),
+                    end: Some(fhir_time(start + 30 * 60_000)),
+                    description: Some(description),
+                    specialty: Some(specialty.to_owned()),
+                    appointment_type: None,
+                    place: Some("Outpatients, Northgate General Hospital".to_owned()),
+                    channel: Some(channel),
+                    instructions: Some("Please arrive 10 minutes early.".to_owned()),
+                    cancellation_reason: (timing.status == "cancelled")
+                        .then(|| "Clinic cancelled".to_owned()),
+                },
+                category: None,
+                code_system: None,
+                code: None,
+                abnormal: None,
+                issued_at: None,
+                effective_at: None,
+                received_at: timing.received_at,
                 label: None,
-            });
+                members: Vec::new(),
+            }]
         }
     }
-
-    for n in 0..mix.radiology {
-        // One in ten written in the last 28 days: still withheld by the rule table.
-        let days = if rng.below(10) == 0 {
-            rng.below(28)
-        } else {
-            28 + rng.below(4 * 365)
-        };
-        let issued = now_ms - days as i64 * DAY_MS - HOUR_MS;
-        let effective = issued - DAY_MS;
-        items.push(Item {
-            id: take_id(),
-            patient_id,
-            source: &organisations.hospital,
-            resource_type: "DiagnosticReport",
-            identifier_value: reference("RAD", n),
-            kind: "diagnostic_report",
-            parent: None,
-            status: "final",
-            title: "Chest X-ray".to_owned(),
-            occurred_at: effective,
-            details: ItemDetails::DiagnosticReport {
-                status: "final".to_owned(),
-                category: Some("RAD".to_owned()),
-                code: Coding {
-                    system: Some(SNOMED.to_owned()),
-                    code: Some("399208008".to_owned()),
-                    display: Some("Chest X-ray".to_owned()),
-                },
-                effective: Some(fhir_time(effective)),
-                issued: Some(fhir_time(issued)),
-                conclusion: Some("No acute cardiopulmonary abnormality.".to_owned()),
-                text: Some(
-                    "PA chest radiograph. The heart is not enlarged. The lungs are clear. \
-                     No pleural effusion or pneumothorax. Bones and soft tissues unremarkable."
-                        .to_owned(),
-                ),
-            },
-            category: Some("RAD"),
-            code_system: Some(SNOMED),
-            code: Some("399208008"),
-            abnormal: None,
-            issued_at: Some(issued),
-            effective_at: Some(effective),
-            received_at: issued + 30 * 60_000,
-            label: None,
-        });
-    }
-
-    for n in 0..mix.documents {
-        let source = if n % 2 == 0 {
-            &organisations.hospital
-        } else {
-            &organisations.gp
-        };
-        let specialty = SPECIALTIES[(index + n) % SPECIALTIES.len()];
-        let date = now_ms - (rng.below(5 * 365) as i64) * DAY_MS - 3 * HOUR_MS;
-        let description = format!("{specialty} clinic letter");
-        items.push(Item {
-            id: take_id(),
-            patient_id,
-            source,
-            resource_type: "DocumentReference",
-            identifier_value: reference("DOC", n),
-            kind: "document",
-            parent: None,
-            status: "current",
-            title: description.clone(),
-            occurred_at: date,
-            details: ItemDetails::Document {
-                status: "current".to_owned(),
-                document_type: Some("Outpatient letter".to_owned()),
-                date: Some(fhir_time(date)),
-                description: Some(description),
-                sections: Vec::new(),
-                attachments: Vec::new(),
-            },
-            category: None,
-            code_system: None,
-            code: None,
-            abnormal: None,
-            issued_at: None,
-            effective_at: None,
-            received_at: date + HOUR_MS,
-            // Stored, never shown: the privacy rules leave it out of every page.
-            label: (n == 0 && index.is_multiple_of(25)).then_some(app::privacy::SEXUAL_HEALTH),
-        });
-    }
-
-    for n in 0..mix.appointments {
-        let source = match n % 3 {
-            0 => &organisations.hospital,
-            1 => &organisations.gp,
-            _ => &organisations.community,
-        };
-        let specialty = SPECIALTIES[(index * 7 + n) % SPECIALTIES.len()];
-        // Two in nine ahead (booked), one in nine cancelled, the rest attended.
-        let (start, status, cancellation) = match n % 9 {
-            1 | 5 => (
-                now_ms + (1 + rng.below(120) as i64) * DAY_MS + 9 * HOUR_MS,
-                "booked",
-                None,
-            ),
-            7 => (
-                now_ms - (rng.below(3 * 365) as i64) * DAY_MS,
-                "cancelled",
-                Some("Clinic cancelled".to_owned()),
-            ),
-            _ => (
-                now_ms - (1 + rng.below(5 * 365) as i64) * DAY_MS,
-                "fulfilled",
-                None,
-            ),
-        };
-        let description = format!("{specialty} appointment");
-        let channel = match rng.below(4) {
-            0 => DeliveryChannel::Telephone,
-            1 => DeliveryChannel::Video,
-            _ => DeliveryChannel::InPerson,
-        };
-        items.push(Item {
-            id: take_id(),
-            patient_id,
-            source,
-            resource_type: "Appointment",
-            identifier_value: reference("APT", n),
-            kind: "appointment",
-            parent: None,
-            status,
-            title: description.clone(),
-            occurred_at: start,
-            details: ItemDetails::Appointment {
-                status: status.to_owned(),
-                start: Some(fhir_time(start)),
-                end: Some(fhir_time(start + 30 * 60_000)),
-                description: Some(description),
-                specialty: Some(specialty.to_owned()),
-                appointment_type: None,
-                place: Some("Outpatients, Northgate General Hospital".to_owned()),
-                channel: Some(channel),
-                instructions: Some("Please arrive 10 minutes early.".to_owned()),
-                cancellation_reason: cancellation,
-            },
-            category: None,
-            code_system: None,
-            code: None,
-            abnormal: None,
-            issued_at: None,
-            effective_at: None,
-            received_at: (start - 30 * DAY_MS).min(now_ms - HOUR_MS),
-            label: None,
-        });
-    }
-    items
 }
 
 /// A SQL string literal.
@@ -1412,32 +1664,35 @@ struct Sample {
     error: Option<String>,
 }
 
-/// Runs one endpoint with one task per session: for `duration`, or, without one, a
-/// single request per session (the warm-up).
+/// Loads one endpoint for `duration` with `sessions` tasks, each going round its share of
+/// the signed-in patients' sessions (task t uses sessions t, t + `sessions`, ...).
+/// Returns the wall time and every request's sample.
 async fn run_phase(
     client: &reqwest::Client,
     base: &str,
     tokens: &Arc<Vec<String>>,
+    sessions: usize,
     endpoint: Endpoint,
-    duration: Option<Duration>,
-) -> BenchResult<Report> {
+    duration: Duration,
+) -> BenchResult<(Duration, Vec<Sample>)> {
     let started = Instant::now();
-    let deadline = duration.map(|d| started + d);
-    let mut workers = Vec::with_capacity(tokens.len());
-    for index in 0..tokens.len() {
+    let deadline = started + duration;
+    let mut workers = Vec::with_capacity(sessions);
+    for task in 0..sessions {
         let client = client.clone();
         let url = format!("{base}{}", endpoint.path());
-        let tokens = Arc::clone(tokens);
+        let cookies: Vec<String> = tokens
+            .iter()
+            .skip(task)
+            .step_by(sessions)
+            .map(|token| format!("{PATIENT_COOKIE}={token}"))
+            .collect();
         workers.push(tokio::spawn(async move {
-            let cookie = tokens
-                .get(index)
-                .map(|token| format!("{PATIENT_COOKIE}={token}"));
             let mut samples = Vec::new();
-            loop {
-                samples.push(request(&client, &url, endpoint, cookie.as_deref()).await);
-                match deadline {
-                    Some(deadline) if Instant::now() < deadline => continue,
-                    _ => break,
+            for cookie in cookies.iter().cycle() {
+                samples.push(request(&client, &url, endpoint, Some(cookie)).await);
+                if Instant::now() >= deadline {
+                    break;
                 }
             }
             samples
@@ -1447,7 +1702,7 @@ async fn run_phase(
     for worker in workers {
         samples.extend(worker.await?);
     }
-    Ok(Report::new(endpoint, started.elapsed(), samples))
+    Ok((started.elapsed(), samples))
 }
 
 async fn request(
@@ -1482,6 +1737,114 @@ async fn request(
     Sample { latency, error }
 }
 
+/// CPU time and memory over one phase, read from `/proc`: the portal's threads (the
+/// server's runtime, sqlx's SQLite threads, blocking work) apart from the load
+/// generator's (threads named `load`, and the main thread that waits for them), and, on
+/// PostgreSQL, every `postgres` process of the machine's database server.
+struct Usage {
+    database: Database,
+    started: (u64, u64, u64),
+}
+
+/// What [`Usage`] measured: CPU seconds of the portal, the load generator and
+/// PostgreSQL, and the process's peak resident memory in the phase.
+struct Used {
+    portal_cpu: f64,
+    load_cpu: f64,
+    postgres_cpu: Option<f64>,
+    peak_rss: Option<u64>,
+}
+
+impl Usage {
+    fn start(database: Database) -> Self {
+        // Resets the peak resident set size (VmHWM) to the current one (Linux).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        Usage {
+            database,
+            started: cpu_ticks(),
+        }
+    }
+
+    fn finish(self) -> Used {
+        let (portal, load, postgres) = cpu_ticks();
+        let ticks = clock_ticks_per_second();
+        let seconds = |now: u64, then: u64| now.saturating_sub(then) as f64 / ticks;
+        Used {
+            portal_cpu: seconds(portal, self.started.0),
+            load_cpu: seconds(load, self.started.1),
+            postgres_cpu: (self.database == Database::Postgres)
+                .then(|| seconds(postgres, self.started.2)),
+            peak_rss: peak_rss(),
+        }
+    }
+}
+
+/// The kernel's clock ticks per second for `/proc` CPU times: 100 on Linux (USER_HZ),
+/// which this benchmark takes as given rather than call libc.
+fn clock_ticks_per_second() -> f64 {
+    100.0
+}
+
+/// User plus system CPU ticks: (the portal's threads, the load generator's, every
+/// `postgres` process).
+fn cpu_ticks() -> (u64, u64, u64) {
+    let own = std::process::id().to_string();
+    let (mut portal, mut load) = (0, 0);
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let Some((name, ticks)) = stat_ticks(&task.path().join("stat")) else {
+                continue;
+            };
+            if name == "load" || task.file_name().to_string_lossy() == own {
+                load += ticks;
+            } else {
+                portal += ticks;
+            }
+        }
+    }
+    let mut postgres = 0;
+    if let Ok(processes) = std::fs::read_dir("/proc") {
+        for process in processes.flatten() {
+            if !process
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
+            if let Some((name, ticks)) = stat_ticks(&process.path().join("stat"))
+                && name == "postgres"
+            {
+                postgres += ticks;
+            }
+        }
+    }
+    (portal, load, postgres)
+}
+
+/// A `/proc/.../stat` file's command name and its user plus system ticks.
+fn stat_ticks(path: &Path) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // "pid (name) state ppid ...": the name may hold spaces, so split at the last ')'.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_owned();
+    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    // After the name: state is field 3 of the whole line, utime 14 and stime 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((name, utime + stime))
+}
+
+/// The process's peak resident set size since the last reset, in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// What one phase measured.
 struct Report {
     endpoint: Endpoint,
@@ -1491,10 +1854,11 @@ struct Report {
     p99: Duration,
     errors: usize,
     shown_errors: Vec<String>,
+    used: Used,
 }
 
 impl Report {
-    fn new(endpoint: Endpoint, wall: Duration, samples: Vec<Sample>) -> Self {
+    fn new(endpoint: Endpoint, wall: Duration, samples: Vec<Sample>, used: Used) -> Self {
         let mut latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
         latencies.sort_unstable();
         let errors: Vec<String> = samples.into_iter().filter_map(|s| s.error).collect();
@@ -1506,6 +1870,7 @@ impl Report {
             p99: percentile(&latencies, 99),
             errors: errors.len(),
             shown_errors: errors.into_iter().take(ERRORS_SHOWN).collect(),
+            used,
         }
     }
 
@@ -1517,33 +1882,64 @@ impl Report {
             0.0
         }
     }
+
+    /// CPU milliseconds per request.
+    fn per_request(&self, cpu_seconds: f64) -> f64 {
+        cpu_seconds * 1000.0 / self.requests.max(1) as f64
+    }
 }
 
-fn print_reports(reports: &[Report]) {
-    let statics: Vec<f64> = reports
+fn print_reports(reports: &[Report], database: Database) {
+    let information_rps = reports
         .iter()
-        .filter(|r| r.endpoint == Endpoint::Static)
-        .map(Report::rps)
-        .collect();
-    let static_rps = statics.iter().sum::<f64>() / statics.len().max(1) as f64;
+        .find(|r| r.endpoint == Endpoint::Information)
+        .map_or(0.0, Report::rps);
     println!(
-        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>7} {:>14}",
-        "endpoint", "requests", "rps", "p50 ms", "p99 ms", "errors", "static/page"
+        "{:<24} {:>9} {:>9} {:>8} {:>8} {:>7} {:>10} {:>10} {:>10} {:>9} {:>10}",
+        "endpoint",
+        "requests",
+        "rps",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "portal ms",
+        "load ms",
+        if database == Database::Postgres {
+            "pg ms"
+        } else {
+            "-"
+        },
+        "peak MiB",
+        "about/page"
     );
     for report in reports {
-        let ratio = if report.endpoint == Endpoint::Static || report.rps() == 0.0 {
-            "-".to_owned()
-        } else {
-            format!("{:.1}x", static_rps / report.rps())
+        let ratio = match report.endpoint {
+            Endpoint::Results | Endpoint::Home if report.rps() > 0.0 => {
+                format!("{:.1}x", information_rps / report.rps())
+            }
+            _ => "-".to_owned(),
         };
         println!(
-            "{:<24} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>7} {:>14}",
+            "{:<24} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>7} {:>10.3} {:>10.3} {:>10} {:>9} {:>10}",
             report.endpoint.name(),
             report.requests,
             report.rps(),
             milliseconds(report.p50),
             milliseconds(report.p99),
             report.errors,
+            report.per_request(report.used.portal_cpu),
+            report.per_request(report.used.load_cpu),
+            report
+                .used
+                .postgres_cpu
+                .map_or("-".to_owned(), |cpu| format!(
+                    "{:.3}",
+                    report.per_request(cpu)
+                )),
+            report.used.peak_rss.map_or("-".to_owned(), |bytes| format!(
+                "{:.0}",
+                bytes as f64 / 1048576.0
+            )),
             ratio,
         );
         for error in &report.shown_errors {
@@ -1551,8 +1947,10 @@ fn print_reports(reports: &[Report]) {
         }
     }
     println!(
-        "static/page: the mean rps of the two static runs ({static_rps:.0}) over the page's. \
-         The load generator runs on the same CPUs as the server."
+        "portal ms / load ms / pg ms: CPU milliseconds per request of the portal's threads, \
+         the load generator's and PostgreSQL's processes. peak MiB: the process's peak \
+         resident memory in the phase (load generator included). about/page: the \
+         information page's rps over the page's. Everything shares the same CPUs."
     );
 }
 
