@@ -59,9 +59,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The app: meta tags, the page frame and the routes. Every route waits for its data
 /// before sending anything (`SsrMode::Async`): the complete page arrives in one piece
 /// without JavaScript, the status line can say 401, 403 or 404 when the data cannot be
-/// shown, and nothing is streamed after the page's reactive owner may have gone. Under
-/// load, out-of-order streaming answered 500 ("a reactive value that has already been
-/// disposed", from the layout's `Suspense`) on about 1 in 5,000 views of `/about`; see
+/// shown, and nothing is streamed after the page's reactive owner may have gone. The
+/// frame reads who is signed in straight from the request (`site::current_site_info`),
+/// not through a resource read from several `Suspense` boundaries, which under load
+/// answered 500 now and then ("a reactive value that has already been disposed"); see
 /// docs/benchmarks.md, 4 December 2026.
 #[component]
 pub fn App() -> impl IntoView {

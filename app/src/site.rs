@@ -1,7 +1,12 @@
 //! Facts every page may show: whether this is a demonstration, and who is signed in (so
-//! the header can offer "Sign out" with the session's CSRF token). Fetched once per page
-//! through a server function so that the server render and the browser's hydration
-//! agree.
+//! the header can offer "Sign out" with the session's CSRF token).
+//!
+//! Pages are rendered on the server only (the browser runs just the islands), so they
+//! read these facts straight from the request being rendered ([`current_site_info`]):
+//! no server function, no resource, no `Suspense`. The frame used to read them through
+//! a resource from two or three `Suspense` boundaries at once, and under load that
+//! panicked now and then ("a reactive value that has already been disposed", a 500 for
+//! the visitor). The server function stays for the browser's own use.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -36,8 +41,30 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
     let state =
         use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
     let viewer = crate::server::current_viewer().await;
-    Ok(SiteInfo {
-        demo_mode: state.demo_mode,
+    Ok(site_info_of(state.demo_mode, viewer))
+}
+
+/// The site facts of the request being rendered. On the server they come from the
+/// request itself (the session layer's [`Viewer`](crate::server::Viewer) in its
+/// extensions); in the browser, where no page is rendered, they are the signed-out
+/// defaults.
+pub fn current_site_info() -> SiteInfo {
+    #[cfg(feature = "ssr")]
+    {
+        let demo_mode = use_context::<crate::server::AppState>().is_some_and(|s| s.demo_mode);
+        let viewer = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::server::Viewer>().cloned())
+            .unwrap_or_default();
+        site_info_of(demo_mode, viewer)
+    }
+    #[cfg(not(feature = "ssr"))]
+    SiteInfo::default()
+}
+
+#[cfg(feature = "ssr")]
+fn site_info_of(demo_mode: bool, viewer: crate::server::Viewer) -> SiteInfo {
+    SiteInfo {
+        demo_mode,
         patient: viewer.patient.map(|p| PatientSession {
             identity_level: p.account.identity_level.unwrap_or_else(|| "P0".to_owned()),
             has_record: p.account.patient_id.is_some(),
@@ -46,5 +73,5 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
         staff: viewer.staff.map(|s| StaffSession {
             csrf_token: s.csrf_token,
         }),
-    })
+    }
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::site::{SiteInfo, get_site_info};
+use crate::site::{SiteInfo, current_site_info};
 
 /// The NHS logo, as the design system draws it.
 #[component]
@@ -19,7 +19,9 @@ pub fn NhsLogo() -> impl IntoView {
 /// Skip link, header, optional demo banner, the page's main content and footer.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
-    let site = OnceResource::new(get_site_info());
+    let site = current_site_info();
+    let menu = account_menu(&site);
+    let banner = site.demo_mode.then(|| view! { <DemoBanner/> });
     view! {
         <a class="nhsuk-skip-link" data-module="nhsuk-skip-link" href="#maincontent">
             "Skip to main content"
@@ -32,14 +34,10 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </a>
                     <span class="nhsuk-header__service-name">"Your health record"</span>
                 </div>
-                <Suspense fallback=|| ()>
-                    {move || site.get().and_then(Result::ok).and_then(|s: SiteInfo| account_menu(&s))}
-                </Suspense>
+                {menu}
             </div>
         </header>
-        <Suspense fallback=|| ()>
-            {move || site.get().and_then(Result::ok).filter(|s: &SiteInfo| s.demo_mode).map(|_| view! { <DemoBanner/> })}
-        </Suspense>
+        {banner}
         <div class="nhsuk-width-container">
             <main class="nhsuk-main-wrapper" id="maincontent" role="main">
                 {children()}

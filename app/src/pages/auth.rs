@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::site::{SiteInfo, get_site_info};
+use crate::site::current_site_info;
 
 /// `rel="external"` for links the server answers rather than the app's router.
 fn external(href: &str) -> Option<&'static str> {
@@ -105,13 +105,12 @@ pub fn SignedOutPage() -> impl IntoView {
 /// For P5 and P0 users: signed in, but no records until they prove who they are.
 #[component]
 pub fn VerifyIdentityPage() -> impl IntoView {
-    let site = OnceResource::new(get_site_info());
+    let site = current_site_info();
     view! {
         <Title text="Prove who you are to see your record - Your health record"/>
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
-                <Suspense fallback=|| ()>
-                    {move || site.get().and_then(Result::ok).map(|site: SiteInfo| match site.patient {
+                {match site.patient {
                         Some(patient) if patient.has_record => view! {
                             <h1>"Your identity is verified"</h1>
                             <p>"You can see your health record."</p>
@@ -127,8 +126,7 @@ pub fn VerifyIdentityPage() -> impl IntoView {
                             <h1>"Sign in to see your record"</h1>
                             <p><a class="nhsuk-button" href="/auth/login" rel="external" role="button" draggable="false">"Continue to NHS login"</a></p>
                         }.into_any(),
-                    })}
-                </Suspense>
+                    }}
             </div>
         </div>
     }
@@ -137,13 +135,12 @@ pub fn VerifyIdentityPage() -> impl IntoView {
 /// The staff entrance: only a staff session opens it; a patient session never does.
 #[component]
 pub fn StaffHomePage() -> impl IntoView {
-    let site = OnceResource::new(get_site_info());
+    let site = current_site_info();
     view! {
         <Title text="Service desk - Your health record"/>
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
-                <Suspense fallback=|| ()>
-                    {move || site.get().and_then(Result::ok).map(|site: SiteInfo| match site.staff {
+                {match site.staff {
                         Some(_) => view! {
                             <h1>"Service desk"</h1>
                             <p>"You are signed in as service desk staff."</p>
@@ -153,8 +150,7 @@ pub fn StaffHomePage() -> impl IntoView {
                             <p>"This part of the service is for NHS service desk staff. Sign in with your organisation account."</p>
                             <p><a class="nhsuk-button" href="/staff/auth/login" rel="external" role="button" draggable="false">"Sign in as staff"</a></p>
                         }.into_any(),
-                    })}
-                </Suspense>
+                    }}
             </div>
         </div>
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::pages::ProblemPage;
-use crate::site::{SiteInfo, get_site_info};
+use crate::site::current_site_info;
 
 /// A source organisation as anyone may see it: its name and what kind of service it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ pub async fn list_sources() -> Result<Vec<SourceSummary>, AppError> {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let sources = OnceResource::new(list_sources());
-    let site = OnceResource::new(get_site_info());
+    let site = current_site_info();
     view! {
         <Title text="Your health record"/>
         <div class="nhsuk-grid-row">
@@ -50,8 +50,7 @@ pub fn HomePage() -> impl IntoView {
                     <li>"let someone you trust, such as a carer, see your record"</li>
                     <li>"ask for a copy of your data"</li>
                 </ul>
-                <Suspense fallback=|| ()>
-                    {move || site.get().and_then(Result::ok).map(|site: SiteInfo| match site.patient {
+                {match site.patient {
                         Some(patient) if patient.has_record => view! {
                             <div class="nhsuk-inset-text">
                                 <span class="nhsuk-u-visually-hidden">"Information: "</span>
@@ -70,8 +69,7 @@ pub fn HomePage() -> impl IntoView {
                             <p>"You will need an NHS login with a verified identity to see your records."</p>
                             <p><a class="nhsuk-button" href="/auth/login" rel="external" role="button" draggable="false">"Continue to NHS login"</a></p>
                         }.into_any(),
-                    })}
-                </Suspense>
+                    }}
                 <h2>"Organisations sharing records"</h2>
                 <Suspense fallback=|| view! { <p>"Loading organisations…"</p> }>
                     {move || sources.get().map(|result| match result {
