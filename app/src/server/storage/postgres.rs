@@ -8,12 +8,9 @@ use sqlx::{Pool, Postgres};
 use super::StorageError;
 use super::sql::{Pools, SqlStorage};
 
-/// Wraps a query of item rows (newest first) so that they come back as one JSON array
-/// in one row, in the same order; see `sql/records.rs`.
-pub(super) const ITEMS_AS_JSON: (&str, &str) = (
-    "SELECT json_agg(t ORDER BY t.occurred_at DESC, t.id DESC)::text FROM (",
-    ") t",
-);
+/// Wraps a query of item rows so that they come back as one JSON array in one row; see
+/// `sql/records.rs`, which puts them in order.
+pub(super) const ITEMS_AS_JSON: (&str, &str) = ("SELECT json_agg(t)::text FROM (", ") t");
 /// An item's labels as an array (the `i` of the item query), a JSON array in `json_agg`.
 pub(super) const ITEM_LABELS_AS_JSON: &str =
     "ARRAY(SELECT label FROM record_item_labels l WHERE l.item_id = i.id ORDER BY label)";

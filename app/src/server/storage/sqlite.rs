@@ -34,8 +34,9 @@ use super::sql::{
 };
 use crate::audit::NewAuditEvent;
 
-/// Wraps a query of item rows (newest first) so that they come back as one JSON array
-/// in one row, in the same order; see `sql/records.rs`.
+/// Wraps a query of item rows so that they come back as one JSON array in one row; see
+/// `sql/records.rs`, which puts them in order (sorting in SQL cost a temporary B-tree
+/// holding every row, twice).
 pub(super) const ITEMS_AS_JSON: (&str, &str) = (
     "SELECT json_group_array(json_object('id', id, 'public_id', public_id, \
      'patient_id', patient_id, 'kind', kind, 'parent_public_id', parent_public_id, \
@@ -46,8 +47,8 @@ pub(super) const ITEMS_AS_JSON: (&str, &str) = (
      'code_system', code_system, 'code', code, 'abnormal', abnormal, \
      'issued_at', issued_at, 'effective_at', effective_at, \
      'release_directive', release_directive, 'first_received_at', first_received_at, \
-     'last_received_at', last_received_at, 'relations', json(relations), 'labels', json(labels)) \
-     ORDER BY occurred_at DESC, id DESC) FROM (",
+     'last_received_at', last_received_at, 'relations', json(relations), 'labels', json(labels))) \
+     FROM (",
     ")",
 );
 /// An item's labels as a JSON array (the `i` of the item query).

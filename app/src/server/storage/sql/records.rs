@@ -17,6 +17,8 @@ use crate::server::storage::{
 /// A stored item as one object of the JSON array a patient's items come back in.
 #[derive(serde::Deserialize)]
 struct ItemRow {
+    /// The row id: the order of arrival, which breaks ties between items of one time.
+    id: i64,
     public_id: String,
     patient_id: i64,
     kind: String,
@@ -172,7 +174,7 @@ impl RecordStore for SqlStorage {
     }
 }
 
-/// Appends the query of a patient's items, newest first, with their labels, as one JSON
+/// Appends the query of a patient's items with their labels, as one JSON
 /// array in one value (built by the backend's `ITEMS_AS_JSON`), not as a row per item:
 /// sqlx hands SQLite rows over from the connection's own thread one at a time, and those
 /// hand-overs, not the query, were most of a record page's cost.
@@ -228,8 +230,12 @@ fn push_record_items<'a>(
         sql.push(" AND i.occurred_at < ")
             .push_bind(to_millis(before));
     }
-    sql.push(" ORDER BY i.occurred_at DESC, i.id DESC LIMIT ")
-        .push_bind(i64::from(query.limit));
+    // The whole record needs no order from the database: the rows are sorted once they
+    // are read. Only a limit needs the newest first.
+    if query.limit < u32::MAX {
+        sql.push(" ORDER BY i.occurred_at DESC NULLS LAST, i.id DESC LIMIT ")
+            .push_integer(i64::from(query.limit));
+    }
     sql.push(items_as_json.1);
     Ok(())
 }
