@@ -163,6 +163,20 @@ pub(crate) async fn record_queries_filter_by_kind_source_and_date(db: &TestDb) {
         [Some(at(20, 9)), Some(at(10, 9)), Some(at(2, 9))],
         "newest first"
     );
+    // The whole record (no limit) is read without an ORDER BY and sorted afterwards:
+    // the same order.
+    let whole = read_items(
+        s,
+        RecordQuery {
+            limit: u32::MAX,
+            ..RecordQuery::for_patient(a)
+        },
+        view(),
+    )
+    .await
+    .unwrap();
+    let whole_order: Vec<_> = whole.iter().map(|i| i.occurred_at).collect();
+    assert_eq!(whole_order, order, "the whole record, newest first");
 
     let appointments = read_items(
         s,
@@ -210,6 +224,11 @@ pub(crate) async fn record_queries_filter_by_kind_source_and_date(db: &TestDb) {
     .await
     .unwrap();
     assert_eq!(limited.len(), 1);
+    assert_eq!(
+        limited[0].occurred_at,
+        Some(at(20, 9)),
+        "a limit keeps the newest"
+    );
     let nobody = read_items(s, RecordQuery::default(), view()).await;
     assert!(
         matches!(nobody, Err(StorageError::NotFound)),

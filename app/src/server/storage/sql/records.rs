@@ -240,14 +240,19 @@ fn push_record_items<'a>(
     Ok(())
 }
 
-/// The items of the JSON array [`push_record_items`] asked for (none: `NULL`).
+/// The items of the JSON array [`push_record_items`] asked for (none: `NULL`), newest
+/// first: by the time they happened, latest first, items without a time after every
+/// item with one, and ties by arrival, latest first. The same order on both backends.
 fn items_from_json(json: Option<&str>) -> Result<Vec<RecordItem>, StorageError> {
-    let rows: Vec<ItemRow> = match json {
+    let mut rows: Vec<ItemRow> = match json {
         Some(json) => {
             serde_json::from_str(json).map_err(|_| StorageError::Corrupt("record items as JSON"))?
         }
         None => Vec::new(),
     };
+    // `None` sorts before `Some`, so the reverse order puts timed items first, latest
+    // first, and untimed ones last.
+    rows.sort_unstable_by_key(|row| std::cmp::Reverse((row.occurred_at, row.id)));
     rows.into_iter().map(RecordItem::try_from).collect()
 }
 
