@@ -16,6 +16,10 @@
 //! 2. re-delivery of the same N bundles: the idempotent path, where every entry must
 //!    answer `200 OK` with version 1 unchanged.
 //!
+//! With `--prefill-bundles P`, P bundles of other patients go through the same feed first,
+//! untimed (progress is printed), so that the measured phases write into a database that
+//! already holds records: 166,667 make 1,000,000 items.
+//!
 //! For each phase it prints bundles, resources, wall-clock seconds, resources and bundles
 //! per second, p50 and p99 latency, errors (any non-2xx answer, transport failure or
 //! entry answered differently from what the phase expects; the first few are printed)
@@ -80,7 +84,18 @@ struct Args {
     /// PostgreSQL server to create the benchmark's own database on (postgres only).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     database_url: String,
+    /// Bundles of other patients sent through the same feed, untimed, before the two
+    /// measured phases, so that they write into a database that already holds records
+    /// (each bundle stores 6 items: 166,667 bundles make 1,000,000 items).
+    #[arg(long, default_value_t = 0)]
+    prefill_bundles: usize,
 }
+
+/// Prefill bundles are built and sent this many at a time, so they never all sit in
+/// memory at once.
+const PREFILL_CHUNK: usize = 10_000;
+/// Items each bundle stores: the report and its 5 results (the Patient is not an item).
+const ITEMS_PER_BUNDLE: usize = RESOURCES_PER_BUNDLE - 1;
 
 #[tokio::main]
 async fn main() -> BenchResult<()> {
@@ -177,8 +192,11 @@ async fn run(args: &Args, database_url: &str, scratch: &std::path::Path) -> Benc
         args.concurrency,
         std::thread::available_parallelism().map_or(1, usize::from),
     );
-    println!("{}", Report::header());
     let mut errors = 0;
+    if args.prefill_bundles > 0 {
+        errors += prefill(args, &target).await?;
+    }
+    println!("{}", Report::header());
     for phase in [Phase::FirstDelivery, Phase::Redelivery] {
         let report = run_phase(&target, &bundles, args.concurrency, phase).await?;
         println!("{}", report.line());
@@ -193,6 +211,42 @@ async fn run(args: &Args, database_url: &str, scratch: &std::path::Path) -> Benc
         return Err(format!("{errors} requests failed or were answered wrongly").into());
     }
     Ok(())
+}
+
+/// Sends `--prefill-bundles` bundles for patients the measured phases never name (their
+/// NHS numbers come after the measured ones), through the same feed at the same
+/// concurrency, and says how long that took. Returns how many requests failed.
+async fn prefill(args: &Args, target: &Target) -> BenchResult<usize> {
+    let numbers = nhs_numbers(args.bundles + args.prefill_bundles)?;
+    let started = Instant::now();
+    let mut errors = 0;
+    let mut sent = 0;
+    for chunk in numbers[args.bundles..].chunks(PREFILL_CHUNK) {
+        let bundles: Arc<Vec<String>> = Arc::new(
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(offset, nhs)| lab_bundle(args.bundles + sent + offset, nhs))
+                .collect(),
+        );
+        let report = run_phase(target, &bundles, args.concurrency, Phase::FirstDelivery).await?;
+        for error in &report.shown_errors {
+            println!("    prefill error: {error}");
+        }
+        errors += report.errors;
+        sent += chunk.len();
+        println!(
+            "  prefilled {sent} bundles ({} items), {:.0} resources/s so far",
+            sent * ITEMS_PER_BUNDLE,
+            (sent * RESOURCES_PER_BUNDLE) as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "Prefilled {sent} bundles ({} items) through the feed in {:.1} s",
+        sent * ITEMS_PER_BUNDLE,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(errors)
 }
 
 fn backend_name(database: Database) -> &'static str {
