@@ -52,10 +52,7 @@ pub fn current_site_info() -> SiteInfo {
     #[cfg(feature = "ssr")]
     {
         let demo_mode = use_context::<crate::server::AppState>().is_some_and(|s| s.demo_mode);
-        let viewer = use_context::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<crate::server::Viewer>().cloned())
-            .unwrap_or_default();
-        site_info_of(demo_mode, viewer)
+        site_info_of(demo_mode, crate::server::request_viewer())
     }
     #[cfg(not(feature = "ssr"))]
     SiteInfo::default()

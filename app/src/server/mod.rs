@@ -10,4 +10,4 @@ pub mod viewer;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use state::AppState;
-pub use viewer::{SignedIn, Viewer, current_viewer};
+pub use viewer::{SignedIn, Viewer, current_viewer, request_viewer};

@@ -26,8 +26,14 @@ pub struct Viewer {
 /// The viewer of the current request, as the session layer resolved it; signed out when
 /// there is none (for example in a test that renders without the layer).
 pub async fn current_viewer() -> Viewer {
-    leptos_axum::extract::<axum::Extension<Viewer>>()
-        .await
-        .map(|axum::Extension(viewer)| viewer)
+    request_viewer()
+}
+
+/// [`current_viewer`] without waiting: the session layer's [`Viewer`] from the request's
+/// extensions, which leptos_axum puts in the reactive context of every page render and
+/// server function. Pages render synchronously, so the frame reads it this way.
+pub fn request_viewer() -> Viewer {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Viewer>().cloned())
         .unwrap_or_default()
 }

@@ -244,12 +244,7 @@ fn push_record_items<'a>(
 /// first: by the time they happened, latest first, items without a time after every
 /// item with one, and ties by arrival, latest first. The same order on both backends.
 fn items_from_json(json: Option<&str>) -> Result<Vec<RecordItem>, StorageError> {
-    let mut rows: Vec<ItemRow> = match json {
-        Some(json) => {
-            serde_json::from_str(json).map_err(|_| StorageError::Corrupt("record items as JSON"))?
-        }
-        None => Vec::new(),
-    };
+    let mut rows: Vec<ItemRow> = json_rows(json, "record items as JSON")?;
     // `None` sorts before `Some`, so the reverse order puts timed items first, latest
     // first, and untimed ones last.
     rows.sort_unstable_by_key(|row| std::cmp::Reverse((row.occurred_at, row.id)));
@@ -257,10 +252,17 @@ fn items_from_json(json: Option<&str>) -> Result<Vec<RecordItem>, StorageError> 
 }
 
 fn organisations_from_json(json: Option<&str>) -> Result<Vec<Organisation>, StorageError> {
-    let rows: Vec<OrganisationRow> = match json {
-        Some(json) => serde_json::from_str(json)
-            .map_err(|_| StorageError::Corrupt("organisations as JSON"))?,
-        None => Vec::new(),
-    };
+    let rows: Vec<OrganisationRow> = json_rows(json, "organisations as JSON")?;
     rows.into_iter().map(Organisation::try_from).collect()
+}
+
+/// The rows of a JSON array one scalar subquery built (`NULL` when there were none).
+fn json_rows<R: serde::de::DeserializeOwned>(
+    json: Option<&str>,
+    what: &'static str,
+) -> Result<Vec<R>, StorageError> {
+    match json {
+        Some(json) => serde_json::from_str(json).map_err(|_| StorageError::Corrupt(what)),
+        None => Ok(Vec::new()),
+    }
 }
