@@ -16,11 +16,35 @@ pub enum AppError {
     /// clinical may be shown.
     #[error("You need to prove who you are before you can see your record.")]
     IdentityNotVerified,
+    /// Acting for someone whose grant is no longer in force (suspended, revoked, ended,
+    /// lapsed), or a page the grant does not open.
+    #[error("You no longer have access to this person's record.")]
+    ProxyAccessEnded,
+    /// A form whose answers need correcting; each field's problem is shown beside it.
+    #[error("There is a problem with your answers.")]
+    Invalid { problems: Vec<FieldProblem> },
     #[error("Sorry, there is a problem with the service. Reference: {reference}")]
     Internal { reference: String },
     /// The request itself could not be made or read (network, bad arguments).
     #[error("Sorry, the request could not be completed. Try again.")]
     Request,
+}
+
+/// One form field's problem, worded for the person filling it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    /// The field's `name` (and the id of its input), for the error summary's link.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: &str, message: &str) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
@@ -40,6 +64,8 @@ impl AppError {
             AppError::NotSignedIn => http::StatusCode::UNAUTHORIZED,
             AppError::NotFound => http::StatusCode::NOT_FOUND,
             AppError::IdentityNotVerified => http::StatusCode::FORBIDDEN,
+            AppError::ProxyAccessEnded => http::StatusCode::FORBIDDEN,
+            AppError::Invalid { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request => http::StatusCode::BAD_REQUEST,
         }

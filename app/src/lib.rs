@@ -18,6 +18,7 @@ pub mod domain;
 pub mod error;
 pub mod pages;
 pub mod privacy;
+pub mod proxy;
 pub mod records;
 pub mod release;
 pub mod site;
@@ -83,6 +84,11 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("record"), StaticSegment("results")) view=ResultsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("record"), StaticSegment("results"), ParamSegment("id")) view=ResultPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("record"), StaticSegment("history")) view=ResultHistoryPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("people")) view=crate::proxy::pages::PeoplePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("people"), StaticSegment("invite")) view=crate::proxy::pages::InvitePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("people"), ParamSegment("id")) view=crate::proxy::pages::GrantPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("proxy"), StaticSegment("accept")) view=crate::proxy::pages::AcceptPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("proxy"), StaticSegment("choose")) view=crate::proxy::pages::ChoosePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("about") view=AboutPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("privacy") view=PrivacyPage ssr=SsrMode::Async/>

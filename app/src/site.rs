@@ -28,6 +28,8 @@ pub struct PatientSession {
     /// Linked to a record (P9 with a valid NHS number).
     pub has_record: bool,
     pub csrf_token: String,
+    /// The name of the patient they chose to act for, if they did.
+    pub acting_for: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +67,10 @@ fn site_info_of(demo_mode: bool, viewer: crate::server::Viewer) -> SiteInfo {
         patient: viewer.patient.map(|p| PatientSession {
             identity_level: p.account.identity_level.unwrap_or_else(|| "P0".to_owned()),
             has_record: p.account.patient_id.is_some(),
+            acting_for: p
+                .acting_for
+                .as_ref()
+                .map(|g| g.patient_name.display_or("someone")),
             csrf_token: p.csrf_token,
         }),
         staff: viewer.staff.map(|s| StaffSession {

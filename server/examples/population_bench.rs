@@ -791,6 +791,9 @@ async fn sign_in_one(
         account = Some(
             storage
                 .record_sign_in(NewSignIn {
+                    given_name: None,
+                    family_name: None,
+                    birth_date: None,
                     issuer: ISSUER.to_owned(),
                     subject: format!("popbench-{index}"),
                     role: AccountRole::Patient,

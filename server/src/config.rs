@@ -208,6 +208,24 @@ pub struct SettingsArgs {
     /// The role value that grants the service desk role [default: service_desk].
     #[arg(long, env = "STAFF_OIDC_ROLE_VALUE", global = true)]
     pub staff_oidc_role_value: Option<String>,
+
+    /// Days a proxy invitation stays open [default: 14].
+    #[arg(long, env = "PORTAL_PROXY_INVITATION_DAYS", global = true)]
+    pub proxy_invitation_days: Option<u32>,
+
+    /// Age at which a parent's proxy access is suspended unless the young person
+    /// consents [default: 16].
+    #[arg(long, env = "PORTAL_PROXY_SUSPEND_AT_AGE", global = true)]
+    pub proxy_suspend_at_age: Option<u32>,
+
+    /// Ages between which a parent's proxy access is reviewed, as "from-by"
+    /// [default: 11-13].
+    #[arg(long, env = "PORTAL_PROXY_REVIEW_AGES", global = true)]
+    pub proxy_review_ages: Option<String>,
+
+    /// Months ahead of an age rule that patient and proxy are told [default: 3].
+    #[arg(long, env = "PORTAL_PROXY_NOTICE_MONTHS", global = true)]
+    pub proxy_notice_months: Option<u32>,
 }
 
 /// The same settings as read from the TOML file.
@@ -237,6 +255,10 @@ pub struct SettingsFile {
     pub staff_oidc_redirect_uri: Option<String>,
     pub staff_oidc_role_claim: Option<String>,
     pub staff_oidc_role_value: Option<String>,
+    pub proxy_invitation_days: Option<u32>,
+    pub proxy_suspend_at_age: Option<u32>,
+    pub proxy_review_ages: Option<String>,
+    pub proxy_notice_months: Option<u32>,
 }
 
 /// One identity provider's client settings, after defaults.
@@ -271,6 +293,8 @@ pub struct Config {
     pub staff_oidc: Option<IdentityProviderConfig>,
     pub staff_role_claim: String,
     pub staff_role_value: String,
+    /// Proxy access: the age rules for child patients and how long invitations last.
+    pub proxy: app::proxy::rules::ProxySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +310,46 @@ pub enum ConfigError {
     InvalidVectors,
     #[error("{0} needs a client id and a private key file")]
     IncompleteProvider(&'static str),
+    #[error(
+        "the proxy age rules must have review ages \"from-by\" with from <= by < the suspension age, and invitations must last 1 to 90 days"
+    )]
+    InvalidProxyRules,
+}
+
+/// The proxy rules from their settings, checked.
+fn proxy_settings(
+    invitation_days: Option<u32>,
+    suspend_at_age: Option<u32>,
+    review_ages: Option<String>,
+    notice_months: Option<u32>,
+) -> Result<app::proxy::rules::ProxySettings, ConfigError> {
+    let defaults = app::proxy::rules::ProxySettings::default();
+    let mut age_rules = defaults.age_rules;
+    if let Some(text) = review_ages {
+        let (from, by) = text.split_once('-').ok_or(ConfigError::InvalidProxyRules)?;
+        age_rules.review_from_age = from
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::InvalidProxyRules)?;
+        age_rules.review_by_age = by
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::InvalidProxyRules)?;
+    }
+    age_rules.suspend_at_age = suspend_at_age.unwrap_or(age_rules.suspend_at_age);
+    age_rules.notice_months = notice_months.unwrap_or(age_rules.notice_months);
+    let invitation_days = invitation_days.map_or(defaults.invitation_days, i64::from);
+    if age_rules.review_from_age > age_rules.review_by_age
+        || age_rules.review_by_age >= age_rules.suspend_at_age
+        || age_rules.notice_months > 24
+        || !(1..=90).contains(&invitation_days)
+    {
+        return Err(ConfigError::InvalidProxyRules);
+    }
+    Ok(app::proxy::rules::ProxySettings {
+        age_rules,
+        invitation_days,
+    })
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portal.db";
@@ -374,7 +438,14 @@ impl Config {
                 .unwrap_or_else(|| format!("{public_url}/staff/auth/callback")),
             simulator.then(|| ("portal-staff-demo", data_dir.join("keys/staff-client.pem"))),
         )?;
+        let proxy = proxy_settings(
+            args.proxy_invitation_days.or(file.proxy_invitation_days),
+            args.proxy_suspend_at_age.or(file.proxy_suspend_at_age),
+            args.proxy_review_ages.or(file.proxy_review_ages),
+            args.proxy_notice_months.or(file.proxy_notice_months),
+        )?;
         Ok(Config {
+            proxy,
             database_url: args
                 .database_url
                 .or(file.database_url)

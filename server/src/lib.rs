@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod feed;
+pub mod forms;
 pub mod ingest;
 pub mod jobs;
 pub mod privacy;

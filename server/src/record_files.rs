@@ -33,11 +33,7 @@ pub async fn letter_attachment(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let reader = match RecordReader::own_record(
-        state.clone(),
-        viewer.patient.map(|p| p.account),
-        request_id,
-    ) {
+    let reader = match RecordReader::for_signed_in(state.clone(), viewer.patient, request_id) {
         Ok(reader) => reader,
         Err(error) => return refusal(error.status(), &error.to_string()),
     };

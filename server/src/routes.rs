@@ -134,6 +134,7 @@ pub fn build_router(
         storage,
         clock,
         demo_mode: config.demo || config.simulator,
+        proxy: config.proxy,
     };
     let routes = app_routes();
     let context_state = state.clone();
@@ -152,6 +153,7 @@ pub fn build_router(
             "/record/letters/{id}/attachments/{sha256}",
             get(crate::record_files::letter_attachment),
         )
+        .merge(crate::forms::router())
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

@@ -11,16 +11,19 @@
 //!
 //! Each answer carries the rule that decided it as a typed [`Reason`]. The rules, in
 //! the order they are weighed (domain rules, "Sensitive information", "Release delays"):
-//! 1. no basis for this reader on this record: hidden;
-//! 2. a privacy label the basis does not allow (for the patient: the excluded set):
-//!    hidden, and so are all the item's relatives (a report's title can tell what its
-//!    sexual health result would);
-//! 3. entered in error, cancelled, or retracted by the sender: hidden (a report takes
+//! 1. no basis for this reader on this record: hidden. A proxy's basis is their grant
+//!    (`crate::proxy::rules`): it must be theirs, for this record, and in force now;
+//! 2. a section the basis does not open (a grant's scope): hidden, with all the item's
+//!    relatives (a report's PDF is a letter that tells what its results would);
+//! 3. a privacy label the basis does not allow (for the patient: the excluded set; for
+//!    a proxy also every label the grant does not name): hidden, and so are all the
+//!    item's relatives (a report's title can tell what its sexual health result would);
+//! 4. entered in error, cancelled, or retracted by the sender: hidden (a report takes
 //!    its results with it);
-//! 4. a result not yet final (preliminary, registered, partial): held, shown only as
+//! 5. a result not yet final (preliminary, registered, partial): held, shown only as
 //!    "in progress";
-//! 5. a result that names a report not yet received: held until it arrives;
-//! 6. the release engine (`crate::release`): the sender's instruction, then the most
+//! 6. a result that names a report not yet received: held until it arrives;
+//! 7. the release engine (`crate::release`): the sender's instruction, then the most
 //!    specific rule; unrecognised results are held.
 //!
 //! A report and its results are decided together as the lab sent them
@@ -35,6 +38,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Account, AccountId, AccountRole, PatientId};
+use crate::proxy::rules::{self as proxy_rules, AgeRules, Grant, GrantDecision, Section};
 use crate::records::{RecordItem, RecordKind};
 use crate::release::{Availability, DecidedBy, ItemFacts, RuleSet};
 
@@ -82,19 +86,42 @@ impl Reader {
 }
 
 /// On what grounds a reader reads a record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "basis", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Basis {
     /// The patient, reading their own record.
     OwnRecord,
+    /// Someone acting for the patient under a grant, as the age rules in force apply
+    /// to it.
+    Proxy {
+        grant: Box<Grant>,
+        age_rules: AgeRules,
+    },
 }
 
 impl Basis {
     /// Whether an item with this privacy label may be shown on this basis. The patient
-    /// sees everything except the labels shared records leave out altogether.
+    /// sees everything except the labels shared records leave out altogether; a proxy
+    /// only the labels their grant names besides.
     pub fn allows_label(&self, label: &str) -> bool {
         match self {
             Basis::OwnRecord => !crate::privacy::EXCLUDED.contains(&label),
+            Basis::Proxy { grant, .. } => grant.scope.allows_label(label),
+        }
+    }
+
+    /// Whether the basis opens a section of the record: the patient's own, all of it.
+    pub fn allows_section(&self, section: Section) -> bool {
+        match self {
+            Basis::OwnRecord => true,
+            Basis::Proxy { grant, .. } => grant.scope.allows_section(section),
+        }
+    }
+
+    /// The grant, when the basis is one.
+    pub fn grant(&self) -> Option<&Grant> {
+        match self {
+            Basis::OwnRecord => None,
+            Basis::Proxy { grant, .. } => Some(grant),
         }
     }
 }
@@ -109,6 +136,9 @@ pub enum Refusal {
     NoRecord,
     /// The record is someone else's and the reader has no basis to read it.
     NotTheirRecord,
+    /// The reader's grant is not in force (suspended, revoked, ended, lapsed, not
+    /// started, or stopped by the age rules).
+    GrantNotInForce,
 }
 
 /// The basis on which a reader reads their own record, and whose record it is.
@@ -117,27 +147,57 @@ pub fn own_record(reader: &Reader) -> Result<(PatientId, Basis), Refusal> {
         return Err(Refusal::IdentityNotVerified);
     }
     let patient = reader.own_record.ok_or(Refusal::NoRecord)?;
-    check_record_access(reader, patient, &Basis::OwnRecord)?;
+    // The own-record basis does not depend on the clock.
+    check_record_access(reader, patient, &Basis::OwnRecord, DateTime::<Utc>::MIN_UTC)?;
     Ok((patient, Basis::OwnRecord))
 }
 
-/// Whether the basis holds for this reader and this record.
+/// The basis on which a proxy reads the record their grant names, and whose record it
+/// is: the grant must be the reader's own and in force at `now`.
+pub fn proxy_record(
+    reader: &Reader,
+    grant: Grant,
+    age_rules: AgeRules,
+    now: DateTime<Utc>,
+) -> Result<(PatientId, Basis), Refusal> {
+    let patient = grant.patient;
+    let basis = Basis::Proxy {
+        grant: Box::new(grant),
+        age_rules,
+    };
+    check_record_access(reader, patient, &basis, now)?;
+    Ok((patient, basis))
+}
+
+/// Whether the basis holds for this reader and this record at `now`. Every basis needs
+/// a person whose NHS login proved who they are (P9).
 pub fn check_record_access(
     reader: &Reader,
     patient: PatientId,
     basis: &Basis,
+    now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
+    if reader.kind != ReaderKind::Patient || !reader.is_verified() {
+        return Err(Refusal::IdentityNotVerified);
+    }
     match basis {
-        Basis::OwnRecord => {
-            if reader.kind != ReaderKind::Patient || !reader.is_verified() {
-                Err(Refusal::IdentityNotVerified)
-            } else if reader.own_record != Some(patient) {
-                Err(Refusal::NotTheirRecord)
-            } else {
+        Basis::OwnRecord if reader.own_record == Some(patient) => Ok(()),
+        Basis::OwnRecord => Err(Refusal::NotTheirRecord),
+        Basis::Proxy { grant, .. } if grant.proxy != reader.account || grant.patient != patient => {
+            Err(Refusal::NotTheirRecord)
+        }
+        Basis::Proxy { grant, age_rules } => {
+            if decide_basis_grant(grant, age_rules, now).is_in_force() {
                 Ok(())
+            } else {
+                Err(Refusal::GrantNotInForce)
             }
         }
     }
+}
+
+fn decide_basis_grant(grant: &Grant, age_rules: &AgeRules, now: DateTime<Utc>) -> GrantDecision {
+    proxy_rules::decide_grant(grant, age_rules, now)
 }
 
 /// What the reader may see of one item.
@@ -173,6 +233,8 @@ impl Outcome {
 pub enum Reason {
     /// The reader has no basis to read this record.
     NoBasis { refusal: Refusal },
+    /// The item is in a section the reader's grant does not open.
+    OutsideGrant { section: Section },
     /// The item carries a privacy label the basis does not allow.
     ExcludedLabel { label: String },
     /// The sender marked it entered in error.
@@ -278,7 +340,7 @@ pub fn decide(
         decision: AccessDecision::new(Outcome::Hidden, reason),
         binds_relatives,
     };
-    if let Err(refusal) = check_record_access(reader, patient, basis) {
+    if let Err(refusal) = check_record_access(reader, patient, basis, now) {
         return hidden(Reason::NoBasis { refusal }, true);
     }
     if item.patient_id != patient {
@@ -288,6 +350,10 @@ pub fn decide(
             },
             false,
         );
+    }
+    let section = Section::of(item.kind);
+    if !basis.allows_section(section) {
+        return hidden(Reason::OutsideGrant { section }, true);
     }
     if let Some(label) = item.labels.iter().find(|l| !basis.allows_label(l)) {
         return hidden(
@@ -383,7 +449,7 @@ pub fn decide_record(
     rules: &RuleSet,
     now: DateTime<Utc>,
 ) -> DecidedRecord {
-    if check_record_access(reader, patient, basis).is_err() {
+    if check_record_access(reader, patient, basis, now).is_err() {
         return DecidedRecord::default();
     }
     let kinship = relatives::kinship(&items);
@@ -678,14 +744,14 @@ mod tests {
         let mut unverified = me();
         unverified.identity_level = Some("P5".to_owned());
         assert_eq!(
-            check_record_access(&unverified, ME, &Basis::OwnRecord),
+            check_record_access(&unverified, ME, &Basis::OwnRecord, now()),
             Err(Refusal::IdentityNotVerified)
         );
         assert_eq!(own_record(&unverified), Err(Refusal::IdentityNotVerified));
         let mut other = me();
         other.own_record = Some(PatientId(2));
         assert_eq!(
-            check_record_access(&other, ME, &Basis::OwnRecord),
+            check_record_access(&other, ME, &Basis::OwnRecord, now()),
             Err(Refusal::NotTheirRecord)
         );
         let mine = item("a", RecordKind::Appointment, None);
@@ -702,5 +768,161 @@ mod tests {
         let mut theirs = mine;
         theirs.patient_id = PatientId(2);
         assert_eq!(outcomes(vec![theirs]), vec![]);
+    }
+
+    const CARER: AccountId = AccountId(20);
+
+    fn carer() -> Reader {
+        Reader {
+            account: CARER,
+            kind: ReaderKind::Patient,
+            identity_level: Some("P9".to_owned()),
+            own_record: Some(PatientId(5)),
+        }
+    }
+
+    fn grant(scope: proxy_rules::Scope) -> Grant {
+        Grant {
+            id: proxy_rules::GrantId(1),
+            public_id: "g".to_owned(),
+            patient: ME,
+            proxy: CARER,
+            basis: proxy_rules::ProxyBasisKind::Consent,
+            scope,
+            state: proxy_rules::GrantState::Active,
+            starts_at: now() - chrono::Duration::days(30),
+            ends_at: None,
+            last_used_at: None,
+            patient_birth_date: None,
+        }
+    }
+
+    fn proxy_basis(grant: Grant) -> Basis {
+        Basis::Proxy {
+            grant: Box::new(grant),
+            age_rules: AgeRules::default(),
+        }
+    }
+
+    fn a_record() -> Vec<RecordItem> {
+        let (report, result) = report_and_result("LAB");
+        let mut private = item("m", RecordKind::Document, None);
+        private
+            .labels
+            .push(crate::privacy::MENTAL_HEALTH.to_owned());
+        vec![
+            item("a", RecordKind::Appointment, None),
+            item("l", RecordKind::Document, None),
+            private,
+            report,
+            result,
+        ]
+    }
+
+    fn proxy_sees(basis: &Basis) -> Vec<String> {
+        decide_record(&carer(), ME, basis, a_record(), &rules(), now())
+            .items()
+            .iter()
+            .map(|d| d.item.public_id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_proxy_sees_only_the_sections_and_labels_of_their_grant() {
+        let everything = proxy_basis(grant(proxy_rules::Scope::all_sections()));
+        assert_eq!(proxy_sees(&everything), vec!["a", "l", "r", "o"]);
+        let with_label = proxy_basis(grant(proxy_rules::Scope {
+            labels: vec![crate::privacy::MENTAL_HEALTH.to_owned()],
+            ..proxy_rules::Scope::all_sections()
+        }));
+        assert_eq!(proxy_sees(&with_label), vec!["a", "l", "m", "r", "o"]);
+        let letters_only = proxy_basis(grant(proxy_rules::Scope {
+            letters: true,
+            ..proxy_rules::Scope::default()
+        }));
+        assert_eq!(proxy_sees(&letters_only), vec!["l"]);
+        let record = decide_record(&me(), ME, &Basis::OwnRecord, a_record(), &rules(), now());
+        assert_eq!(record.items().len(), 5, "the patient sees all of it");
+    }
+
+    #[test]
+    fn a_grant_that_is_not_in_force_or_not_theirs_opens_nothing() {
+        let mut suspended = grant(proxy_rules::Scope::all_sections());
+        suspended.state = proxy_rules::GrantState::Suspended;
+        assert_eq!(
+            check_record_access(&carer(), ME, &proxy_basis(suspended.clone()), now()),
+            Err(Refusal::GrantNotInForce)
+        );
+        assert!(proxy_sees(&proxy_basis(suspended)).is_empty());
+        let mut ended = grant(proxy_rules::Scope::all_sections());
+        ended.ends_at = Some(now());
+        assert!(proxy_sees(&proxy_basis(ended)).is_empty());
+        // Someone else's grant, or a grant read against another record.
+        let mut theirs = grant(proxy_rules::Scope::all_sections());
+        theirs.proxy = AccountId(99);
+        assert_eq!(
+            check_record_access(&carer(), ME, &proxy_basis(theirs), now()),
+            Err(Refusal::NotTheirRecord)
+        );
+        let basis = proxy_basis(grant(proxy_rules::Scope::all_sections()));
+        assert_eq!(
+            check_record_access(&carer(), PatientId(2), &basis, now()),
+            Err(Refusal::NotTheirRecord)
+        );
+        // A proxy whose NHS login is no longer P9 reads nothing.
+        let mut unverified = carer();
+        unverified.identity_level = Some("P5".to_owned());
+        assert_eq!(
+            check_record_access(&unverified, ME, &basis, now()),
+            Err(Refusal::IdentityNotVerified)
+        );
+        // Release rules apply to a proxy exactly as to the patient.
+        let (report, result) = report_and_result("RAD");
+        let record = decide_record(&carer(), ME, &basis, vec![report, result], &rules(), now());
+        assert!(
+            record
+                .items()
+                .iter()
+                .all(|d| matches!(d.decision.outcome, Outcome::WithheldUntil { .. }))
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the grant and whatever the record, a proxy is shown only items of
+        /// this patient, in sections the grant opens, with no label it does not name,
+        /// and only while the grant is in force; and never more than the patient.
+        #[test]
+        fn no_proxy_reaches_anything_outside_their_grant(
+            appointments: bool, letters: bool, results: bool,
+            mental_health: bool, restricted: bool,
+            state in 0u8..3, ends_in_days in proptest::option::of(-40i64..40),
+            kinds in proptest::collection::vec((0usize..5, 0u8..5, proptest::bool::ANY), 1..12),
+        ) {
+            let mut labels = Vec::new();
+            if mental_health { labels.push(crate::privacy::MENTAL_HEALTH.to_owned()); }
+            if restricted { labels.push(crate::privacy::RESTRICTED.to_owned()); }
+            let scope = proxy_rules::Scope { appointments, letters, results, labels };
+            let mut g = grant(scope.clone());
+            g.state = [proxy_rules::GrantState::Active, proxy_rules::GrantState::Suspended, proxy_rules::GrantState::Revoked][usize::from(state)];
+            g.ends_at = ends_in_days.map(|d| now() + chrono::Duration::days(d));
+            let in_force = proxy_rules::decide_grant(&g, &AgeRules::default(), now()).is_in_force();
+            let label_pool = [None, Some(crate::privacy::MENTAL_HEALTH), Some(crate::privacy::RESTRICTED), Some(crate::privacy::HIV), Some(crate::privacy::SUBSTANCE_MISUSE)];
+            let items: Vec<RecordItem> = kinds.iter().enumerate().map(|(n, (kind, label, other_patient))| {
+                let mut it = item(&format!("i{n}"), RecordKind::ALL[*kind], Some("LAB"));
+                if let Some(l) = label_pool[usize::from(*label)] { it.labels.push(l.to_owned()); }
+                if *other_patient { it.patient_id = PatientId(2); }
+                it
+            }).collect();
+            let basis = proxy_basis(g);
+            let seen = decide_record(&carer(), ME, &basis, items.clone(), &rules(), now());
+            let patient_sees = decide_record(&me(), ME, &Basis::OwnRecord, items, &rules(), now());
+            if !in_force { proptest::prop_assert!(seen.items().is_empty()); }
+            for decided in seen.items() {
+                proptest::prop_assert_eq!(decided.item.patient_id, ME);
+                proptest::prop_assert!(scope.allows_section(Section::of(decided.item.kind)));
+                proptest::prop_assert!(decided.item.labels.iter().all(|l| scope.allows_label(l)));
+                proptest::prop_assert!(patient_sees.item(&decided.item.public_id).is_some());
+            }
+        }
     }
 }

@@ -90,6 +90,16 @@ pub mod action {
     pub const RELEASE_RULES_CHANGED: &str = "release_rules.changed";
     pub const PRIVACY_LABELS_REAPPLIED: &str = "privacy.labels_reapplied";
     pub const ATTACHMENT_VIEWED: &str = "record.attachment_viewed";
+    // Proxy access: every grant decision, by whoever made it.
+    pub const PROXY_INVITED: &str = "proxy.invited";
+    pub const PROXY_INVITATION_WITHDRAWN: &str = "proxy.invitation_withdrawn";
+    pub const PROXY_INVITATION_ACCEPTED: &str = "proxy.invitation_accepted";
+    pub const PROXY_GRANTED: &str = "proxy.granted";
+    pub const PROXY_GRANT_CHANGED: &str = "proxy.grant_changed";
+    pub const PROXY_GRANT_SUSPENDED: &str = "proxy.grant_suspended";
+    pub const PROXY_GRANT_RESUMED: &str = "proxy.grant_resumed";
+    pub const PROXY_GRANT_REVOKED: &str = "proxy.grant_revoked";
+    pub const PROXY_GRANT_CONSENTED: &str = "proxy.grant_consented";
 }
 
 #[derive(Debug, Clone)]

@@ -64,6 +64,9 @@ pub struct VerifiedIdentity {
     pub proofing_level: Option<String>,
     pub nhs_number: Option<String>,
     pub birthdate: Option<String>,
+    /// The names NHS login verified (`given_name`, `family_name`).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
 }
 
 /// Why a sign-in was refused. Codes are stable: they go to the audit trail.
@@ -183,6 +186,8 @@ mod tests {
 
     fn identity(vector: &str, nhs: Option<&str>, birthdate: Option<&str>) -> VerifiedIdentity {
         VerifiedIdentity {
+            given_name: None,
+            family_name: None,
             subject: "s".into(),
             vector: vector.into(),
             proofing_level: Some("P9".into()),

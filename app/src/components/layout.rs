@@ -22,6 +22,15 @@ pub fn Layout(children: Children) -> impl IntoView {
     let site = current_site_info();
     let menu = account_menu(&site);
     let banner = site.demo_mode.then(|| view! { <DemoBanner/> });
+    let acting_for = site
+        .patient
+        .as_ref()
+        .and_then(|p| {
+            p.acting_for
+                .clone()
+                .map(|name| (name, p.csrf_token.clone()))
+        })
+        .map(|(name, csrf)| view! { <ActingForBanner name csrf/> });
     view! {
         <a class="nhsuk-skip-link" data-module="nhsuk-skip-link" href="#maincontent">
             "Skip to main content"
@@ -38,6 +47,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </div>
         </header>
         {banner}
+        {acting_for}
         <div class="nhsuk-width-container">
             <main class="nhsuk-main-wrapper" id="maincontent" role="main">
                 {children()}
@@ -94,6 +104,27 @@ fn account_menu(site: &SiteInfo) -> Option<impl IntoView + use<>> {
             </ul>
         </nav>
     })
+}
+
+/// Shown on every page while someone acts for another person (domain rules, "Proxy
+/// access"): whose record this is, unmistakably, and the way back to their own.
+#[component]
+fn ActingForBanner(name: String, csrf: String) -> impl IntoView {
+    view! {
+        <div class="app-acting-for" role="region" aria-label="Whose record this is">
+            <div class="nhsuk-width-container app-acting-for__inner">
+                <p class="app-acting-for__text">
+                    "Acting for "<strong>{name}</strong>
+                </p>
+                <form class="app-acting-for__form" action="/proxy/choose" method="post">
+                    <input type="hidden" name="csrf_token" value=csrf/>
+                    <input type="hidden" name="choice" value="own"/>
+                    <button class="app-acting-for__button" type="submit">"Switch to your own record"</button>
+                </form>
+                <a class="app-acting-for__link" href="/proxy/choose">"Choose another record"</a>
+            </div>
+        </div>
+    }
 }
 
 /// Shown on every page when the built-in NHS login simulator is on, so that nobody

@@ -2,6 +2,7 @@
 //! (`nhsuk-frontend`): skip link, header, demo banner, main container and footer.
 
 pub mod format;
+pub mod forms;
 mod layout;
 
 pub use layout::{Layout, NhsLogo};

@@ -44,6 +44,12 @@ pub struct Account {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     /// The sign-in before the latest one: "new since your last visit" starts here.
     pub previous_sign_in_at: Option<DateTime<Utc>>,
+    /// What NHS login proved about the person at their latest sign-in (a proxy is
+    /// named to the patient by it; an invitation is matched against it).
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// As NHS login sent it (`YYYY-MM-DD`).
+    pub birth_date: Option<String>,
 }
 
 /// A source organisation, identified by its ODS code.

@@ -52,6 +52,8 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
             "Sorry, there is a problem with the service",
             "Try again later.".to_owned(),
         ),
+        AppError::ProxyAccessEnded => ("You cannot see this record", error.to_string()),
+        AppError::Invalid { .. } => ("There is a problem", error.to_string()),
     };
     view! {
         <Title text=format!("{heading} - Your health record")/>
@@ -65,6 +67,10 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
                     }.into_any(),
                     AppError::IdentityNotVerified => view! {
                         <p><a href="/account/verify-identity">"Find out how to prove who you are"</a></p>
+                    }.into_any(),
+                    AppError::ProxyAccessEnded => view! {
+                        <p>"The person may have changed who can see their record, or the access may have ended or been paused. "
+                        <a href="/proxy/choose">"Choose whose record to see"</a></p>
                     }.into_any(),
                     _ => view! { <p><a href="/">"Go to the home page"</a></p> }.into_any(),
                 }}

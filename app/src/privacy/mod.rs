@@ -18,6 +18,13 @@ pub const SAFEGUARDING: &str = "safeguarding";
 pub const DOMESTIC_ABUSE: &str = "domestic-abuse";
 pub const CRIMINAL: &str = "criminal";
 
+/// Labels a patient sees but a proxy sees only when their grant includes them
+/// (`crate::proxy::rules::GRANTABLE_LABELS`).
+pub const MENTAL_HEALTH: &str = "mental-health";
+pub const SUBSTANCE_MISUSE: &str = "substance-misuse";
+/// The sender marked the item restricted or very restricted (`R`, `V`).
+pub const RESTRICTED: &str = "restricted";
+
 /// Labels whose items the portal never shows.
 pub const EXCLUDED: [&str; 8] = [
     SEXUAL_HEALTH,
@@ -163,6 +170,12 @@ pub fn label_for_security_code(code: &str) -> Option<&'static str> {
         "SEX" | "STD" => Some(SEXUAL_HEALTH),
         // Sexual assault, abuse or domestic violence information.
         "SDV" => Some(DOMESTIC_ABUSE),
+        // Psychiatry and psychotherapy notes.
+        "PSY" | "PSYTHPN" => Some(MENTAL_HEALTH),
+        // Substance use information.
+        "ETH" | "SUD" => Some(SUBSTANCE_MISUSE),
+        // Confidentiality: restricted and very restricted.
+        "R" | "V" => Some(RESTRICTED),
         _ => None,
     }
 }
@@ -367,6 +380,10 @@ mod tests {
         assert!(is_shown(&["PSY".to_owned()]));
         assert!(!is_shown(&[HIV.to_owned()]));
         assert_eq!(label_for_security_code("HIV"), Some(HIV));
-        assert_eq!(label_for_security_code("R"), None);
+        assert_eq!(label_for_security_code("N"), None);
+        // Labels a patient sees, and a proxy only when the grant includes them.
+        assert_eq!(label_for_security_code("R"), Some(RESTRICTED));
+        assert_eq!(label_for_security_code("PSY"), Some(MENTAL_HEALTH));
+        assert!(is_shown(&[RESTRICTED.to_owned(), MENTAL_HEALTH.to_owned()]));
     }
 }

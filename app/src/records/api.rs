@@ -71,7 +71,27 @@ pub async fn record_summary() -> Result<HomeSummary, AppError> {
         new_items.truncate(10);
         let awaiting = results.into_iter().filter(|r| !r.is_available()).collect();
         let patient = reader.state.storage.find_patient(reader.patient_id).await?;
+        let acting_for = reader.basis.grant().map(|grant| ActingFor {
+            name: patient
+                .as_ref()
+                .map(|p| {
+                    [p.given_name.as_deref(), p.family_name.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "this person".to_owned()),
+            sections: grant
+                .scope
+                .sections()
+                .into_iter()
+                .map(|s| s.label().to_owned())
+                .collect(),
+        });
         Ok(HomeSummary {
+            acting_for,
             given_name: patient.and_then(|p| p.given_name),
             next_appointments: appointments,
             last_visit,

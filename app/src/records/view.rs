@@ -299,10 +299,20 @@ pub struct NewItem {
     pub provenance: Provenance,
 }
 
+/// Whose record a proxy is reading, and what their grant opens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActingFor {
+    pub name: String,
+    pub sections: Vec<String>,
+}
+
 /// The signed-in home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HomeSummary {
     pub given_name: Option<String>,
+    /// When someone is acting for the patient: the patient's name and the parts of the
+    /// record their grant opens.
+    pub acting_for: Option<ActingFor>,
     pub next_appointments: Vec<AppointmentEntry>,
     /// The previous visit, when there was one.
     pub last_visit: Option<DateTime<Utc>>,

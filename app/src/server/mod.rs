@@ -2,6 +2,7 @@
 //! functions, the clock, and storage. The browser build never sees this module.
 
 pub mod clock;
+pub mod proxy;
 pub mod record_reader;
 pub mod record_view;
 pub mod state;

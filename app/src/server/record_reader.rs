@@ -4,14 +4,18 @@
 //! functions and the attachment route call [`RecordReader::read`]; nothing here hands
 //! out a stored item that the decision has not passed.
 //!
-//! Today the reader is the signed-in patient on their own record: signed-out visitors are
+//! The reader is the signed-in person, on their own record or, when they chose to act
+//! for someone, on that patient's record under their grant (`crate::proxy`): the same
+//! read and the same decision, with the grant as the basis. Signed-out visitors are
 //! told to sign in, P5 and P0 users see nothing clinical. The patient id always comes
-//! from the session, never from the request, so no argument can point a reader at
-//! someone else's record.
+//! from the session (its own record, or the grant it chose, which must be the
+//! person's own and in force), never from the request, so no argument can point a
+//! reader at someone else's record.
 
 use chrono::{DateTime, Utc};
 
 use super::AppState;
+use super::SignedIn;
 use super::storage::{Account, NewAuditEvent, RecordQuery};
 use crate::access::{self, Basis, DecidedRecord, Reader, Refusal};
 use crate::audit::{ActorKind, action};
@@ -46,24 +50,29 @@ impl RecordReader {
             .and_then(|h| h.get("x-request-id"))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Self::own_record(state, viewer.patient.map(|p| p.account), request_id)
+        Self::for_signed_in(state, viewer.patient, request_id)
     }
 
     /// The rules of [`current`](Self::current), for callers outside a server function
-    /// (the attachment route).
-    pub fn own_record(
+    /// (the attachment route): the person's own record, or the record of the patient
+    /// they chose to act for.
+    pub fn for_signed_in(
         state: AppState,
-        account: Option<Account>,
+        signed_in: Option<SignedIn>,
         request_id: Option<String>,
     ) -> Result<Self, AppError> {
-        let account = account.ok_or(AppError::NotSignedIn)?;
+        let signed_in = signed_in.ok_or(AppError::NotSignedIn)?;
+        let account = signed_in.account;
         let reader = Reader::of(&account);
-        let (patient_id, basis) = access::own_record(&reader).map_err(|refusal| match refusal {
-            Refusal::IdentityNotVerified | Refusal::NoRecord | Refusal::NotTheirRecord => {
-                AppError::IdentityNotVerified
-            }
-        })?;
         let now = state.clock.now();
+        let decided = match signed_in.acting_for {
+            Some(record) => access::proxy_record(&reader, record.grant, state.proxy.age_rules, now),
+            None => access::own_record(&reader),
+        };
+        let (patient_id, basis) = decided.map_err(|refusal| match refusal {
+            Refusal::IdentityNotVerified | Refusal::NoRecord => AppError::IdentityNotVerified,
+            Refusal::NotTheirRecord | Refusal::GrantNotInForce => AppError::ProxyAccessEnded,
+        })?;
         Ok(Self {
             state,
             account,
@@ -75,20 +84,27 @@ impl RecordReader {
         })
     }
 
-    /// The audit row for this read. The patient's own views are marked as such: actor
-    /// kind Patient, and the actor's record is the record read.
+    /// The audit row for this read. The patient's own views are marked as such (actor
+    /// kind Patient, and the actor's record is the record read); a proxy's read is the
+    /// proxy's own action on the patient's record, naming the grant it was made under.
     fn audit(&self, target: String) -> NewAuditEvent {
-        let reason = match self.basis {
-            Basis::OwnRecord => "own_record",
+        let (actor_kind, reason) = match &self.basis {
+            Basis::OwnRecord => (ActorKind::Patient, "own_record".to_owned()),
+            Basis::Proxy { grant, .. } => (ActorKind::Proxy, format!("grant:{}", grant.public_id)),
         };
         NewAuditEvent {
             actor_account: Some(self.account.id),
             patient: Some(self.patient_id),
             target: Some(target),
             request_id: self.request_id.clone(),
-            reason: Some(reason.to_owned()),
-            ..NewAuditEvent::new(self.now, ActorKind::Patient, action::RECORD_VIEWED)
+            reason: Some(reason),
+            ..NewAuditEvent::new(self.now, actor_kind, action::RECORD_VIEWED)
         }
+    }
+
+    /// Whether the reader is acting for someone (and so sees only what the grant opens).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self.basis, Basis::Proxy { .. })
     }
 
     /// The whole record as this reader may know it, and the sources of what they may

@@ -16,6 +16,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Shown as a banner on every page when the demo identity provider is on.
     pub demo_mode: bool,
+    /// The proxy access rules in force (age rules, how long invitations stay open).
+    pub proxy: crate::proxy::rules::ProxySettings,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -4,12 +4,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::storage::Account;
+use super::storage::{Account, GrantRecord};
 
 /// A signed-in account and its session.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub account: Account,
+    /// The grant under which the person chose to act for someone, if any (see
+    /// `crate::proxy`); checked again by the access decision at every read.
+    pub acting_for: Option<GrantRecord>,
     /// SHA-256 of the session id (the id itself is only ever in the cookie).
     pub session_hash: String,
     pub csrf_token: String,

@@ -14,6 +14,9 @@ pub(crate) async fn sign_in_creates_an_account_once_and_keeps_its_role(db: &Test
     .unwrap();
     let a = patient_id(s, PATIENT_A).await;
     let sign_in = NewSignIn {
+        given_name: None,
+        family_name: None,
+        birth_date: None,
         issuer: "https://auth.login.nhs.uk".into(),
         subject: "sub-123".into(),
         role: AccountRole::Patient,
@@ -26,6 +29,9 @@ pub(crate) async fn sign_in_creates_an_account_once_and_keeps_its_role(db: &Test
     assert_eq!(first.patient_id, None);
     let uplifted = s
         .record_sign_in(NewSignIn {
+            given_name: None,
+            family_name: None,
+            birth_date: None,
             identity_level: Some("P9".into()),
             patient_id: Some(a),
             at: at(7, 9),
@@ -46,6 +52,9 @@ pub(crate) async fn sign_in_creates_an_account_once_and_keeps_its_role(db: &Test
 
     let as_staff = s
         .record_sign_in(NewSignIn {
+            given_name: None,
+            family_name: None,
+            birth_date: None,
             role: AccountRole::ServiceDesk,
             ..sign_in
         })
@@ -66,6 +75,9 @@ pub(crate) async fn sessions_are_created_found_touched_and_ended(db: &TestDb) {
     let s = db.storage.as_ref();
     let account = s
         .record_sign_in(NewSignIn {
+            given_name: None,
+            family_name: None,
+            birth_date: None,
             issuer: "https://staff-idp.example".into(),
             subject: "agent-1".into(),
             role: AccountRole::ServiceDesk,
@@ -129,6 +141,9 @@ pub(crate) async fn expired_and_idle_sessions_are_removed(db: &TestDb) {
     let s = db.storage.as_ref();
     let account = s
         .record_sign_in(NewSignIn {
+            given_name: None,
+            family_name: None,
+            birth_date: None,
             issuer: "https://auth.login.nhs.uk".into(),
             subject: "sub-1".into(),
             role: AccountRole::Patient,

@@ -140,6 +140,7 @@ mod audit;
 mod feed;
 mod organisations;
 mod privacy;
+mod proxy;
 mod records;
 mod release_rules;
 
@@ -166,6 +167,9 @@ on_both_backends!(
     audit::the_audit_trail_cannot_be_changed_or_deleted,
     release_rules::release_rules_are_versioned_and_every_change_is_audited,
     privacy::a_changed_code_list_relabels_what_is_stored_once_and_audited,
+    proxy::an_invitation_is_accepted_once_into_a_grant_with_its_history,
+    proxy::a_pending_invitation_is_withdrawn_only_by_its_patient,
+    proxy::a_session_remembers_whose_record_it_reads,
 );
 
 // --- Fixtures --------------------------------------------------------------------

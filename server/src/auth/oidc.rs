@@ -385,6 +385,27 @@ impl OidcProvider {
             .birthdate()
             .or(userinfo.birthdate())
             .map(|b| b.as_str().to_owned());
+        let name = |own: Option<String>, from_userinfo: Option<String>| own.or(from_userinfo);
+        let given_name = name(
+            claims
+                .given_name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned()),
+            userinfo
+                .given_name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned()),
+        );
+        let family_name = name(
+            claims
+                .family_name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned()),
+            userinfo
+                .family_name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned()),
+        );
         let mut all_claims = extra.other.clone();
         for (key, value) in &info.other {
             all_claims
@@ -401,6 +422,8 @@ impl OidcProvider {
                     .or_else(|| info.identity_proofing_level.clone()),
                 nhs_number: extra.nhs_number.clone().or_else(|| info.nhs_number.clone()),
                 birthdate,
+                given_name,
+                family_name,
             },
             claims: all_claims,
         })

@@ -210,8 +210,19 @@ async fn resolve(
     if (now - session.last_seen_at).num_seconds() >= TOUCH_GRANULARITY_SECONDS {
         state.storage.touch_session(&id_hash, now).await?;
     }
+    // Whose record the person chose to read. A grant that is not theirs is ignored
+    // (whether it is in force is the access decision's, at every read).
+    let acting_for = match session.acting_for {
+        Some(grant) => state
+            .storage
+            .find_grant_by_id(grant)
+            .await?
+            .filter(|record| record.grant.proxy == account.id),
+        None => None,
+    };
     Ok(Some(SignedIn {
         account,
+        acting_for,
         session_hash: id_hash,
         csrf_token: session.csrf_token,
         expires_at: std::cmp::min(session.absolute_expires_at, now + idle_timeout()),

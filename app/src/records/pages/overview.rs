@@ -29,16 +29,32 @@ pub fn RecordHomePage() -> impl IntoView {
 
 #[component]
 pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
-    let greeting = match &summary.given_name {
-        Some(name) => format!("Hello, {name}"),
-        None => "Your record".to_owned(),
+    let greeting = match (&summary.acting_for, &summary.given_name) {
+        (Some(acting_for), _) => format!("{}'s record", acting_for.name),
+        (None, Some(name)) => format!("Hello, {name}"),
+        (None, None) => "Your record".to_owned(),
     };
+    let proxy_note = summary.acting_for.clone().map(|acting_for| {
+        let sections = if acting_for.sections.is_empty() {
+            "nothing".to_owned()
+        } else {
+            acting_for.sections.join(", ").to_lowercase()
+        };
+        view! {
+            <div class="nhsuk-inset-text">
+                <span class="nhsuk-u-visually-hidden">"Information: "</span>
+                <p>{format!("You are acting for {}. You can see their {sections}. What you look at is recorded, and {} can see it.", acting_for.name, acting_for.name)}</p>
+            </div>
+        }
+    });
+    let is_proxy = summary.acting_for.is_some();
     let since = match summary.last_visit {
         Some(at) => format!("New since your last visit on {}", format::date(at)),
         None => "New in your record".to_owned(),
     };
     view! {
         <h1>{greeting}</h1>
+        {proxy_note}
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
                 <h2>"Your next appointments"</h2>
@@ -88,6 +104,13 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
                     <li><a href="/record/letters">"Letters and documents"</a></li>
                     <li><a href="/record/results">"Test results"</a></li>
                 </ul>
+                {(!is_proxy).then(|| view! {
+                    <h2 class="nhsuk-heading-s">"Sharing your record"</h2>
+                    <ul class="nhsuk-list">
+                        <li><a href="/account/people">"People who can see your record"</a></li>
+                        <li><a href="/proxy/choose">"See someone else's record"</a></li>
+                    </ul>
+                })}
                 <SourceFreshnessList sources=summary.sources/>
             </div>
         </div>

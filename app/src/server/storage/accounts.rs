@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::StorageError;
 use crate::audit::NewAuditEvent;
 use crate::domain::{Account, AccountId, AccountRole, PatientId};
+use crate::proxy::rules::GrantId;
 
 #[derive(Debug, Clone)]
 pub struct NewSignIn {
@@ -16,6 +17,11 @@ pub struct NewSignIn {
     pub identity_level: Option<String>,
     /// The patient record the identity is linked to (P9 with a valid NHS number only).
     pub patient_id: Option<PatientId>,
+    /// What the identity provider proved about the person (NHS login's `given_name`,
+    /// `family_name` and `birthdate`), kept from the latest sign-in.
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub birth_date: Option<String>,
     pub at: DateTime<Utc>,
     pub request_id: Option<String>,
 }
@@ -63,6 +69,8 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub absolute_expires_at: DateTime<Utc>,
+    /// The grant under which the person is acting for someone, if they chose one.
+    pub acting_for: Option<GrantId>,
 }
 
 /// A sign-in in progress (authorization request sent, callback not yet received).
@@ -92,6 +100,14 @@ pub trait AccountStore: Send + Sync {
     /// (expiry is the caller's decision). One query: every page request asks this.
     async fn find_session(&self, id_hash: &str)
     -> Result<Option<(Session, Account)>, StorageError>;
+
+    /// Sets whose record the session's person is reading: their own (`None`) or the
+    /// patient of one of their grants (the caller checks that it is theirs).
+    async fn set_acting_for(
+        &self,
+        id_hash: &str,
+        grant: Option<GrantId>,
+    ) -> Result<(), StorageError>;
 
     async fn touch_session(&self, id_hash: &str, at: DateTime<Utc>) -> Result<(), StorageError>;
 

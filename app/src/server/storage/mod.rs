@@ -1,5 +1,5 @@
 //! Storage: a trait per area ([`OrganisationStore`], [`PatientStore`], [`FeedStore`],
-//! [`RecordStore`], [`AccountStore`], [`ReleaseRuleStore`], [`PrivacyStore`],
+//! [`RecordStore`], [`AccountStore`], [`ReleaseRuleStore`], [`PrivacyStore`], [`ProxyStore`],
 //! [`AuditStore`]), combined as [`Storage`], which the rest of the portal holds as
 //! `Arc<dyn Storage>`. Each area's file here holds its trait and the values that cross
 //! it (`New*` for what goes in, plain names for what comes out); its SQL is in
@@ -24,6 +24,7 @@ mod organisations;
 mod patients;
 mod postgres;
 mod privacy;
+mod proxy;
 mod records;
 mod release_rules;
 mod sql;
@@ -39,6 +40,7 @@ pub use feed::*;
 pub use organisations::*;
 pub use patients::*;
 pub use privacy::PrivacyStore;
+pub use proxy::*;
 pub use records::*;
 pub use release_rules::ReleaseRuleStore;
 pub use sql::SqlStorage;
@@ -115,6 +117,7 @@ pub trait Storage:
     + AccountStore
     + ReleaseRuleStore
     + PrivacyStore
+    + ProxyStore
     + AuditStore
     + Send
     + Sync

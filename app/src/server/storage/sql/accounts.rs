@@ -7,6 +7,7 @@ use super::audit::insert_audit;
 use super::{Query, SqlStorage, from_millis, to_millis, unique_violation_as};
 use crate::audit::{ActorKind, NewAuditEvent, action};
 use crate::domain::{Account, AccountId, AccountRole, PatientId};
+use crate::proxy::rules::GrantId;
 use crate::server::storage::{
     AccountStore, LoginAttempt, NewLoginAttempt, NewSession, NewSignIn, Session, SessionAudience,
     StorageError,
@@ -23,6 +24,9 @@ struct AccountRow {
     created_at: i64,
     last_sign_in_at: Option<i64>,
     previous_sign_in_at: Option<i64>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    birth_date: Option<String>,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -39,6 +43,9 @@ impl TryFrom<AccountRow> for Account {
             created_at: from_millis(row.created_at)?,
             last_sign_in_at: row.last_sign_in_at.map(from_millis).transpose()?,
             previous_sign_in_at: row.previous_sign_in_at.map(from_millis).transpose()?,
+            given_name: row.given_name,
+            family_name: row.family_name,
+            birth_date: row.birth_date,
         })
     }
 }
@@ -52,6 +59,7 @@ struct SessionRow {
     created_at: i64,
     last_seen_at: i64,
     absolute_expires_at: i64,
+    acting_for_grant_id: Option<i64>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -66,6 +74,7 @@ impl TryFrom<SessionRow> for Session {
             created_at: from_millis(row.created_at)?,
             last_seen_at: from_millis(row.last_seen_at)?,
             absolute_expires_at: from_millis(row.absolute_expires_at)?,
+            acting_for: row.acting_for_grant_id.map(GrantId),
         })
     }
 }
@@ -84,6 +93,9 @@ struct SessionAccountRow {
     account_created_at: i64,
     last_sign_in_at: Option<i64>,
     previous_sign_in_at: Option<i64>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    birth_date: Option<String>,
 }
 
 impl TryFrom<SessionAccountRow> for (Session, Account) {
@@ -99,6 +111,9 @@ impl TryFrom<SessionAccountRow> for (Session, Account) {
             created_at: row.account_created_at,
             last_sign_in_at: row.last_sign_in_at,
             previous_sign_in_at: row.previous_sign_in_at,
+            given_name: row.given_name,
+            family_name: row.family_name,
+            birth_date: row.birth_date,
         })?;
         Ok((Session::try_from(row.session)?, account))
     }
@@ -137,14 +152,17 @@ impl AccountStore for SqlStorage {
         let mut tx = self.write().await?;
         let row: AccountRow = Query::new(
             "INSERT INTO accounts (issuer, subject, role, identity_level, patient_id, \
-             created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             created_at, last_sign_in_at, given_name, family_name, birth_date) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) \
              ON CONFLICT (issuer, subject) DO UPDATE SET \
              identity_level = excluded.identity_level, \
              patient_id = COALESCE(excluded.patient_id, accounts.patient_id), \
              previous_sign_in_at = accounts.last_sign_in_at, \
-             last_sign_in_at = excluded.last_sign_in_at \
+             last_sign_in_at = excluded.last_sign_in_at, \
+             given_name = excluded.given_name, family_name = excluded.family_name, \
+             birth_date = excluded.birth_date \
              RETURNING id, issuer, subject, role, identity_level, patient_id, created_at, \
-             last_sign_in_at, previous_sign_in_at",
+             last_sign_in_at, previous_sign_in_at, given_name, family_name, birth_date",
         )
         .bind(&sign_in.issuer)
         .bind(&sign_in.subject)
@@ -152,6 +170,9 @@ impl AccountStore for SqlStorage {
         .bind(sign_in.identity_level.as_deref())
         .bind(sign_in.patient_id.map(|p| p.0))
         .bind(at)
+        .bind(sign_in.given_name.as_deref())
+        .bind(sign_in.family_name.as_deref())
+        .bind(sign_in.birth_date.as_deref())
         .fetch_one(&mut tx)
         .await?;
         let account = Account::try_from(row)?;
@@ -202,9 +223,10 @@ impl AccountStore for SqlStorage {
     ) -> Result<Option<(Session, Account)>, StorageError> {
         Query::new(
             "SELECT s.id_hash, s.account_id, s.audience, s.csrf_token, s.created_at, \
-             s.last_seen_at, s.absolute_expires_at, a.issuer, a.subject, a.role, \
-             a.identity_level, a.patient_id, a.created_at AS account_created_at, \
-             a.last_sign_in_at, a.previous_sign_in_at \
+             s.last_seen_at, s.absolute_expires_at, s.acting_for_grant_id, a.issuer, \
+             a.subject, a.role, a.identity_level, a.patient_id, \
+             a.created_at AS account_created_at, a.last_sign_in_at, a.previous_sign_in_at, \
+             a.given_name, a.family_name, a.birth_date \
              FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1",
         )
         .bind(id_hash)
@@ -212,6 +234,23 @@ impl AccountStore for SqlStorage {
         .await?
         .map(<(Session, Account)>::try_from)
         .transpose()
+    }
+
+    async fn set_acting_for(
+        &self,
+        id_hash: &str,
+        grant: Option<GrantId>,
+    ) -> Result<(), StorageError> {
+        let mut conn = self.write_one().await?;
+        let changed = Query::new("UPDATE sessions SET acting_for_grant_id = $2 WHERE id_hash = $1")
+            .bind(id_hash)
+            .bind(grant.map(|g| g.0))
+            .execute(&mut conn)
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
     }
 
     async fn touch_session(&self, id_hash: &str, at: DateTime<Utc>) -> Result<(), StorageError> {

@@ -20,6 +20,7 @@ mod feed;
 mod organisations;
 mod patients;
 mod privacy;
+mod proxy;
 mod records;
 mod release_rules;
 

@@ -1,0 +1,860 @@
+//! The proxy access service: what the patient, the proxy and (later) the service desk do
+//! with grants and invitations. Server functions and the form routes call it; it applies
+//! the pure rules (`crate::proxy::rules`), writes through storage (each change with its
+//! history entry and audit row in one transaction) and answers the wire types of
+//! `crate::proxy::api`.
+//!
+//! Who may do what:
+//! - the patient (P9, on their own record, whatever record they are reading now) invites,
+//!   withdraws invitations, and changes, suspends, resumes and revokes grants made with
+//!   their consent; a young person agrees to a parent's access continuing at 16;
+//! - the invitee (P9, with their own NHS login) accepts an invitation addressed to their
+//!   own verified name and date of birth;
+//! - a person holding grants chooses whose record to read: only a grant of their own,
+//!   and only while it is in force.
+//!
+//! Nothing here tells anyone anything about a patient they have no grant for: a code
+//! that is wrong, or an invitation for someone else, gets the same answer.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use super::storage::{
+    GrantChange, GrantDecisionBy, GrantRecord, NewGrant, NewInvitation, StorageError,
+    StoredInvitation,
+};
+use super::{AppState, SignedIn};
+use crate::access::VERIFIED_IDENTITY;
+use crate::audit::{ActorKind, NewAuditEvent, action};
+use crate::components::format;
+use crate::components::forms::FormOutcome;
+use crate::domain::{Account, PatientId};
+use crate::error::{AppError, FieldProblem};
+use crate::proxy::api::{
+    ChoicesView, GrantDetail, GrantView, HistoryLine, InvitationView, PeopleView,
+};
+use crate::proxy::rules::{
+    self, AgeNotice, GRANTABLE_LABELS, GrantState, GrantStatus, InvitationRefusal, InvitationState,
+    Invitee, ProxyBasisKind, Scope, Section,
+};
+
+/// The signed-in person, at P9, with a record of their own.
+fn verified_patient(signed_in: Option<&SignedIn>) -> Result<(&Account, PatientId), AppError> {
+    let signed_in = signed_in.ok_or(AppError::NotSignedIn)?;
+    let account = &signed_in.account;
+    if account.identity_level.as_deref() != Some(VERIFIED_IDENTITY) {
+        return Err(AppError::IdentityNotVerified);
+    }
+    let patient = account.patient_id.ok_or(AppError::IdentityNotVerified)?;
+    Ok((account, patient))
+}
+
+/// An audit row for something the patient did about who can see their record.
+fn patient_audit(
+    account: &Account,
+    patient: PatientId,
+    now: DateTime<Utc>,
+    what: &'static str,
+    target: String,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        actor_account: Some(account.id),
+        patient: Some(patient),
+        target: Some(target),
+        ..NewAuditEvent::new(now, ActorKind::Patient, what)
+    }
+}
+
+/// The grant history's author, when it is the patient.
+fn by_patient(account: &Account) -> GrantDecisionBy {
+    GrantDecisionBy {
+        actor_kind: ActorKind::Patient,
+        actor_account: Some(account.id),
+        decision_maker: None,
+        reason: None,
+    }
+}
+
+fn section_labels(scope: &Scope) -> Vec<String> {
+    scope
+        .sections()
+        .into_iter()
+        .map(|s| s.label().to_owned())
+        .collect()
+}
+
+fn label_names(scope: &Scope) -> Vec<String> {
+    GRANTABLE_LABELS
+        .iter()
+        .filter(|(label, _)| scope.labels.iter().any(|l| l == label))
+        .map(|(_, name)| (*name).to_owned())
+        .collect()
+}
+
+/// A grant as pages show it. `name` is the other person's.
+fn grant_view(
+    state: &AppState,
+    record: &GrantRecord,
+    name: String,
+    now: DateTime<Utc>,
+) -> GrantView {
+    let grant = &record.grant;
+    let decision = rules::decide_grant(grant, &state.proxy.age_rules, now);
+    let patient_name = record.patient_name.display_or("the patient");
+    let notice = rules::age_notice(grant, &state.proxy.age_rules, now.date_naive()).map(|n| match n {
+        AgeNotice::ReviewDue { by } => format!(
+            "Access for a child aged {} to {} is reviewed. The service desk will review this access by {}.",
+            state.proxy.age_rules.review_from_age,
+            state.proxy.age_rules.review_by_age,
+            format::date(day_start(by))
+        ),
+        AgeNotice::SuspendsSoon { on } => format!(
+            "{patient_name} turns {} on {}. This access will be paused then, unless {patient_name} agrees to it continuing.",
+            state.proxy.age_rules.suspend_at_age,
+            format::date(day_start(on))
+        ),
+        AgeNotice::SuspendedAtAge { on } => format!(
+            "This access was paused on {}, when {patient_name} turned {}. It can continue only if {patient_name} agrees.",
+            format::date(day_start(on)),
+            state.proxy.age_rules.suspend_at_age
+        ),
+    });
+    GrantView {
+        public_id: grant.public_id.clone(),
+        name,
+        relationship: record.relationship.clone(),
+        basis: grant.basis.label().to_owned(),
+        sections: section_labels(&grant.scope),
+        labels: label_names(&grant.scope),
+        from: format::date(grant.starts_at),
+        until: grant.ends_at.map(format::date),
+        status: decision.status.label().to_owned(),
+        in_force: decision.is_in_force(),
+        is_revoked: decision.status == GrantStatus::Revoked,
+        is_suspended_by_decision: grant.state == GrantState::Suspended,
+        patient_controls: grant.basis == ProxyBasisKind::Consent,
+        awaits_young_persons_consent: matches!(
+            decision.reason,
+            rules::GrantReason::ChildReachedAge { .. }
+        ) && grant.state != GrantState::Revoked,
+        last_used: grant.last_used_at.map(format::date),
+        notice,
+        scope: grant.scope.clone(),
+        ends_on: grant
+            .ends_at
+            .map(|at| at.date_naive().format("%Y-%m-%d").to_string()),
+    }
+}
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+/// "People who can see your record": the patient's grants and invitations.
+pub async fn people(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+) -> Result<PeopleView, AppError> {
+    let (_, patient) = verified_patient(signed_in)?;
+    let now = state.clock.now();
+    let grants = state.storage.grants_for_patient(patient).await?;
+    let invitations = state.storage.list_invitations(patient).await?;
+    Ok(PeopleView {
+        grants: grants
+            .iter()
+            .map(|g| grant_view(state, g, g.proxy_name.display_or("Someone"), now))
+            .collect(),
+        invitations: invitations
+            .iter()
+            .map(|i| invitation_view(i, now))
+            .collect(),
+    })
+}
+
+fn invitation_view(invitation: &StoredInvitation, now: DateTime<Utc>) -> InvitationView {
+    let rule = &invitation.invitation;
+    let expired = rule.state == InvitationState::Pending && now >= rule.expires_at;
+    let status = match rule.state {
+        InvitationState::Pending if expired => "Expired",
+        InvitationState::Pending => "Waiting to be accepted",
+        InvitationState::Accepted => "Accepted",
+        InvitationState::Withdrawn => "Withdrawn",
+    };
+    InvitationView {
+        public_id: invitation.public_id.clone(),
+        name: format!("{} {}", rule.given_name, rule.family_name),
+        relationship: invitation.relationship.clone(),
+        sent: format::date(invitation.created_at),
+        expires: format::date(rule.expires_at),
+        status: status.to_owned(),
+        is_pending: rule.state == InvitationState::Pending && !expired,
+    }
+}
+
+/// One grant on the patient's record, with its history.
+pub async fn grant_detail(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    public_id: &str,
+) -> Result<GrantDetail, AppError> {
+    let (_, patient) = verified_patient(signed_in)?;
+    let record = patient_grant(state, patient, public_id).await?;
+    let now = state.clock.now();
+    let history = state
+        .storage
+        .grant_history(record.grant.id)
+        .await?
+        .into_iter()
+        .map(|event| HistoryLine {
+            at: format::date_and_time(event.at),
+            what: history_wording(&event.event).to_owned(),
+            by: match event.actor_kind {
+                ActorKind::Patient => "You".to_owned(),
+                ActorKind::Proxy => record.proxy_name.display_or("They"),
+                ActorKind::Staff => event
+                    .decision_maker
+                    .clone()
+                    .unwrap_or_else(|| "The service desk".to_owned()),
+                _ => "The portal".to_owned(),
+            },
+            reason: event.reason,
+        })
+        .collect();
+    Ok(GrantDetail {
+        grant: grant_view(state, &record, record.proxy_name.display_or("Someone"), now),
+        history,
+    })
+}
+
+fn history_wording(event: &str) -> &'static str {
+    match event {
+        "accepted" => "Invitation accepted: access started",
+        "granted" => "Access granted by the service desk",
+        "changed" => "What they can see was changed",
+        "suspended" => "Access paused",
+        "resumed" => "Access resumed",
+        "revoked" => "Access stopped",
+        "consented" => "Agreed to access continuing",
+        _ => "Changed",
+    }
+}
+
+/// A grant on this patient's record, or "not found" (never someone else's).
+async fn patient_grant(
+    state: &AppState,
+    patient: PatientId,
+    public_id: &str,
+) -> Result<GrantRecord, AppError> {
+    state
+        .storage
+        .find_grant(public_id)
+        .await?
+        .filter(|g| g.grant.patient == patient)
+        .ok_or(AppError::NotFound)
+}
+
+/// A one-time invitation code: 12 characters from an alphabet without look-alikes
+/// (about 60 bits), shown as three groups of four.
+fn new_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    let chars: Vec<char> = (0..12)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The code as typed, made comparable: case and separators do not matter.
+fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+fn code_hash(code: &str) -> String {
+    hex::encode(Sha256::digest(normalise_code(code).as_bytes()))
+}
+
+/// A form's answers.
+pub type Answers = BTreeMap<String, String>;
+
+fn answer<'a>(answers: &'a Answers, field: &str) -> &'a str {
+    answers.get(field).map(|v| v.trim()).unwrap_or_default()
+}
+
+/// A date entered as day, month and year fields (`<prefix>-day`, …), as the design
+/// system's date input asks for it. `Ok(None)` when all three are empty.
+fn date_answer(
+    answers: &Answers,
+    prefix: &str,
+    what: &str,
+) -> Result<Option<NaiveDate>, FieldProblem> {
+    let part = |p: &str| answer(answers, &format!("{prefix}-{p}"));
+    let (day, month, year) = (part("day"), part("month"), part("year"));
+    if day.is_empty() && month.is_empty() && year.is_empty() {
+        return Ok(None);
+    }
+    let field = format!("{prefix}-day");
+    let real = || FieldProblem::new(&field, &format!("{what} must be a real date"));
+    let (Ok(d), Ok(m), Ok(y)) = (
+        day.parse::<u32>(),
+        month.parse::<u32>(),
+        year.parse::<i32>(),
+    ) else {
+        return Err(real());
+    };
+    if !(1900..=2200).contains(&y) {
+        return Err(FieldProblem::new(
+            &field,
+            &format!("{what} must include a year with 4 numbers"),
+        ));
+    }
+    NaiveDate::from_ymd_opt(y, m, d).map(Some).ok_or_else(real)
+}
+
+/// The scope a form's checkboxes ask for.
+fn scope_answer(answers: &Answers) -> Scope {
+    let ticked = |field: &str| answers.contains_key(field);
+    Scope {
+        appointments: ticked("appointments"),
+        letters: ticked("letters"),
+        results: ticked("results"),
+        labels: GRANTABLE_LABELS
+            .iter()
+            .filter(|(label, _)| ticked(&format!("label-{label}")))
+            .map(|(label, _)| (*label).to_owned())
+            .collect(),
+    }
+    .normalised()
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+        && email.len() <= 254
+}
+
+/// The patient invites someone: checks the answers, stores the invitation with a hash
+/// of a new one-time code, and answers the code (shown once) to pass on.
+pub async fn invite(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    answers: &Answers,
+) -> Result<FormOutcome, AppError> {
+    let (account, patient) = verified_patient(signed_in)?;
+    let now = state.clock.now();
+    let mut problems = Vec::new();
+    let given_name = answer(answers, "given-name");
+    let family_name = answer(answers, "family-name");
+    let relationship = answer(answers, "relationship");
+    let email = answer(answers, "email");
+    if given_name.is_empty() {
+        problems.push(FieldProblem::new("given-name", "Enter their first name"));
+    } else if given_name.chars().count() > 100 {
+        problems.push(FieldProblem::new(
+            "given-name",
+            "First name must be 100 characters or fewer",
+        ));
+    }
+    if family_name.is_empty() {
+        problems.push(FieldProblem::new("family-name", "Enter their last name"));
+    } else if family_name.chars().count() > 100 {
+        problems.push(FieldProblem::new(
+            "family-name",
+            "Last name must be 100 characters or fewer",
+        ));
+    }
+    let birth_date = match date_answer(answers, "birth-date", "Date of birth") {
+        Ok(Some(date)) if date >= now.date_naive() => {
+            problems.push(FieldProblem::new(
+                "birth-date-day",
+                "Date of birth must be in the past",
+            ));
+            None
+        }
+        Ok(Some(date)) => Some(date),
+        Ok(None) => {
+            problems.push(FieldProblem::new(
+                "birth-date-day",
+                "Enter their date of birth",
+            ));
+            None
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    if relationship.is_empty() {
+        problems.push(FieldProblem::new(
+            "relationship",
+            "Enter how they are related to you, for example daughter or friend",
+        ));
+    } else if relationship.chars().count() > 60 {
+        problems.push(FieldProblem::new(
+            "relationship",
+            "Relationship must be 60 characters or fewer",
+        ));
+    }
+    if !email.is_empty() && !is_plausible_email(email) {
+        problems.push(FieldProblem::new(
+            "email",
+            "Enter an email address in the correct format, like name@example.com",
+        ));
+    }
+    let scope = scope_answer(answers);
+    if scope.is_empty() {
+        problems.push(FieldProblem::new(
+            "appointments",
+            "Select at least one part of your record they can see",
+        ));
+    }
+    let ends_at = match date_answer(answers, "ends-on", "End date") {
+        Ok(Some(date)) if date <= now.date_naive() => {
+            problems.push(FieldProblem::new(
+                "ends-on-day",
+                "End date must be in the future",
+            ));
+            None
+        }
+        Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    let Some(birth_date) = birth_date.filter(|_| problems.is_empty()) else {
+        return Err(AppError::Invalid { problems });
+    };
+    let code = new_code();
+    let expires_at = rules::invitation_expires_at(now, state.proxy.invitation_days);
+    state
+        .storage
+        .create_invitation(
+            NewInvitation {
+                patient,
+                invited_by: account.id,
+                given_name: given_name.to_owned(),
+                family_name: family_name.to_owned(),
+                birth_date,
+                relationship: relationship.to_owned(),
+                email: (!email.is_empty()).then(|| email.to_owned()),
+                code_hash: code_hash(&code),
+                scope,
+                ends_at,
+                created_at: now,
+                expires_at,
+            },
+            patient_audit(account, patient, now, action::PROXY_INVITED, String::new()),
+        )
+        .await?;
+    Ok(FormOutcome::InvitationCreated {
+        code,
+        name: format!("{given_name} {family_name}"),
+        expires_on: format::date(expires_at),
+    })
+}
+
+/// The patient withdraws a pending invitation of theirs.
+pub async fn withdraw_invitation(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    public_id: &str,
+) -> Result<(), AppError> {
+    let (account, patient) = verified_patient(signed_in)?;
+    let now = state.clock.now();
+    let audit = patient_audit(
+        account,
+        patient,
+        now,
+        action::PROXY_INVITATION_WITHDRAWN,
+        format!("invitation:{public_id}"),
+    );
+    match state
+        .storage
+        .withdraw_invitation(patient, public_id, now, audit)
+        .await
+    {
+        Err(StorageError::NotFound) => Err(AppError::NotFound),
+        other => Ok(other?),
+    }
+}
+
+/// What the patient may do to a grant from its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientGrantAction {
+    Change,
+    Suspend,
+    Resume,
+    Revoke,
+    /// A young person agrees to a parent's access continuing: it becomes a grant made
+    /// with their consent, which they control.
+    Consent,
+}
+
+impl PatientGrantAction {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "change" => Some(Self::Change),
+            "suspend" => Some(Self::Suspend),
+            "resume" => Some(Self::Resume),
+            "revoke" => Some(Self::Revoke),
+            "consent" => Some(Self::Consent),
+            _ => None,
+        }
+    }
+}
+
+/// The patient changes, suspends, resumes or revokes a grant made with their consent,
+/// or agrees to a parent's access continuing.
+pub async fn change_grant_as_patient(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    public_id: &str,
+    answers: &Answers,
+) -> Result<(), AppError> {
+    let (account, patient) = verified_patient(signed_in)?;
+    let record = patient_grant(state, patient, public_id).await?;
+    let now = state.clock.now();
+    let grant = &record.grant;
+    let action = PatientGrantAction::parse(answer(answers, "action")).ok_or(AppError::Request)?;
+    let view = grant_view(state, &record, String::new(), now);
+    let allowed = match action {
+        PatientGrantAction::Consent => view.awaits_young_persons_consent,
+        _ => grant.basis == ProxyBasisKind::Consent && !view.is_revoked,
+    };
+    if !allowed {
+        return Err(AppError::NotFound);
+    }
+    let (state_after, basis, scope, ends_at, event, audit_action) = match action {
+        PatientGrantAction::Change => {
+            let scope = scope_answer(answers);
+            let mut problems = Vec::new();
+            if scope.is_empty() {
+                problems.push(FieldProblem::new(
+                    "appointments",
+                    "Select at least one part of your record they can see, or stop their access instead",
+                ));
+            }
+            let ends_at = match date_answer(answers, "ends-on", "End date") {
+                Ok(Some(date)) if date <= now.date_naive() => {
+                    problems.push(FieldProblem::new(
+                        "ends-on-day",
+                        "End date must be in the future",
+                    ));
+                    None
+                }
+                Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
+                Err(problem) => {
+                    problems.push(problem);
+                    None
+                }
+            };
+            if !problems.is_empty() {
+                return Err(AppError::Invalid { problems });
+            }
+            (
+                grant.state,
+                grant.basis,
+                scope,
+                ends_at,
+                "changed",
+                action::PROXY_GRANT_CHANGED,
+            )
+        }
+        PatientGrantAction::Suspend => (
+            GrantState::Suspended,
+            grant.basis,
+            grant.scope.clone(),
+            grant.ends_at,
+            "suspended",
+            action::PROXY_GRANT_SUSPENDED,
+        ),
+        PatientGrantAction::Resume => (
+            GrantState::Active,
+            grant.basis,
+            grant.scope.clone(),
+            grant.ends_at,
+            "resumed",
+            action::PROXY_GRANT_RESUMED,
+        ),
+        PatientGrantAction::Revoke => (
+            GrantState::Revoked,
+            grant.basis,
+            grant.scope.clone(),
+            grant.ends_at,
+            "revoked",
+            action::PROXY_GRANT_REVOKED,
+        ),
+        PatientGrantAction::Consent => (
+            GrantState::Active,
+            ProxyBasisKind::Consent,
+            grant.scope.clone(),
+            grant.ends_at,
+            "consented",
+            action::PROXY_GRANT_CONSENTED,
+        ),
+    };
+    let change = GrantChange {
+        grant: grant.id,
+        state: state_after,
+        basis,
+        scope,
+        ends_at,
+        at: now,
+        event,
+        by: by_patient(account),
+        audit: patient_audit(
+            account,
+            patient,
+            now,
+            audit_action,
+            format!("grant:{}", grant.public_id),
+        ),
+    };
+    match state.storage.change_grant(change).await {
+        Err(StorageError::Conflict(_)) => Err(AppError::NotFound),
+        other => other.map(|_| ()).map_err(AppError::from),
+    }
+}
+
+/// The invitee as their own NHS login proved them.
+fn invitee_of(account: &Account) -> Invitee {
+    Invitee {
+        given_name: account.given_name.clone(),
+        family_name: account.family_name.clone(),
+        birth_date: account
+            .birth_date
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        own_record: account.patient_id,
+    }
+}
+
+/// The one answer for a code that is wrong, or an invitation for someone else.
+fn no_such_invitation() -> AppError {
+    AppError::Invalid {
+        problems: vec![FieldProblem::new(
+            "code",
+            "We could not find an invitation for you with that code. Check the code with the person who invited you",
+        )],
+    }
+}
+
+fn refusal_problem(refusal: InvitationRefusal) -> AppError {
+    let message = match refusal {
+        InvitationRefusal::DetailsDoNotMatch | InvitationRefusal::OwnRecord => {
+            return no_such_invitation();
+        }
+        InvitationRefusal::Expired => {
+            "This invitation has expired. Ask the person who invited you to send a new one"
+        }
+        InvitationRefusal::Withdrawn => "This invitation was withdrawn",
+        InvitationRefusal::AlreadyAccepted => "This invitation has already been accepted",
+    };
+    AppError::Invalid {
+        problems: vec![FieldProblem::new("code", message)],
+    }
+}
+
+/// Finds the invitation a code belongs to and checks it is for the signed-in person.
+async fn checked_invitation(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    code: &str,
+) -> Result<(StoredInvitation, String), AppError> {
+    let (account, _) = verified_patient(signed_in)?;
+    let normalised = normalise_code(code);
+    if normalised.is_empty() {
+        return Err(AppError::Invalid {
+            problems: vec![FieldProblem::new(
+                "code",
+                "Enter the code from the person who invited you",
+            )],
+        });
+    }
+    let hash = code_hash(&normalised);
+    let invitation = state
+        .storage
+        .find_invitation_by_code(&hash)
+        .await?
+        .ok_or_else(no_such_invitation)?;
+    rules::check_acceptance(
+        &invitation.invitation,
+        &invitee_of(account),
+        state.clock.now(),
+    )
+    .map_err(refusal_problem)?;
+    Ok((invitation, hash))
+}
+
+/// The invitation behind a code, for the invitee to check before accepting.
+pub async fn find_invitation(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    code: &str,
+) -> Result<FormOutcome, AppError> {
+    let (invitation, _) = checked_invitation(state, signed_in, code).await?;
+    Ok(FormOutcome::InvitationFound {
+        code: normalise_code(code),
+        patient_name: invitation
+            .patient_name
+            .display_or("The person who invited you"),
+        relationship: invitation.relationship.clone(),
+        sections: section_labels(&invitation.scope),
+        until: invitation.ends_at.map(format::date),
+    })
+}
+
+/// The invitee accepts: the grant starts now, with the scope and end date the patient
+/// chose.
+pub async fn accept_invitation(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    code: &str,
+) -> Result<GrantRecord, AppError> {
+    let (invitation, hash) = checked_invitation(state, signed_in, code).await?;
+    let (account, _) = verified_patient(signed_in)?;
+    let now = state.clock.now();
+    let patient = invitation.invitation.patient;
+    let grant = NewGrant {
+        patient,
+        proxy: account.id,
+        basis: ProxyBasisKind::Consent,
+        relationship: invitation.relationship.clone(),
+        scope: invitation.scope.clone(),
+        starts_at: now,
+        ends_at: invitation.ends_at,
+        evidence_reference: None,
+    };
+    let by = GrantDecisionBy {
+        actor_kind: ActorKind::Proxy,
+        actor_account: Some(account.id),
+        decision_maker: None,
+        reason: None,
+    };
+    let audit = NewAuditEvent {
+        actor_account: Some(account.id),
+        patient: Some(patient),
+        reason: Some("consent".to_owned()),
+        ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_INVITATION_ACCEPTED)
+    };
+    match state
+        .storage
+        .accept_invitation(&hash, grant, by, now, audit)
+        .await
+    {
+        Err(StorageError::Conflict(_)) => Err(AppError::Invalid {
+            problems: vec![FieldProblem::new(
+                "code",
+                "You already have access to this person's record, or this invitation has already been used",
+            )],
+        }),
+        other => Ok(other?),
+    }
+}
+
+/// Whose records the signed-in person can open.
+pub async fn choices(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+) -> Result<ChoicesView, AppError> {
+    let (account, _) = verified_patient(signed_in)?;
+    let now = state.clock.now();
+    let grants = state.storage.grants_for_proxy(account.id).await?;
+    Ok(ChoicesView {
+        own_record: account.patient_id.is_some(),
+        acting_for: signed_in
+            .and_then(|s| s.acting_for.as_ref())
+            .map(|g| g.patient_name.display_or("someone")),
+        grants: grants
+            .iter()
+            .filter(|g| g.grant.state != GrantState::Revoked)
+            .map(|g| grant_view(state, g, g.patient_name.display_or("Someone"), now))
+            .collect(),
+    })
+}
+
+/// Opens a record: `own` for the person's own, or one of their grants in force.
+pub async fn choose(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    choice: &str,
+) -> Result<(), AppError> {
+    let (account, _) = verified_patient(signed_in)?;
+    let session = signed_in
+        .map(|s| s.session_hash.as_str())
+        .unwrap_or_default();
+    let grant = if choice == "own" {
+        None
+    } else {
+        let record = state
+            .storage
+            .find_grant(choice)
+            .await?
+            .filter(|g| g.grant.proxy == account.id)
+            .ok_or(AppError::NotFound)?;
+        let decision =
+            rules::decide_grant(&record.grant, &state.proxy.age_rules, state.clock.now());
+        if !decision.is_in_force() {
+            return Err(AppError::ProxyAccessEnded);
+        }
+        Some(record.grant.id)
+    };
+    state.storage.set_acting_for(session, grant).await?;
+    Ok(())
+}
+
+/// The sections a grant opens, for pages that say what the proxy can see.
+pub fn sections_of(record: &GrantRecord) -> Vec<Section> {
+    record.grant.scope.sections()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn codes_are_three_groups_of_four_and_typed_any_way() {
+        let code = new_code();
+        assert_eq!(code.len(), 14);
+        assert_eq!(code.split('-').count(), 3);
+        assert_eq!(
+            code_hash(&code),
+            code_hash(&code.to_lowercase().replace('-', " "))
+        );
+        assert_ne!(code_hash(&code), code_hash(&new_code()));
+    }
+
+    #[test]
+    fn dates_are_entered_as_day_month_and_year() {
+        let answers: Answers = [("d-day", "29"), ("d-month", "2"), ("d-year", "2023")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert!(date_answer(&answers, "d", "Date").is_err());
+        let mut good = answers.clone();
+        good.insert("d-year".into(), "2024".into());
+        assert_eq!(
+            date_answer(&good, "d", "Date").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        assert_eq!(date_answer(&Answers::new(), "d", "Date").unwrap(), None);
+    }
+}

@@ -1,0 +1,222 @@
+//! The form posts of the portal's pages: each form posts to its own page's address, and
+//! its handler here calls the area's service (`app::server::proxy`, …) and then either
+//! redirects (303, so that reloading never posts twice) or renders the same page again
+//! with the answers and their problems in a [`FormState`], so that nothing typed is lost.
+//! The CSRF token and same-origin check are the session layer's, before any handler.
+//!
+//! Handlers are thin: parse the form, one service call, one response.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{Extension, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use leptos::prelude::provide_context;
+
+use app::components::forms::{FormOutcome, FormState};
+use app::error::AppError;
+use app::server::{AppState, Viewer, proxy as proxy_service};
+
+type Answers = BTreeMap<String, String>;
+
+/// The form routes, merged into the app's router (the same addresses as the pages).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account/people/invite", post(invite))
+        .route(
+            "/account/people/invitations/{id}/withdraw",
+            post(withdraw_invitation),
+        )
+        .route("/account/people/{id}", post(change_grant))
+        .route("/proxy/accept", post(accept))
+        .route("/proxy/choose", post(choose))
+}
+
+/// The form's answers, without the CSRF token (it has done its work in the layer).
+async fn answers(request: Request) -> Result<(axum::http::request::Parts, Answers), Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+    let mut answers: Answers = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| StatusCode::BAD_REQUEST.into_response())?;
+    answers.remove("csrf_token");
+    Ok((parts, answers))
+}
+
+/// Renders the page at the request's address again, with `form` in context.
+async fn render_again(
+    state: AppState,
+    parts: axum::http::request::Parts,
+    form: FormState,
+    status: StatusCode,
+) -> Response {
+    let options = state.leptos_options.clone();
+    let handler = leptos_axum::render_app_async_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(form.clone());
+        },
+        move || app::shell(options.clone()),
+    );
+    let mut request = Request::from_parts(parts, axum::body::Body::empty());
+    *request.method_mut() = axum::http::Method::GET;
+    let mut response = handler(request).await;
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+/// The response to a service's answer: a redirect when it went through; the page again
+/// with the problems when answers need correcting; otherwise the page again, which
+/// shows the error (signed out, not found…) with its status.
+async fn respond(
+    state: AppState,
+    parts: axum::http::request::Parts,
+    form: &str,
+    answers: Answers,
+    result: Result<Redirect, AppError>,
+) -> Response {
+    match result {
+        Ok(redirect) => redirect.into_response(),
+        Err(AppError::Invalid { problems }) => {
+            let form = FormState {
+                form: form.to_owned(),
+                values: answers,
+                problems,
+                outcome: None,
+            };
+            render_again(state, parts, form, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::NotSignedIn) => Redirect::to("/auth/login").into_response(),
+        Err(error) => {
+            let status = error.status();
+            let message = error.to_string();
+            (status, problem_page(&message)).into_response()
+        }
+    }
+}
+
+/// A plain page for a form that cannot go ahead at all (not found, no access): the
+/// error's own safe wording, nothing internal.
+fn problem_page(message: &str) -> axum::response::Html<String> {
+    let message = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    axum::response::Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>There is a problem - Your health record</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/portal.css\"></head><body>\
+         <div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" id=\"maincontent\">\
+         <h1>There is a problem</h1><p>{message}</p>\
+         <p><a href=\"/\">Go to the home page</a></p></main></div></body></html>"
+    ))
+}
+
+/// Renders the page again showing what happened (a new invitation's code).
+async fn show_outcome(
+    state: AppState,
+    parts: axum::http::request::Parts,
+    form: &str,
+    outcome: FormOutcome,
+) -> Response {
+    let form = FormState {
+        form: form.to_owned(),
+        values: Answers::new(),
+        problems: Vec::new(),
+        outcome: Some(outcome),
+    };
+    render_again(state, parts, form, StatusCode::OK).await
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    match proxy_service::invite(&state, viewer.patient.as_ref(), &answers).await {
+        Ok(outcome) => show_outcome(state, parts, "invite", outcome).await,
+        Err(error) => respond(state, parts, "invite", answers, Err(error)).await,
+    }
+}
+
+async fn withdraw_invitation(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = proxy_service::withdraw_invitation(&state, viewer.patient.as_ref(), &id)
+        .await
+        .map(|()| Redirect::to("/account/people"));
+    respond(state, parts, "withdraw", answers, result).await
+}
+
+async fn change_grant(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result =
+        proxy_service::change_grant_as_patient(&state, viewer.patient.as_ref(), &id, &answers)
+            .await
+            .map(|()| Redirect::to(&format!("/account/people/{id}")));
+    respond(state, parts, "grant", answers, result).await
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let code = answers.get("code").cloned().unwrap_or_default();
+    let signed_in = viewer.patient.as_ref();
+    if answers.get("step").map(String::as_str) == Some("accept") {
+        let result = proxy_service::accept_invitation(&state, signed_in, &code)
+            .await
+            .map(|_| Redirect::to("/proxy/choose"));
+        return respond(state, parts, "accept", answers, result).await;
+    }
+    match proxy_service::find_invitation(&state, signed_in, &code).await {
+        Ok(outcome) => show_outcome(state, parts, "accept", outcome).await,
+        Err(error) => respond(state, parts, "accept", answers, Err(error)).await,
+    }
+}
+
+async fn choose(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let choice = answers.get("choice").cloned().unwrap_or_default();
+    let result = proxy_service::choose(&state, viewer.patient.as_ref(), &choice)
+        .await
+        .map(|()| Redirect::to("/record"));
+    respond(state, parts, "choose", answers, result).await
+}
