@@ -373,6 +373,15 @@ pub fn parse_release_rules(text: &str) -> Result<Vec<app::release::ReleaseRule>,
 }
 
 impl Config {
+    /// The issuer of the built-in NHS login simulator, when it is the identity provider.
+    /// The demo proxies are its people, so demo data makes their grants only then.
+    pub fn simulated_nhs_login_issuer(&self) -> Option<String> {
+        self.nhs_login
+            .as_ref()
+            .filter(|provider| provider.issuer.is_none())
+            .map(|_| format!("{}/simulator/nhs-login", self.public_url))
+    }
+
     /// Applies precedence: flags and environment, then the file, then defaults.
     pub fn resolve(args: SettingsArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {

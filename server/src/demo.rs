@@ -27,6 +27,10 @@ pub const OLIVER: &str = "9990001383";
 pub const GRACE: &str = "9990002754";
 pub const MOHAMMED: &str = "9990004129";
 pub const SOPHIE: &str = "9990005494";
+/// The demo proxies: Daniel is Oliver's father; Ngozi holds a health and welfare lasting
+/// power of attorney for her mother Grace.
+pub const DANIEL: &str = "9990006865";
+pub const NGOZI: &str = "9990007128";
 
 const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
 const NHS_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -53,10 +57,13 @@ pub struct DemoSummary {
 }
 
 /// Loads the demo data unless the database already has organisations (so running the
-/// demo twice changes nothing). Returns `None` when it skipped.
+/// demo twice changes nothing). Returns `None` when it skipped. With the NHS login
+/// simulator's issuer, the demo proxies' grants are made too (their accounts are the
+/// simulator's people, made ahead of their first sign-in).
 pub async fn seed_demo(
     storage: &dyn Storage,
     now: DateTime<Utc>,
+    simulated_nhs_login: Option<&str>,
 ) -> Result<Option<DemoSummary>, DemoError> {
     if !storage.list_organisations().await?.is_empty() {
         return Ok(None);
@@ -102,10 +109,127 @@ pub async fn seed_demo(
             .await?
             .len();
     }
+    if let Some(issuer) = simulated_nhs_login {
+        seed_demo_proxies(storage, issuer, now).await?;
+    }
     Ok(Some(DemoSummary {
         organisations: 3,
         items,
     }))
+}
+
+/// Daniel Hart's verified parental responsibility for Oliver (everything), and Ngozi
+/// Okafor's lasting power of attorney for Grace (appointments and letters only), as the
+/// service desk would have granted them.
+async fn seed_demo_proxies(
+    storage: &dyn Storage,
+    issuer: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DemoError> {
+    use app::audit::{ActorKind, NewAuditEvent, action};
+    use app::proxy::rules::{ProxyBasisKind, Scope};
+    use app::server::storage::{AccountRole, GrantDecisionBy, NewGrant, NewSignIn};
+
+    let desk = GrantDecisionBy {
+        actor_kind: ActorKind::Staff,
+        actor_account: None,
+        decision_maker: Some("Jordan Okoro, service desk (demo)".to_owned()),
+        reason: Some("Evidence checked (demo data).".to_owned()),
+    };
+    let grants = [
+        (
+            "daniel",
+            DANIEL,
+            "Daniel",
+            "Hart",
+            "1982-01-30",
+            OLIVER,
+            "father",
+            ProxyBasisKind::ParentalResponsibility,
+            Scope::all_sections(),
+            "Birth certificate seen (demo)",
+        ),
+        (
+            "ngozi",
+            NGOZI,
+            "Ngozi",
+            "Okafor",
+            "1968-07-14",
+            GRACE,
+            "daughter",
+            ProxyBasisKind::LastingPowerOfAttorney,
+            Scope {
+                appointments: true,
+                letters: true,
+                ..Scope::default()
+            },
+            "LPA registration M-7891-2345-6789 (demo)",
+        ),
+    ];
+    for (
+        id,
+        nhs_number,
+        given,
+        family,
+        born,
+        patient_number,
+        relationship,
+        basis,
+        scope,
+        evidence,
+    ) in grants
+    {
+        let parse = |n: &str| {
+            app::domain::NhsNumber::parse(n).map_err(|_| {
+                DemoError::Storage(app::server::storage::StorageError::Corrupt(
+                    "demo NHS number",
+                ))
+            })
+        };
+        let own = storage
+            .find_or_create_patient(&parse(nhs_number)?, now)
+            .await?;
+        let account = storage
+            .ensure_account(NewSignIn {
+                issuer: issuer.to_owned(),
+                subject: format!("simulated-{id}"),
+                role: AccountRole::Patient,
+                identity_level: Some("P9".to_owned()),
+                patient_id: Some(own.id),
+                given_name: Some(given.to_owned()),
+                family_name: Some(family.to_owned()),
+                birth_date: Some(born.to_owned()),
+                at: now,
+                request_id: None,
+            })
+            .await?;
+        let patient = storage
+            .find_or_create_patient(&parse(patient_number)?, now)
+            .await?;
+        storage
+            .create_grant(
+                NewGrant {
+                    patient: patient.id,
+                    proxy: account.id,
+                    basis,
+                    relationship: relationship.to_owned(),
+                    scope,
+                    starts_at: now - Duration::days(60),
+                    ends_at: None,
+                    evidence_reference: Some(evidence.to_owned()),
+                },
+                "granted",
+                desk.clone(),
+                now - Duration::days(60),
+                NewAuditEvent {
+                    patient: Some(patient.id),
+                    reason: Some(basis.code().to_owned()),
+                    ..NewAuditEvent::new(now, ActorKind::System, action::PROXY_GRANTED)
+                },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 async fn create(

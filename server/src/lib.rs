@@ -77,8 +77,10 @@ pub async fn prepare(
 ) -> Result<axum::Router, StartError> {
     release::sync_release_rules(storage.as_ref(), &config.release_rules, clock.now()).await?;
     privacy::apply_code_list(storage.as_ref(), &config.privacy_codes, clock.now()).await?;
+    let simulated_issuer = config.simulated_nhs_login_issuer();
     if config.demo
-        && let Some(summary) = demo::seed_demo(storage.as_ref(), clock.now()).await?
+        && let Some(summary) =
+            demo::seed_demo(storage.as_ref(), clock.now(), simulated_issuer.as_deref()).await?
     {
         tracing::info!(
             organisations = summary.organisations,

@@ -50,7 +50,8 @@ async fn seed_demo(config: &Config) -> Result<(), String> {
     let store = storage::connect(config.database_url.expose())
         .await
         .map_err(|e| e.to_string())?;
-    match server::demo::seed_demo(store.as_ref(), chrono::Utc::now())
+    let issuer = config.simulated_nhs_login_issuer();
+    match server::demo::seed_demo(store.as_ref(), chrono::Utc::now(), issuer.as_deref())
         .await
         .map_err(|e| e.to_string())?
     {

@@ -22,7 +22,10 @@ async fn the_demo_has_five_patients_three_kinds_of_source_and_every_kind_of_item
         .await
         .unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
-    let summary = demo::seed_demo(store.as_ref(), now).await.unwrap().unwrap();
+    let summary = demo::seed_demo(store.as_ref(), now, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(summary.organisations, 3);
 
     let kinds: HashSet<_> = store
@@ -167,7 +170,7 @@ async fn the_same_bundle_delivered_twice_changes_nothing_the_second_time() {
         .await
         .unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
-    demo::seed_demo(store.as_ref(), now).await.unwrap();
+    demo::seed_demo(store.as_ref(), now, None).await.unwrap();
     let lab = store.list_organisations().await.unwrap().remove(0);
     let bundle = r#"{"resourceType":"Bundle","type":"transaction","entry":[
       {"fullUrl":"urn:uuid:p1","resource":{"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9990000018"}]}},

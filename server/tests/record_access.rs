@@ -14,28 +14,8 @@ use app::audit::{ActorKind, action};
 use app::records::{ItemDetails, RecordKind};
 use app::server::storage::{RecordItem, Storage};
 use server::demo;
-use support::browser::{Browser, Page, absolute, hidden_fields};
-use support::{TestServer, spawn_demo};
-
-/// Signs a person in through the simulator and returns their browser.
-async fn signed_in(server: &TestServer, person: &str) -> Browser {
-    let mut browser = Browser::new(&server.url(""));
-    let start = browser.get(&server.url("/auth/login")).await;
-    let authorize_url = start.location();
-    let page = browser.get(&authorize_url).await;
-    let mut fields = hidden_fields(&page.body);
-    fields.push(("person".into(), person.into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let decision = browser
-        .post_form(&absolute(&authorize_url, "authorize"), &fields)
-        .await;
-    let hops = browser.follow(&decision.location()).await;
-    assert_eq!(hops[0].status, 303, "{person} signed in: {}", hops[0].body);
-    browser
-}
+use support::browser::{Browser, Page};
+use support::{TestServer, signed_in, spawn_demo};
 
 /// Every item of a patient's, read straight from storage (including the ones the
 /// portal never shows), for the markers the tests look for.
@@ -123,6 +103,13 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
     // A new server function must be added here, and to `record_paths` if it reads a
     // record, before this test passes.
     let public = ["/api/site_info", "/api/list_sources"];
+    // The proxy pages' reads: the signed-in person's own grants and invitations only,
+    // tested in `proxy_access.rs`.
+    let proxy = [
+        "/api/proxy/people",
+        "/api/proxy/grant",
+        "/api/proxy/choices",
+    ];
     let record = [
         "/api/record/summary",
         "/api/record/appointments",
@@ -136,7 +123,12 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         .map(|(path, _)| path)
         .collect();
     registered.sort_unstable();
-    let mut known: Vec<&str> = public.iter().chain(record.iter()).copied().collect();
+    let mut known: Vec<&str> = public
+        .iter()
+        .chain(record.iter())
+        .chain(proxy.iter())
+        .copied()
+        .collect();
     known.sort_unstable();
     assert_eq!(registered, known);
     for (_, method) in leptos::server_fn::axum::server_fn_paths() {

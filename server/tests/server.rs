@@ -148,7 +148,7 @@ async fn demo_data_loads_once_through_the_feed_path() {
     let server = spawn_with_demo(true).await;
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
     assert_eq!(
-        server::demo::seed_demo(server.storage.as_ref(), now)
+        server::demo::seed_demo(server.storage.as_ref(), now, None)
             .await
             .unwrap(),
         None,

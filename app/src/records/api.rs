@@ -9,6 +9,8 @@ use leptos::server_fn::codec::GetUrl;
 
 use super::view::*;
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::proxy::rules::Section;
 
 #[cfg(feature = "ssr")]
 use crate::{
@@ -139,6 +141,7 @@ pub async fn list_appointments(
             (false, true) => std::cmp::Ordering::Greater,
         });
         Ok(RecordList {
+            outside_grant: !reader.basis.allows_section(Section::Appointments),
             entries,
             filter,
             problems,
@@ -169,6 +172,7 @@ pub async fn list_letters(
             .filter(|l| parsed.admits(&l.provenance.source_ods_code, l.occurred_at))
             .collect();
         Ok(RecordList {
+            outside_grant: !reader.basis.allows_section(Section::Letters),
             entries,
             filter,
             problems,
@@ -230,6 +234,7 @@ pub async fn list_results(
             })
             .collect();
         Ok(RecordList {
+            outside_grant: !reader.basis.allows_section(Section::Results),
             entries,
             filter,
             problems,

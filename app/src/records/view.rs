@@ -284,6 +284,9 @@ pub struct FilterProblem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordList<T> {
     pub entries: Vec<T>,
+    /// The reader acts for the patient under a grant that does not open this section:
+    /// the page says so rather than look empty.
+    pub outside_grant: bool,
     pub filter: RecordFilter,
     pub problems: Vec<FilterProblem>,
     pub sources: Vec<SourceFreshness>,

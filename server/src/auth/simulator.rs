@@ -64,7 +64,14 @@ pub fn nhs_login_people(today: NaiveDate) -> Vec<SimulatedPerson> {
             "Daniel Hart",
             "Parent of Oliver (aged 9), identity verified (P9).",
             IdentityLevel::P9,
-            json!({ "nhs_number": "9990006865", "birthdate": "1982-01-30", "family_name": "Hart", "given_name": "Daniel", "email": "daniel.hart@example.com", "phone_number": "+447700900002" }),
+            json!({ "nhs_number": crate::demo::DANIEL, "birthdate": "1982-01-30", "family_name": "Hart", "given_name": "Daniel", "email": "daniel.hart@example.com", "phone_number": "+447700900002" }),
+        ),
+        person(
+            "ngozi",
+            "Ngozi Okafor",
+            "Daughter of Grace, with a health and welfare lasting power of attorney (P9).",
+            IdentityLevel::P9,
+            json!({ "nhs_number": crate::demo::NGOZI, "birthdate": "1968-07-14", "family_name": "Okafor", "given_name": "Ngozi", "email": "ngozi.okafor@example.com", "phone_number": "+447700900006" }),
         ),
         person(
             "priya",

@@ -220,3 +220,23 @@ pub async fn feed_answer(
     let answer = response.json().await.unwrap_or(serde_json::Value::Null);
     (status, location, answer)
 }
+
+/// Signs a person in through the simulator and returns their browser.
+pub async fn signed_in(server: &TestServer, person: &str) -> browser::Browser {
+    let mut browser = browser::Browser::new(&server.url(""));
+    let start = browser.get(&server.url("/auth/login")).await;
+    let authorize_url = start.location();
+    let page = browser.get(&authorize_url).await;
+    let mut fields = browser::hidden_fields(&page.body);
+    fields.push(("person".into(), person.into()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let decision = browser
+        .post_form(&browser::absolute(&authorize_url, "authorize"), &fields)
+        .await;
+    let hops = browser.follow(&decision.location()).await;
+    assert_eq!(hops[0].status, 303, "{person} signed in: {}", hops[0].body);
+    browser
+}

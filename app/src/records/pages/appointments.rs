@@ -82,7 +82,8 @@ pub fn AppointmentsPage() -> impl IntoView {
                 Ok(list) => {
                     let (upcoming, past): (Vec<_>, Vec<_>) = list.entries.into_iter().partition(|a| a.upcoming);
                     view! {
-                        <div class="nhsuk-grid-row">
+                        <OutsideGrantNote show=list.outside_grant what="appointments"/>
+                    <div class="nhsuk-grid-row">
                             <div class="nhsuk-grid-column-one-third">
                                 <FilterForm action="/record/appointments" filter=list.filter problems=list.problems
                                     sources=list.sources.clone() kinds=vec![("upcoming", "Upcoming"), ("past", "Past")] kind_label="Upcoming or past"/>

@@ -48,6 +48,7 @@ pub fn LettersPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading letters…"</p> }>
             {move || list.get().map(|result| match result {
                 Ok(list) => view! {
+                    <OutsideGrantNote show=list.outside_grant what="letters"/>
                     <div class="nhsuk-grid-row">
                         <div class="nhsuk-grid-column-one-third">
                             <FilterForm action="/record/letters" filter=list.filter problems=list.problems

@@ -50,6 +50,20 @@ pub(super) fn RecordNav(current: &'static str) -> impl IntoView {
     }
 }
 
+/// For someone acting for the patient under a grant that does not open this section: a
+/// note in place of a list that would look empty.
+#[component]
+pub(super) fn OutsideGrantNote(show: bool, what: &'static str) -> impl IntoView {
+    show.then(|| {
+        view! {
+            <div class="nhsuk-inset-text">
+                <span class="nhsuk-u-visually-hidden">"Information: "</span>
+                <p>{format!("Your access to this record does not include {what}. The person whose record it is, or our service desk, decides what you can see.")}</p>
+            </div>
+        }
+    })
+}
+
 /// "From Example Hospital. Received 3 November 2026."
 #[component]
 pub(super) fn ProvenanceLine(provenance: Provenance) -> impl IntoView {

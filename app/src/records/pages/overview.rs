@@ -57,9 +57,9 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
         {proxy_note}
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
-                <h2>"Your next appointments"</h2>
+                <h2>{if is_proxy { "Next appointments" } else { "Your next appointments" }}</h2>
                 {if summary.next_appointments.is_empty() {
-                    view! { <p>"You have no upcoming appointments."</p> }.into_any()
+                    view! { <p>{if is_proxy { "There are no upcoming appointments." } else { "You have no upcoming appointments." }}</p> }.into_any()
                 } else {
                     view! {
                         <ul class="nhsuk-list app-card-list">
@@ -67,7 +67,7 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
                         </ul>
                     }.into_any()
                 }}
-                <p><a href="/record/appointments">"See all your appointments"</a></p>
+                <p><a href="/record/appointments">{if is_proxy { "See all appointments" } else { "See all your appointments" }}</a></p>
 
                 <h2>{since}</h2>
                 {if summary.new_items.is_empty() {
@@ -98,7 +98,7 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
                 }}
             </div>
             <div class="nhsuk-grid-column-one-third">
-                <h2 class="nhsuk-heading-s">"Your record"</h2>
+                <h2 class="nhsuk-heading-s">{if is_proxy { "Their record" } else { "Your record" }}</h2>
                 <ul class="nhsuk-list">
                     <li><a href="/record/appointments">"Appointments"</a></li>
                     <li><a href="/record/letters">"Letters and documents"</a></li>

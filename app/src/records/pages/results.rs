@@ -260,6 +260,7 @@ pub fn ResultsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading test results…"</p> }>
             {move || list.get().map(|result| match result {
                 Ok(list) => view! {
+                    <OutsideGrantNote show=list.outside_grant what="test results"/>
                     <div class="nhsuk-grid-row">
                         <div class="nhsuk-grid-column-one-third">
                             <FilterForm action="/record/results" filter=list.filter problems=list.problems

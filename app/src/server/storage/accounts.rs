@@ -94,6 +94,11 @@ pub trait AccountStore: Send + Sync {
     /// records the sign-in (and its audit row).
     async fn record_sign_in(&self, sign_in: NewSignIn) -> Result<Account, StorageError>;
 
+    /// The account for an identity provider subject, created without a sign-in if new
+    /// (demo data: a proxy who holds a grant before they first sign in). Writes no
+    /// audit row: nobody signed in.
+    async fn ensure_account(&self, account: NewSignIn) -> Result<Account, StorageError>;
+
     async fn create_session(&self, session: NewSession) -> Result<(), StorageError>;
 
     /// The session with this id hash and the account it belongs to, if it exists

@@ -199,6 +199,32 @@ impl AccountStore for SqlStorage {
         Ok(account)
     }
 
+    async fn ensure_account(&self, account: NewSignIn) -> Result<Account, StorageError> {
+        let mut conn = self.write_one().await?;
+        // DO UPDATE (of nothing that changes) rather than DO NOTHING, so RETURNING gives
+        // the row either way.
+        let row: AccountRow = Query::new(
+            "INSERT INTO accounts (issuer, subject, role, identity_level, patient_id, \
+             created_at, given_name, family_name, birth_date) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (issuer, subject) DO UPDATE SET issuer = excluded.issuer \
+             RETURNING id, issuer, subject, role, identity_level, patient_id, created_at, \
+             last_sign_in_at, previous_sign_in_at, given_name, family_name, birth_date",
+        )
+        .bind(&account.issuer)
+        .bind(&account.subject)
+        .bind(account.role.code())
+        .bind(account.identity_level.as_deref())
+        .bind(account.patient_id.map(|p| p.0))
+        .bind(to_millis(account.at))
+        .bind(account.given_name.as_deref())
+        .bind(account.family_name.as_deref())
+        .bind(account.birth_date.as_deref())
+        .fetch_one(&mut conn)
+        .await?;
+        Account::try_from(row)
+    }
+
     async fn create_session(&self, session: NewSession) -> Result<(), StorageError> {
         let mut conn = self.write_one().await?;
         Query::new(

@@ -1,0 +1,558 @@
+//! Proxy access through the real server: a person acts for a patient only under a grant
+//! of their own, in force, and sees only what it opens, through every record page,
+//! server function and route; every proxy read is the proxy's own audited action; the
+//! patient invites, the invitee accepts with their own NHS login, and revoking ends the
+//! access at the next request.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use chrono::Duration;
+
+use app::audit::{ActorKind, NewAuditEvent, action};
+use app::domain::NhsNumber;
+use app::proxy::rules::{GrantState, ProxyBasisKind, Scope};
+use app::records::{ItemDetails, RecordKind};
+use app::server::Clock;
+use app::server::storage::{
+    GrantChange, GrantDecisionBy, GrantRecord, PatientId, RecordItem, Storage,
+};
+use server::demo;
+use support::browser::{Browser, Page, hidden_field};
+use support::{TestServer, signed_in, spawn_demo};
+
+async fn patient(storage: &dyn Storage, nhs_number: &str) -> PatientId {
+    storage
+        .find_patient_by_nhs_number(&NhsNumber::parse(nhs_number).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn items(storage: &dyn Storage, nhs_number: &str) -> Vec<RecordItem> {
+    support::stored_items(storage, patient(storage, nhs_number).await).await
+}
+
+/// Every record page, server function and route that names an item, for these items.
+fn paths_for(items: &[RecordItem]) -> Vec<(String, RecordKind)> {
+    let mut paths = Vec::new();
+    for item in items {
+        let id = &item.public_id;
+        match item.kind {
+            RecordKind::Document => {
+                paths.push((format!("/record/letters/{id}"), item.kind));
+                paths.push((format!("/api/record/letter?id={id}"), item.kind));
+                if let ItemDetails::Document { attachments, .. } = &item.details {
+                    for sha in attachments.iter().filter_map(|a| a.sha256.as_ref()) {
+                        paths.push((format!("/record/letters/{id}/attachments/{sha}"), item.kind));
+                    }
+                }
+            }
+            RecordKind::DiagnosticReport | RecordKind::Observation => {
+                paths.push((format!("/record/results/{id}"), item.kind));
+                paths.push((format!("/api/record/result?id={id}"), item.kind));
+            }
+            RecordKind::Appointment | RecordKind::Encounter => {}
+        }
+    }
+    paths
+}
+
+/// The pages and server functions that list the record (the result history is 404
+/// when no result with the code may be shown, so it is checked with the items).
+const LISTS: [&str; 8] = [
+    "/record",
+    "/record/appointments",
+    "/record/letters",
+    "/record/results",
+    "/api/record/summary",
+    "/api/record/appointments",
+    "/api/record/letters",
+    "/api/record/results",
+];
+
+/// Chooses whose record to read, as the "Whose record" page's form does.
+async fn choose(browser: &mut Browser, server: &TestServer, choice: &str) -> Page {
+    let page = browser.get(&server.url("/proxy/choose")).await;
+    let csrf = hidden_field(&page.body, "csrf_token").expect("a form with a CSRF token");
+    browser
+        .post_form(
+            &server.url("/proxy/choose"),
+            &[("csrf_token", &csrf), ("choice", choice)],
+        )
+        .await
+}
+
+/// The one grant the demo makes on a patient's record.
+async fn demo_grant(server: &TestServer, patient_nhs: &str) -> GrantRecord {
+    let patient = patient(server.storage.as_ref(), patient_nhs).await;
+    let mut grants = server.storage.grants_for_patient(patient).await.unwrap();
+    assert_eq!(grants.len(), 1, "the demo's grant");
+    grants.remove(0)
+}
+
+fn assert_no_ids(page: &Page, ids: &[String], who: &str, path: &str) {
+    for id in ids {
+        assert!(
+            !page.body.contains(id.as_str()),
+            "{who} reached item {id} through {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_parent_acts_for_their_child_with_a_banner_and_every_read_audited_as_theirs() {
+    let server = spawn_demo().await;
+    let oliver_items = items(server.storage.as_ref(), demo::OLIVER).await;
+    let amelia_ids: Vec<String> = items(server.storage.as_ref(), demo::AMELIA)
+        .await
+        .into_iter()
+        .map(|i| i.public_id)
+        .collect();
+    let grant = demo_grant(&server, demo::OLIVER).await;
+    let mut daniel = signed_in(&server, "daniel").await;
+
+    // His own record first: no banner.
+    let own = daniel.get(&server.url("/record")).await;
+    assert_eq!(own.status, 200);
+    assert!(!own.body.contains("Acting for"));
+    let choices = daniel.get(&server.url("/proxy/choose")).await;
+    assert!(choices.body.contains("Oliver Hart"), "{}", choices.body);
+
+    let chosen = choose(&mut daniel, &server, &grant.grant.public_id).await;
+    assert_eq!(
+        (chosen.status.as_u16(), chosen.location()),
+        (303, "/record".to_owned())
+    );
+    let home = daniel.get(&server.url("/record")).await;
+    assert_eq!(home.status, 200);
+    assert!(
+        home.body
+            .contains("Acting for <strong>Oliver Hart"),
+        "{}",
+        home.body
+    );
+    assert!(
+        home.body.contains("Oliver Hart&#x27;s record")
+            || home.body.contains("Oliver Hart's record")
+    );
+    for path in LISTS {
+        let page = daniel.get(&server.url(path)).await;
+        assert_eq!(page.status, 200, "daniel for oliver, {path}");
+        assert_no_ids(&page, &amelia_ids, "daniel acting for oliver", path);
+        if path.starts_with("/record") && !path.starts_with("/api") {
+            assert!(page.body.contains("Acting for"), "banner on {path}");
+        }
+    }
+    // Oliver's items are reachable; Amelia's, named by id, are not.
+    let shown = support::decided_for_patient(
+        server.storage.as_ref(),
+        patient(server.storage.as_ref(), demo::OLIVER).await,
+        server.clock.now(),
+    )
+    .await;
+    for (path, _) in paths_for(&oliver_items) {
+        let id = path.rsplit(['/', '=']).next().unwrap().to_owned();
+        let page = daniel.get(&server.url(&path)).await;
+        if shown.item(&id).is_some_and(|d| d.is_shown()) {
+            assert_eq!(page.status, 200, "{path}");
+        }
+    }
+    for (path, _) in paths_for(&items(server.storage.as_ref(), demo::AMELIA).await) {
+        let page = daniel.get(&server.url(&path)).await;
+        assert_eq!(page.status, 404, "another patient's item through {path}");
+    }
+
+    // Every read is Daniel's own action, on Oliver's record, under the grant.
+    let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    let trail = server.storage.list_audit_events(oliver, 200).await.unwrap();
+    let reads: Vec<_> = trail
+        .iter()
+        // (The test's own reads of the stored items are the system's.)
+        .filter(|e| e.action == action::RECORD_VIEWED && e.actor_kind != ActorKind::System)
+        .collect();
+    assert!(!reads.is_empty());
+    for read in reads {
+        assert_eq!(read.actor_kind, ActorKind::Proxy);
+        assert_eq!(read.actor_account, Some(grant.grant.proxy));
+        assert_eq!(
+            read.reason.as_deref(),
+            Some(format!("grant:{}", grant.grant.public_id).as_str())
+        );
+    }
+    // The grant's last use is now.
+    let used = server
+        .storage
+        .find_grant(&grant.grant.public_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.grant.last_used_at, Some(server.clock.now()));
+
+    // Switching back: his own record, no banner.
+    let back = choose(&mut daniel, &server, "own").await;
+    assert_eq!(back.status.as_u16(), 303);
+    let own = daniel.get(&server.url("/record")).await;
+    assert!(!own.body.contains("Acting for"));
+}
+
+#[tokio::test]
+async fn an_attorney_sees_only_the_sections_of_the_grant() {
+    let server = spawn_demo().await;
+    let grace_items = items(server.storage.as_ref(), demo::GRACE).await;
+    let grant = demo_grant(&server, demo::GRACE).await;
+    assert_eq!(grant.grant.basis, ProxyBasisKind::LastingPowerOfAttorney);
+    assert!(!grant.grant.scope.results);
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    assert_eq!(
+        choose(&mut ngozi, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+    let result_ids: Vec<String> = grace_items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                RecordKind::DiagnosticReport | RecordKind::Observation
+            )
+        })
+        .map(|i| i.public_id.clone())
+        .collect();
+    assert!(!result_ids.is_empty(), "Grace has results in the demo");
+    for path in LISTS {
+        let page = ngozi.get(&server.url(path)).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_no_ids(&page, &result_ids, "an attorney without results", path);
+    }
+    for (path, kind) in paths_for(&grace_items) {
+        let page = ngozi.get(&server.url(&path)).await;
+        if matches!(kind, RecordKind::DiagnosticReport | RecordKind::Observation) {
+            assert_eq!(
+                page.status, 404,
+                "a result outside the grant through {path}"
+            );
+        }
+    }
+    let results = ngozi.get(&server.url("/record/results")).await;
+    assert!(
+        results
+            .body
+            .contains("Your access to this record does not include test results")
+    );
+    // Another grant's id is not hers to choose.
+    let daniels = demo_grant(&server, demo::OLIVER).await;
+    let refused = choose(&mut ngozi, &server, &daniels.grant.public_id).await;
+    assert_eq!(refused.status.as_u16(), 404);
+    let still = ngozi.get(&server.url("/record")).await;
+    assert!(
+        still
+            .body
+            .contains("Acting for <strong>Grace Okafor")
+    );
+}
+
+/// The grant's states, each set after the proxy chose the record: only an active grant
+/// reads anything, and the next request after a change already obeys it.
+#[tokio::test]
+async fn only_a_grant_in_force_opens_anything_whatever_state_it_is_left_in() {
+    let server = spawn_demo().await;
+    let grant = demo_grant(&server, demo::OLIVER).await;
+    let oliver_ids: Vec<String> = items(server.storage.as_ref(), demo::OLIVER)
+        .await
+        .into_iter()
+        .map(|i| i.public_id)
+        .collect();
+    let mut daniel = signed_in(&server, "daniel").await;
+    assert_eq!(
+        choose(&mut daniel, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+    assert_eq!(daniel.get(&server.url("/record/results")).await.status, 200);
+
+    let set = |state: GrantState, ends_at| GrantChange {
+        grant: grant.grant.id,
+        state,
+        basis: grant.grant.basis,
+        scope: grant.grant.scope.clone(),
+        ends_at,
+        at: server.clock.now(),
+        event: "changed",
+        by: GrantDecisionBy {
+            actor_kind: ActorKind::Staff,
+            actor_account: None,
+            decision_maker: Some("test".into()),
+            reason: None,
+        },
+        audit: NewAuditEvent::new(
+            server.clock.now(),
+            ActorKind::Staff,
+            action::PROXY_GRANT_CHANGED,
+        ),
+    };
+    for (label, change) in [
+        ("suspended", set(GrantState::Suspended, None)),
+        (
+            "ended",
+            set(
+                GrantState::Active,
+                Some(server.clock.now() - Duration::days(1)),
+            ),
+        ),
+    ] {
+        server.storage.change_grant(change).await.unwrap();
+        for path in LISTS {
+            let page = daniel.get(&server.url(path)).await;
+            assert_eq!(page.status, 403, "{label} grant, {path}");
+            assert_no_ids(&page, &oliver_ids, label, path);
+        }
+        let again = choose(&mut daniel, &server, &grant.grant.public_id).await;
+        assert_eq!(again.status.as_u16(), 403, "{label}: cannot be chosen");
+    }
+    // Active again, then unused for five years: lapsed.
+    server
+        .storage
+        .change_grant(set(GrantState::Active, None))
+        .await
+        .unwrap();
+    assert_eq!(daniel.get(&server.url("/record/results")).await.status, 200);
+    // (His session has long ended by then: he signs in again and cannot open it.)
+    server.clock.advance(Duration::days(5 * 366));
+    let mut later = signed_in(&server, "daniel").await;
+    let lapsed = choose(&mut later, &server, &grant.grant.public_id).await;
+    assert_eq!(lapsed.status.as_u16(), 403, "lapsed");
+    server.clock.advance(-Duration::days(5 * 366));
+    // Revoked is final.
+    server
+        .storage
+        .change_grant(set(GrantState::Revoked, None))
+        .await
+        .unwrap();
+    for path in LISTS {
+        let page = daniel.get(&server.url(path)).await;
+        assert_eq!(page.status, 403, "revoked grant, {path}");
+        assert_no_ids(&page, &oliver_ids, "revoked", path);
+    }
+}
+
+/// Fills and posts a page's form, with its CSRF token.
+async fn post(
+    browser: &mut Browser,
+    server: &TestServer,
+    page_path: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    let page = browser.get(&server.url(page_path)).await;
+    let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
+    let mut all = vec![("csrf_token", csrf.as_str())];
+    all.extend_from_slice(fields);
+    browser.post_form(&server.url(action), &all).await
+}
+
+fn invitation_code(body: &str) -> String {
+    body.split("app-invitation-code\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the invitation code on the page")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_patient_invites_the_invitee_accepts_and_revoking_ends_it_at_once() {
+    let server = spawn_demo().await;
+    let amelia_items = items(server.storage.as_ref(), demo::AMELIA).await;
+    let mut amelia = signed_in(&server, "amelia").await;
+
+    // Bad answers: a clear error, and nothing typed is lost.
+    let bad = post(
+        &mut amelia,
+        &server,
+        "/account/people/invite",
+        "/account/people/invite",
+        &[
+            ("given-name", "Daniel"),
+            ("family-name", ""),
+            ("birth-date-day", "31"),
+            ("birth-date-month", "2"),
+            ("birth-date-year", "1982"),
+            ("relationship", "husband"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status.as_u16(), 422);
+    assert!(bad.body.contains("There is a problem"));
+    assert!(bad.body.contains("Enter their last name"));
+    assert!(bad.body.contains("Date of birth must be a real date"));
+    assert!(bad.body.contains("Select at least one part of your record"));
+    assert!(
+        bad.body.contains("value=\"Daniel\""),
+        "the typed name is kept"
+    );
+    assert!(bad.body.contains("value=\"husband\""));
+
+    // Letters only, for Daniel.
+    let created = post(
+        &mut amelia,
+        &server,
+        "/account/people/invite",
+        "/account/people/invite",
+        &[
+            ("given-name", "daniel"),
+            ("family-name", "HART"),
+            ("birth-date-day", "30"),
+            ("birth-date-month", "1"),
+            ("birth-date-year", "1982"),
+            ("relationship", "husband"),
+            ("letters", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(created.status.as_u16(), 200, "{}", created.body);
+    let code = invitation_code(&created.body);
+    let people = amelia.get(&server.url("/account/people")).await;
+    assert!(people.body.contains("Invitations waiting to be accepted"));
+    assert!(people.body.contains("daniel HART"));
+
+    // Someone else with the code: the same answer as a wrong code.
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    let wrong = post(
+        &mut ngozi,
+        &server,
+        "/proxy/accept",
+        "/proxy/accept",
+        &[("step", "find"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(wrong.status.as_u16(), 422);
+    assert!(
+        wrong
+            .body
+            .contains("We could not find an invitation for you with that code")
+    );
+    assert!(!wrong.body.contains("Amelia"));
+
+    // Daniel checks and accepts.
+    let mut daniel = signed_in(&server, "daniel").await;
+    let found = post(
+        &mut daniel,
+        &server,
+        "/proxy/accept",
+        "/proxy/accept",
+        &[("step", "find"), ("code", &code.to_lowercase())],
+    )
+    .await;
+    assert_eq!(found.status.as_u16(), 200, "{}", found.body);
+    assert!(
+        found
+            .body
+            .contains("Amelia Hart has invited you to see their record")
+    );
+    let accepted = post(
+        &mut daniel,
+        &server,
+        "/proxy/accept",
+        "/proxy/accept",
+        &[("step", "accept"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(
+        (accepted.status.as_u16(), accepted.location()),
+        (303, "/proxy/choose".to_owned())
+    );
+    let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let grant = server
+        .storage
+        .grants_for_patient(amelia_id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(grant.grant.basis, ProxyBasisKind::Consent);
+    assert_eq!(
+        grant.grant.scope,
+        Scope {
+            letters: true,
+            ..Scope::default()
+        }
+    );
+    // A second acceptance of the same code is refused.
+    let twice = post(
+        &mut daniel,
+        &server,
+        "/proxy/accept",
+        "/proxy/accept",
+        &[("step", "accept"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(twice.status.as_u16(), 422);
+
+    // Acting for Amelia: letters, and nothing else.
+    assert_eq!(
+        choose(&mut daniel, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+    let letters = daniel.get(&server.url("/record/letters")).await;
+    assert!(
+        letters
+            .body
+            .contains("Acting for <strong>Amelia Hart")
+    );
+    let results_ids: Vec<String> = amelia_items
+        .iter()
+        .filter(|i| i.kind != RecordKind::Document)
+        .map(|i| i.public_id.clone())
+        .collect();
+    for path in LISTS {
+        let page = daniel.get(&server.url(path)).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert_no_ids(&page, &results_ids, "a letters-only proxy", path);
+    }
+
+    // Amelia sees him, with when he last looked, and stops his access.
+    let people = amelia.get(&server.url("/account/people")).await;
+    assert!(people.body.contains("Daniel Hart"), "{}", people.body);
+    let grant_path = format!("/account/people/{}", grant.grant.public_id);
+    let page = amelia.get(&server.url(&grant_path)).await;
+    assert!(page.body.contains("Invitation accepted"));
+    let revoked = post(
+        &mut amelia,
+        &server,
+        &grant_path,
+        &grant_path,
+        &[("action", "revoke")],
+    )
+    .await;
+    assert_eq!(revoked.status.as_u16(), 303);
+    for path in LISTS {
+        let page = daniel.get(&server.url(path)).await;
+        assert_eq!(page.status, 403, "after revoking, {path}");
+        assert_no_ids(
+            &page,
+            &amelia_items
+                .iter()
+                .map(|i| i.public_id.clone())
+                .collect::<Vec<_>>(),
+            "revoked",
+            path,
+        );
+    }
+    // And Daniel cannot change Amelia's grants himself.
+    let meddling = post(
+        &mut daniel,
+        &server,
+        "/proxy/choose",
+        &grant_path,
+        &[("action", "resume")],
+    )
+    .await;
+    assert_eq!(meddling.status.as_u16(), 404);
+}
