@@ -89,6 +89,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("account"), StaticSegment("people"), ParamSegment("id")) view=crate::proxy::pages::GrantPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("proxy"), StaticSegment("accept")) view=crate::proxy::pages::AcceptPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("proxy"), StaticSegment("choose")) view=crate::proxy::pages::ChoosePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("proxy"), StaticSegment("apply")) view=crate::proxy::pages::ApplyPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("proxy-applications")) view=crate::proxy::pages::DeskApplicationsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("proxy-applications"), ParamSegment("id")) view=crate::proxy::pages::DeskApplicationPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("about") view=AboutPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("privacy") view=PrivacyPage ssr=SsrMode::Async/>

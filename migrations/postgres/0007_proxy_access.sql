@@ -91,6 +91,9 @@ CREATE TABLE proxy_applications (
     decided_by_account_id  BIGINT REFERENCES accounts (id),
     decision_maker         TEXT,
     reason                 TEXT,
+    -- What the applicant is told of a refusal: a code from a fixed list, so that
+    -- nothing about the patient reaches them.
+    refusal                TEXT,
     grant_id               BIGINT REFERENCES proxy_grants (id)
 );
 CREATE INDEX proxy_applications_by_state ON proxy_applications (state, created_at);

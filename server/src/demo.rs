@@ -179,15 +179,8 @@ async fn seed_demo_proxies(
         evidence,
     ) in grants
     {
-        let parse = |n: &str| {
-            app::domain::NhsNumber::parse(n).map_err(|_| {
-                DemoError::Storage(app::server::storage::StorageError::Corrupt(
-                    "demo NHS number",
-                ))
-            })
-        };
         let own = storage
-            .find_or_create_patient(&parse(nhs_number)?, now)
+            .find_or_create_patient(&parse_number(nhs_number)?, now)
             .await?;
         let account = storage
             .ensure_account(NewSignIn {
@@ -204,7 +197,7 @@ async fn seed_demo_proxies(
             })
             .await?;
         let patient = storage
-            .find_or_create_patient(&parse(patient_number)?, now)
+            .find_or_create_patient(&parse_number(patient_number)?, now)
             .await?;
         storage
             .create_grant(
@@ -229,7 +222,57 @@ async fn seed_demo_proxies(
             )
             .await?;
     }
+    // Amelia, Oliver's mother, has applied for parental responsibility: her application
+    // waits in the service desk's queue.
+    let amelia = storage
+        .find_or_create_patient(&parse_number(AMELIA)?, now)
+        .await?;
+    let amelia_account = storage
+        .ensure_account(NewSignIn {
+            issuer: issuer.to_owned(),
+            subject: "simulated-amelia".to_owned(),
+            role: AccountRole::Patient,
+            identity_level: Some("P9".to_owned()),
+            patient_id: Some(amelia.id),
+            given_name: Some("Amelia".to_owned()),
+            family_name: Some("Hart".to_owned()),
+            birth_date: Some("1984-06-12".to_owned()),
+            at: now,
+            request_id: None,
+        })
+        .await?;
+    let oliver = storage
+        .find_or_create_patient(&parse_number(OLIVER)?, now)
+        .await?;
+    storage
+        .create_application(
+            app::server::storage::NewApplication {
+                applicant: amelia_account.id,
+                basis: ProxyBasisKind::ParentalResponsibility,
+                relationship: "mother".to_owned(),
+                patient_nhs_number: OLIVER.to_owned(),
+                patient_birth_date: chrono::NaiveDate::from_ymd_opt(2017, 3, 21)
+                    .unwrap_or_default(),
+                evidence_reference: "Birth certificate QBC 123456 (demo)".to_owned(),
+                at: now - Duration::days(2),
+            },
+            NewAuditEvent {
+                actor_account: Some(amelia_account.id),
+                patient: Some(oliver.id),
+                reason: Some(ProxyBasisKind::ParentalResponsibility.code().to_owned()),
+                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_APPLIED)
+            },
+        )
+        .await?;
     Ok(())
+}
+
+fn parse_number(number: &str) -> Result<app::domain::NhsNumber, DemoError> {
+    app::domain::NhsNumber::parse(number).map_err(|_| {
+        DemoError::Storage(app::server::storage::StorageError::Corrupt(
+            "demo NHS number",
+        ))
+    })
 }
 
 async fn create(

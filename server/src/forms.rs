@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/people/{id}", post(change_grant))
         .route("/proxy/accept", post(accept))
         .route("/proxy/choose", post(choose))
+        .route("/proxy/apply", post(apply))
+        .route("/staff/proxy-applications/{id}", post(decide_application))
 }
 
 /// The form's answers, without the CSRF token (it has done its work in the layer).
@@ -90,6 +92,9 @@ async fn respond(
                 outcome: None,
             };
             render_again(state, parts, form, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::NotSignedIn) if parts.uri.path().starts_with("/staff/") => {
+            Redirect::to("/staff/auth/login").into_response()
         }
         Err(AppError::NotSignedIn) => Redirect::to("/auth/login").into_response(),
         Err(error) => {
@@ -219,4 +224,35 @@ async fn choose(
         .await
         .map(|()| Redirect::to("/record"));
     respond(state, parts, "choose", answers, result).await
+}
+
+async fn apply(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = proxy_service::apply(&state, viewer.patient.as_ref(), &answers)
+        .await
+        .map(|()| Redirect::to("/proxy/choose"));
+    respond(state, parts, "apply", answers, result).await
+}
+
+async fn decide_application(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = proxy_service::decide_application(&state, viewer.staff.as_ref(), &id, &answers)
+        .await
+        .map(|()| Redirect::to("/staff/proxy-applications"));
+    respond(state, parts, "decide", answers, result).await
 }

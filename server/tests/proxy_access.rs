@@ -128,8 +128,7 @@ async fn a_parent_acts_for_their_child_with_a_banner_and_every_read_audited_as_t
     let home = daniel.get(&server.url("/record")).await;
     assert_eq!(home.status, 200);
     assert!(
-        home.body
-            .contains("Acting for <strong>Oliver Hart"),
+        home.body.contains("Acting for <strong>Oliver Hart"),
         "{}",
         home.body
     );
@@ -247,12 +246,22 @@ async fn an_attorney_sees_only_the_sections_of_the_grant() {
     let daniels = demo_grant(&server, demo::OLIVER).await;
     let refused = choose(&mut ngozi, &server, &daniels.grant.public_id).await;
     assert_eq!(refused.status.as_u16(), 404);
+    // Nor are its details, its page, or the desk's queue.
+    for path in [
+        format!("/account/people/{}", daniels.grant.public_id),
+        format!("/api/proxy/grant?id={}", daniels.grant.public_id),
+    ] {
+        let page = ngozi.get(&server.url(&path)).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(!page.body.contains("Daniel"), "{path}");
+    }
+    for path in ["/staff/proxy-applications", "/api/desk/proxy_applications"] {
+        let page = ngozi.get(&server.url(path)).await;
+        assert_eq!(page.status, 401, "{path}");
+        assert!(!page.body.contains("Amelia"), "{path}");
+    }
     let still = ngozi.get(&server.url("/record")).await;
-    assert!(
-        still
-            .body
-            .contains("Acting for <strong>Grace Okafor")
-    );
+    assert!(still.body.contains("Acting for <strong>Grace Okafor"));
 }
 
 /// The grant's states, each set after the proxy chose the record: only an active grant
@@ -501,11 +510,7 @@ async fn a_patient_invites_the_invitee_accepts_and_revoking_ends_it_at_once() {
         303
     );
     let letters = daniel.get(&server.url("/record/letters")).await;
-    assert!(
-        letters
-            .body
-            .contains("Acting for <strong>Amelia Hart")
-    );
+    assert!(letters.body.contains("Acting for <strong>Amelia Hart"));
     let results_ids: Vec<String> = amelia_items
         .iter()
         .filter(|i| i.kind != RecordKind::Document)
@@ -555,4 +560,228 @@ async fn a_patient_invites_the_invitee_accepts_and_revoking_ends_it_at_once() {
     )
     .await;
     assert_eq!(meddling.status.as_u16(), 404);
+}
+
+#[tokio::test]
+async fn the_desk_verifies_an_application_and_the_applicant_then_acts_within_the_grant() {
+    let server = spawn_demo().await;
+    let mut desk = support::signed_in_staff(&server, "jordan").await;
+    let queue = desk.get(&server.url("/staff/proxy-applications")).await;
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.contains("Amelia Hart"),
+        "the demo's pending application: {}",
+        queue.body
+    );
+    let application_path = queue
+        .body
+        .split("href=\"/staff/proxy-applications/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|id| format!("/staff/proxy-applications/{id}"))
+        .expect("a link to the application");
+    let page = desk.get(&server.url(&application_path)).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Oliver Hart, born 21 March 2017: the date of birth matches")
+    );
+    // Looking the patient up is on Oliver's audit trail as the desk's action.
+    let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    let trail = server.storage.list_audit_events(oliver, 50).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == action::PROXY_APPLICATION_CHECKED
+                && e.actor_kind == ActorKind::Staff)
+    );
+
+    // Missing answers: errors, nothing lost.
+    let incomplete = post(
+        &mut desk,
+        &server,
+        &application_path,
+        &application_path,
+        &[("decision", "grant"), ("reason", "Birth certificate seen")],
+    )
+    .await;
+    assert_eq!(incomplete.status.as_u16(), 422);
+    assert!(incomplete.body.contains("Enter who made the decision"));
+    assert!(incomplete.body.contains("Birth certificate seen"));
+    // Granted: letters only.
+    let granted = post(
+        &mut desk,
+        &server,
+        &application_path,
+        &application_path,
+        &[
+            ("decision", "grant"),
+            ("decision-maker", "Jordan Okoro, service desk"),
+            ("reason", "Birth certificate seen"),
+            ("letters", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (granted.status.as_u16(), granted.location()),
+        (303, "/staff/proxy-applications".to_owned())
+    );
+    let trail = server.storage.list_audit_events(oliver, 50).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == action::PROXY_GRANTED && e.actor_kind == ActorKind::Staff)
+    );
+
+    // Amelia signs in, is asked whose record, and sees only Oliver's letters.
+    let mut amelia = signed_in(&server, "amelia").await;
+    let choices = amelia.get(&server.url("/proxy/choose")).await;
+    assert!(choices.body.contains("Oliver Hart"));
+    let grant = server
+        .storage
+        .grants_for_patient(oliver)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| {
+            g.grant.basis == ProxyBasisKind::ParentalResponsibility && g.relationship == "mother"
+        })
+        .expect("Amelia's grant");
+    assert_eq!(
+        grant.grant.scope,
+        Scope {
+            letters: true,
+            ..Scope::default()
+        }
+    );
+    let history = server.storage.grant_history(grant.grant.id).await.unwrap();
+    assert_eq!(
+        history[0].decision_maker.as_deref(),
+        Some("Jordan Okoro, service desk")
+    );
+    assert_eq!(
+        choose(&mut amelia, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+    let appointments = amelia.get(&server.url("/record/appointments")).await;
+    assert!(appointments.body.contains("does not include appointments"));
+}
+
+#[tokio::test]
+async fn a_refused_applicant_learns_nothing_about_the_patient() {
+    let server = spawn_demo().await;
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    // Bad answers first: errors, and what was typed is kept.
+    let bad = post(
+        &mut ngozi,
+        &server,
+        "/proxy/apply",
+        "/proxy/apply",
+        &[
+            ("basis", "court_deputy"),
+            ("nhs-number", "1234567890"),
+            ("relationship", "niece"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status.as_u16(), 422);
+    assert!(bad.body.contains("Enter a real NHS number"));
+    assert!(bad.body.contains("value=\"niece\""));
+    // Oliver's NHS number with the wrong date of birth.
+    let sent = post(
+        &mut ngozi,
+        &server,
+        "/proxy/apply",
+        "/proxy/apply",
+        &[
+            ("basis", "court_deputy"),
+            ("nhs-number", demo::OLIVER),
+            ("birth-date-day", "1"),
+            ("birth-date-month", "1"),
+            ("birth-date-year", "2010"),
+            ("relationship", "aunt"),
+            ("evidence", "COP 12345"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (sent.status.as_u16(), sent.location()),
+        (303, "/proxy/choose".to_owned())
+    );
+    let mine = ngozi.get(&server.url("/proxy/choose")).await;
+    assert!(
+        mine.body
+            .contains("Waiting for the service desk to check it")
+    );
+
+    let mut desk = support::signed_in_staff(&server, "jordan").await;
+    let queue = desk.get(&server.url("/staff/proxy-applications")).await;
+    let id = queue
+        .body
+        .split("href=\"/staff/proxy-applications/")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|id| queue.body.contains(&format!("{id}\">Ngozi Okafor")))
+        .expect("Ngozi's application")
+        .to_owned();
+    let path = format!("/staff/proxy-applications/{id}");
+    let page = desk.get(&server.url(&path)).await;
+    assert!(page.body.contains("the date of birth does not match"));
+    // It cannot be granted.
+    let forced = post(
+        &mut desk,
+        &server,
+        &path,
+        &path,
+        &[
+            ("decision", "grant"),
+            ("decision-maker", "J Okoro"),
+            ("reason", "x"),
+            ("letters", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(forced.status.as_u16(), 422);
+    assert!(forced.body.contains("You cannot grant this application"));
+    let refused = post(
+        &mut desk,
+        &server,
+        &path,
+        &path,
+        &[
+            ("decision", "refuse"),
+            ("decision-maker", "J Okoro"),
+            (
+                "reason",
+                "Date of birth does not match the record of Oliver Hart",
+            ),
+            ("refusal", "details_not_matched"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.as_u16(), 303);
+
+    let told = ngozi.get(&server.url("/proxy/choose")).await;
+    assert!(
+        told.body
+            .contains("We could not match the details you gave")
+    );
+    assert!(!told.body.contains("Oliver"), "nothing about the patient");
+    assert!(
+        !told.body.contains("Date of birth does not match"),
+        "not the desk's own reason"
+    );
+    // And she cannot see anything of Oliver's.
+    let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    assert!(
+        server
+            .storage
+            .grants_for_patient(oliver)
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.proxy_name.given.as_deref() != Some("Ngozi"))
+    );
 }

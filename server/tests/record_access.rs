@@ -103,12 +103,15 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
     // A new server function must be added here, and to `record_paths` if it reads a
     // record, before this test passes.
     let public = ["/api/site_info", "/api/list_sources"];
-    // The proxy pages' reads: the signed-in person's own grants and invitations only,
-    // tested in `proxy_access.rs`.
+    // The proxy pages' reads: the signed-in person's own grants, invitations and
+    // applications, and the service desk's queue; tested in `proxy_access.rs`.
     let proxy = [
         "/api/proxy/people",
         "/api/proxy/grant",
         "/api/proxy/choices",
+        "/api/proxy/applications",
+        "/api/desk/proxy_applications",
+        "/api/desk/proxy_application",
     ];
     let record = [
         "/api/record/summary",

@@ -144,6 +144,9 @@ pub fn StaffHomePage() -> impl IntoView {
                         Some(_) => view! {
                             <h1>"Service desk"</h1>
                             <p>"You are signed in as service desk staff."</p>
+                            <ul class="nhsuk-list">
+                                <li><a href="/staff/proxy-applications">"Proxy applications to check"</a></li>
+                            </ul>
                         }.into_any(),
                         None => view! {
                             <h1>"Service desk"</h1>

@@ -78,6 +78,52 @@ pub struct ChoicesView {
     pub grants: Vec<GrantView>,
 }
 
+/// An application for proxy access, as its applicant sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationView {
+    pub public_id: String,
+    pub basis: String,
+    pub relationship: String,
+    pub sent: String,
+    pub status: String,
+    /// Why it was refused, worded so that nothing about the patient is disclosed.
+    pub refusal: Option<String>,
+}
+
+/// An application as the service desk works it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskApplicationView {
+    pub public_id: String,
+    pub applicant_name: String,
+    pub basis: String,
+    pub relationship: String,
+    pub patient_nhs_number: String,
+    pub patient_birth_date: String,
+    pub evidence_reference: String,
+    pub received: String,
+    pub status: String,
+    pub decision: Option<String>,
+}
+
+/// What the portal holds for the NHS number an application names, for the desk to check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientMatch {
+    /// "Oliver Hart, born 21 March 2017", when a record exists.
+    pub found: Option<String>,
+    pub birth_date_matches: bool,
+    /// For parental responsibility: whether the patient is under the age at which a
+    /// parent's access stops.
+    pub child_under_age: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskApplicationDetail {
+    pub application: DeskApplicationView,
+    pub patient: PatientMatch,
+    pub is_pending: bool,
+    pub can_grant: bool,
+}
+
 #[cfg(feature = "ssr")]
 use crate::server::proxy as service;
 
@@ -115,4 +161,22 @@ pub async fn get_grant(id: String) -> Result<GrantDetail, AppError> {
 pub async fn list_choices() -> Result<ChoicesView, AppError> {
     let (state, viewer) = context().await?;
     with_status(service::choices(&state, viewer.patient.as_ref()).await)
+}
+
+#[server(endpoint = "proxy/applications", input = GetUrl)]
+pub async fn list_my_applications() -> Result<Vec<ApplicationView>, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(service::my_applications(&state, viewer.patient.as_ref()).await)
+}
+
+#[server(endpoint = "desk/proxy_applications", input = GetUrl)]
+pub async fn list_desk_applications() -> Result<Vec<DeskApplicationView>, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(service::application_queue(&state, viewer.staff.as_ref()).await)
+}
+
+#[server(endpoint = "desk/proxy_application", input = GetUrl)]
+pub async fn get_desk_application(id: String) -> Result<DeskApplicationDetail, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(service::application_detail(&state, viewer.staff.as_ref(), &id).await)
 }

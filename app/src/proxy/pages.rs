@@ -7,7 +7,10 @@
 //! - `/account/people/{id}`: one grant: what it opens, its history, change, pause,
 //!   resume, stop (or, for a young person, agree to a parent's access continuing);
 //! - `/proxy/accept`: the invitee enters the code, checks and accepts;
-//! - `/proxy/choose`: whose record to open.
+//! - `/proxy/choose`: whose record to open, and the person's own applications;
+//! - `/proxy/apply`: apply as a parent, attorney or deputy;
+//! - `/staff/proxy-applications` and `/staff/proxy-applications/{id}`: the service
+//!   desk's verification queue and decision.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,7 +18,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::api::*;
 use super::rules::{GRANTABLE_LABELS, Scope};
-use crate::components::forms::{CsrfField, ErrorSummary, FormOutcome, FormState, TextField};
+use crate::components::forms::{
+    CsrfField, ErrorSummary, FormOutcome, FormState, StaffCsrfField, TextField,
+};
 use crate::pages::ProblemPage;
 
 /// A back link, as the design system draws it.
@@ -499,7 +504,12 @@ pub fn ChoosePage() -> impl IntoView {
                 Err(error) => view! { <ProblemPage error/> }.into_any(),
             })}
         </Suspense>
-        <p><a href="/proxy/accept">"Accept an invitation to see someone's record"</a></p>
+        <MyApplications/>
+        <h2>"Get access to someone's record"</h2>
+        <ul class="nhsuk-list">
+            <li><a href="/proxy/accept">"Accept an invitation to see someone's record"</a></li>
+            <li><a href="/proxy/apply">"Apply as a parent, attorney or deputy"</a></li>
+        </ul>
     }
 }
 
@@ -551,4 +561,237 @@ fn Choices(choices: ChoicesView) -> impl IntoView {
             }).collect_view()}
         </ul>
     }
+}
+
+/// Radios, as the design system draws them.
+#[component]
+fn RadioField(
+    name: &'static str,
+    legend: &'static str,
+    options: Vec<(String, String)>,
+    state: Option<FormState>,
+) -> impl IntoView {
+    let problem = state.as_ref().and_then(|s| s.problem(name));
+    let chosen = state.as_ref().map(|s| s.value(name)).unwrap_or_default();
+    let group = if problem.is_some() {
+        "nhsuk-form-group nhsuk-form-group--error"
+    } else {
+        "nhsuk-form-group"
+    };
+    view! {
+        <div class=group>
+            <fieldset class="nhsuk-fieldset">
+                <legend class="nhsuk-fieldset__legend nhsuk-fieldset__legend--s">{legend}</legend>
+                {problem.map(|p| view! {
+                    <span class="nhsuk-error-message"><span class="nhsuk-u-visually-hidden">"Error: "</span>{p}</span>
+                })}
+                <div class="nhsuk-radios">
+                    {options.into_iter().enumerate().map(|(index, (value, label))| {
+                        // The first radio carries the field's id, for the error summary.
+                        let id = if index == 0 { name.to_owned() } else { format!("{name}-{value}") };
+                        let checked = chosen == value;
+                        view! {
+                            <div class="nhsuk-radios__item">
+                                <input class="nhsuk-radios__input" id=id.clone() name=name type="radio" value=value checked=checked/>
+                                <label class="nhsuk-label nhsuk-radios__label" for=id>{label}</label>
+                            </div>
+                        }
+                    }).collect_view()}
+                </div>
+            </fieldset>
+        </div>
+    }
+}
+
+/// Apply to act for someone on a legal basis the service desk checks.
+#[component]
+pub fn ApplyPage() -> impl IntoView {
+    let state = FormState::of("apply");
+    let bases = super::rules::ProxyBasisKind::APPLIED_FOR
+        .iter()
+        .map(|b| (b.code().to_owned(), b.label().to_owned()))
+        .collect::<Vec<_>>();
+    view! {
+        <Title text="Apply to see someone's record - Your health record"/>
+        <BackLink href="/proxy/choose" label="Back"/>
+        <ErrorSummary state=state.clone()/>
+        <h1>"Apply to see someone's record"</h1>
+        <p>"If you are a parent of a child under 16, hold a health and welfare lasting power of attorney, or are a deputy appointed by the Court of Protection, you can apply to see their record. Our service desk will check your evidence before you can see anything."</p>
+        <form method="post" action="/proxy/apply" novalidate=true>
+            <CsrfField/>
+            <RadioField name="basis" legend="Why should you be able to see their record?" options=bases state=state.clone()/>
+            <TextField name="relationship" label="How are you related to them?" hint="For example, mother, son or solicitor" state=state.clone()/>
+            <TextField name="nhs-number" label="Their NHS number" hint="This is a 10 digit number, like 485 777 3456" width_class="nhsuk-input--width-10" autocomplete="off" state=state.clone()/>
+            <DateField prefix="birth-date" legend="Their date of birth" hint="For example, 21 3 2017" state=state.clone()/>
+            <TextField name="evidence" label="Evidence reference" hint="For example, the LPA registration number, the court order number, or the birth certificate number" state=state.clone()/>
+            <button class="nhsuk-button" type="submit">"Send application"</button>
+        </form>
+    }
+}
+
+/// The applicant's own applications, on the "Whose record" page.
+#[component]
+pub fn MyApplications() -> impl IntoView {
+    let applications = OnceResource::new(list_my_applications());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || applications.get().map(|result| match result {
+                Ok(list) if list.is_empty() => ().into_any(),
+                Ok(list) => view! {
+                    <h2>"Your applications"</h2>
+                    <ul class="nhsuk-list">
+                        {list.into_iter().map(|a| view! {
+                            <li>
+                                <p><strong>{a.basis}</strong>{format!(" ({}), sent {}: {}.", a.relationship, a.sent, a.status)}</p>
+                                {a.refusal.map(|r| view! { <p>{r}</p> })}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// The service desk's proxy verification queue.
+#[component]
+pub fn DeskApplicationsPage() -> impl IntoView {
+    let queue = OnceResource::new(list_desk_applications());
+    view! {
+        <Title text="Proxy applications - Service desk - Your health record"/>
+        <BackLink href="/staff" label="Back to the service desk"/>
+        <h1>"Proxy applications to check"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || queue.get().map(|result| match result {
+                Ok(list) if list.is_empty() => view! { <p>"There are no applications waiting."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="nhsuk-table">
+                        <caption class="nhsuk-table__caption">{format!("{} waiting, oldest first", list.len())}</caption>
+                        <thead class="nhsuk-table__head"><tr class="nhsuk-table__row">
+                            <th class="nhsuk-table__header" scope="col">"Received"</th>
+                            <th class="nhsuk-table__header" scope="col">"Applicant"</th>
+                            <th class="nhsuk-table__header" scope="col">"Basis"</th>
+                            <th class="nhsuk-table__header" scope="col">"Evidence"</th>
+                        </tr></thead>
+                        <tbody class="nhsuk-table__body">
+                            {list.into_iter().map(|a| {
+                                let href = format!("/staff/proxy-applications/{}", a.public_id);
+                                view! {
+                                    <tr class="nhsuk-table__row">
+                                        <td class="nhsuk-table__cell">{a.received}</td>
+                                        <td class="nhsuk-table__cell"><a href=href>{a.applicant_name}</a></td>
+                                        <td class="nhsuk-table__cell">{a.basis}</td>
+                                        <td class="nhsuk-table__cell">{a.evidence_reference}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// One application: the evidence, what the portal holds for the patient, the decision.
+#[component]
+pub fn DeskApplicationPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let detail = OnceResource::new(get_desk_application(id));
+    view! {
+        <Title text="Check a proxy application - Service desk - Your health record"/>
+        <BackLink href="/staff/proxy-applications" label="Back to the applications"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || detail.get().map(|result| match result {
+                Ok(detail) => view! { <DeskApplication detail/> }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DeskApplication(detail: DeskApplicationDetail) -> impl IntoView {
+    let state = FormState::of("decide");
+    let a = detail.application;
+    let action = format!("/staff/proxy-applications/{}", a.public_id);
+    let row = |key: &'static str, value: String| {
+        view! {
+            <div class="nhsuk-summary-list__row">
+                <dt class="nhsuk-summary-list__key">{key}</dt>
+                <dd class="nhsuk-summary-list__value">{value}</dd>
+            </div>
+        }
+    };
+    let patient = match &detail.patient.found {
+        Some(found) if detail.patient.birth_date_matches => {
+            format!("{found}: the date of birth matches")
+        }
+        Some(found) => format!("{found}: the date of birth does not match"),
+        None => "No record with this NHS number".to_owned(),
+    };
+    let age = detail.patient.child_under_age.map(|under| {
+        if under {
+            "Under 16".to_owned()
+        } else {
+            "16 or over: parental responsibility does not apply".to_owned()
+        }
+    });
+    let refusals = crate::proxy::pages::refusal_options();
+    let decision_options = if detail.can_grant {
+        vec![
+            ("grant".to_owned(), "Grant access".to_owned()),
+            ("refuse".to_owned(), "Refuse".to_owned()),
+        ]
+    } else {
+        vec![("refuse".to_owned(), "Refuse".to_owned())]
+    };
+    view! {
+        <ErrorSummary state=state.clone()/>
+        <h1>{format!("Application from {}", a.applicant_name)}</h1>
+        <dl class="nhsuk-summary-list">
+            {row("Received", a.received.clone())}
+            {row("Basis", a.basis.clone())}
+            {row("Relationship", a.relationship.clone())}
+            {row("Evidence reference", a.evidence_reference.clone())}
+            {row("Patient's NHS number", a.patient_nhs_number.clone())}
+            {row("Date of birth given", a.patient_birth_date.clone())}
+            {row("Record held", patient)}
+            {age.map(|age| row("Age", age))}
+            {row("Status", a.status.clone())}
+            {a.decision.clone().map(|d| row("Decision", d))}
+        </dl>
+        {detail.is_pending.then(|| view! {
+            <h2>"Decision"</h2>
+            <form method="post" action=action novalidate=true>
+                <StaffCsrfField/>
+                <RadioField name="decision" legend="Your decision" options=decision_options state=state.clone()/>
+                <TextField name="decision-maker" label="Decision-maker" hint="Name and role of the person who made the decision" state=state.clone()/>
+                <TextField name="reason" label="Reason" hint="For the audit trail. The applicant does not see this." state=state.clone()/>
+                <h3>"If you grant access"</h3>
+                <ScopeFields state=state.clone() scope=Scope::all_sections()/>
+                <DateField prefix="ends-on" legend="End date (optional)" hint="For example, the end date of a court order" state=state.clone()/>
+                <h3>"If you refuse"</h3>
+                <RadioField name="refusal" legend="What to tell the applicant" options=refusals state=state.clone()/>
+                <button class="nhsuk-button" type="submit">"Record decision"</button>
+            </form>
+        })}
+    }
+}
+
+/// The refusals the desk can give, worded as the applicant reads them.
+#[cfg(feature = "ssr")]
+fn refusal_options() -> Vec<(String, String)> {
+    crate::server::proxy::REFUSALS
+        .iter()
+        .map(|(code, wording)| ((*code).to_owned(), (*wording).to_owned()))
+        .collect()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn refusal_options() -> Vec<(String, String)> {
+    Vec::new()
 }

@@ -22,18 +22,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::storage::{
-    GrantChange, GrantDecisionBy, GrantRecord, NewGrant, NewInvitation, StorageError,
-    StoredInvitation,
+    ApplicationDecision, ApplicationState, GrantChange, GrantDecisionBy, GrantRecord,
+    NewApplication, NewGrant, NewInvitation, StorageError, StoredApplication, StoredInvitation,
 };
 use super::{AppState, SignedIn};
 use crate::access::VERIFIED_IDENTITY;
 use crate::audit::{ActorKind, NewAuditEvent, action};
 use crate::components::format;
 use crate::components::forms::FormOutcome;
-use crate::domain::{Account, PatientId};
+use crate::domain::{Account, AccountRole, PatientId};
 use crate::error::{AppError, FieldProblem};
 use crate::proxy::api::{
-    ChoicesView, GrantDetail, GrantView, HistoryLine, InvitationView, PeopleView,
+    ApplicationView, ChoicesView, DeskApplicationDetail, DeskApplicationView, GrantDetail,
+    GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
 };
 use crate::proxy::rules::{
     self, AgeNotice, GRANTABLE_LABELS, GrantState, GrantStatus, InvitationRefusal, InvitationState,
@@ -822,6 +823,463 @@ pub async fn choose(
 /// The sections a grant opens, for pages that say what the proxy can see.
 pub fn sections_of(record: &GrantRecord) -> Vec<Section> {
     record.grant.scope.sections()
+}
+
+// --- Applications and the service desk's verification queue -----------------------
+
+/// What an applicant is told of a refusal: nothing about the patient, whatever the
+/// reason was. The desk's own reason stays with the desk and the audit trail.
+pub const REFUSALS: [(&str, &str); 3] = [
+    (
+        "evidence_not_verified",
+        "We could not check the evidence you gave us. If you think this is wrong, contact the service desk.",
+    ),
+    (
+        "details_not_matched",
+        "We could not match the details you gave. Check them and apply again.",
+    ),
+    (
+        "basis_not_valid",
+        "The relationship you described does not give a right to see someone's record through this service.",
+    ),
+];
+
+fn refusal_wording(code: &str) -> Option<&'static str> {
+    REFUSALS.iter().find(|(c, _)| *c == code).map(|(_, w)| *w)
+}
+
+/// Someone applies to act for a patient on a basis the service desk verifies.
+pub async fn apply(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    answers: &Answers,
+) -> Result<(), AppError> {
+    let (account, _) = verified_patient(signed_in)?;
+    let now = state.clock.now();
+    let mut problems = Vec::new();
+    let basis = ProxyBasisKind::from_code(answer(answers, "basis"))
+        .filter(|b| ProxyBasisKind::APPLIED_FOR.contains(b));
+    if basis.is_none() {
+        problems.push(FieldProblem::new(
+            "basis",
+            "Select why you should be able to see their record",
+        ));
+    }
+    let relationship = answer(answers, "relationship");
+    if relationship.is_empty() {
+        problems.push(FieldProblem::new(
+            "relationship",
+            "Enter how you are related to them, for example mother or son",
+        ));
+    } else if relationship.chars().count() > 60 {
+        problems.push(FieldProblem::new(
+            "relationship",
+            "Relationship must be 60 characters or fewer",
+        ));
+    }
+    let nhs_number = match crate::domain::NhsNumber::parse(answer(answers, "nhs-number")) {
+        Ok(number) => Some(number),
+        Err(_) if answer(answers, "nhs-number").is_empty() => {
+            problems.push(FieldProblem::new("nhs-number", "Enter their NHS number"));
+            None
+        }
+        Err(_) => {
+            problems.push(FieldProblem::new(
+                "nhs-number",
+                "Enter a real NHS number: 10 numbers, like 485 777 3456",
+            ));
+            None
+        }
+    };
+    let birth_date = match date_answer(answers, "birth-date", "Date of birth") {
+        Ok(Some(date)) if date >= now.date_naive() => {
+            problems.push(FieldProblem::new(
+                "birth-date-day",
+                "Date of birth must be in the past",
+            ));
+            None
+        }
+        Ok(Some(date)) => Some(date),
+        Ok(None) => {
+            problems.push(FieldProblem::new(
+                "birth-date-day",
+                "Enter their date of birth",
+            ));
+            None
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    if let (Some(ProxyBasisKind::ParentalResponsibility), Some(born)) = (basis, birth_date)
+        && rules::age_on(born, now.date_naive()) >= state.proxy.age_rules.suspend_at_age
+    {
+        problems.push(FieldProblem::new(
+            "basis",
+            "Parental responsibility gives access only to the record of a child under 16",
+        ));
+    }
+    let evidence = answer(answers, "evidence");
+    if evidence.is_empty() {
+        problems.push(FieldProblem::new(
+            "evidence",
+            "Enter the reference of your evidence, for example the LPA registration number",
+        ));
+    } else if evidence.chars().count() > 100 {
+        problems.push(FieldProblem::new(
+            "evidence",
+            "Evidence reference must be 100 characters or fewer",
+        ));
+    }
+    let (Some(basis), Some(nhs_number), Some(birth_date)) = (basis, nhs_number, birth_date) else {
+        return Err(AppError::Invalid { problems });
+    };
+    if !problems.is_empty() {
+        return Err(AppError::Invalid { problems });
+    }
+    // The audit row goes on the named patient's trail if the portal holds their record
+    // (the applicant is told nothing either way).
+    let patient = state
+        .storage
+        .find_patient_by_nhs_number(&nhs_number)
+        .await?
+        .map(|p| p.id);
+    state
+        .storage
+        .create_application(
+            NewApplication {
+                applicant: account.id,
+                basis,
+                relationship: relationship.to_owned(),
+                patient_nhs_number: nhs_number.as_str().to_owned(),
+                patient_birth_date: birth_date,
+                evidence_reference: evidence.to_owned(),
+                at: now,
+            },
+            NewAuditEvent {
+                actor_account: Some(account.id),
+                patient,
+                reason: Some(basis.code().to_owned()),
+                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_APPLIED)
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The signed-in person's own applications.
+pub async fn my_applications(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+) -> Result<Vec<ApplicationView>, AppError> {
+    let (account, _) = verified_patient(signed_in)?;
+    Ok(state
+        .storage
+        .applications_by(account.id)
+        .await?
+        .into_iter()
+        .map(|a| ApplicationView {
+            public_id: a.public_id,
+            basis: a.basis.label().to_owned(),
+            relationship: a.relationship,
+            sent: format::date(a.created_at),
+            status: match a.state {
+                ApplicationState::Pending => "Waiting for the service desk to check it",
+                ApplicationState::Granted => "Accepted",
+                ApplicationState::Refused => "Not accepted",
+            }
+            .to_owned(),
+            refusal: a
+                .refusal
+                .as_deref()
+                .and_then(refusal_wording)
+                .map(str::to_owned),
+        })
+        .collect())
+}
+
+/// The signed-in service desk agent.
+fn verified_staff(staff: Option<&SignedIn>) -> Result<&Account, AppError> {
+    let staff = staff.ok_or(AppError::NotSignedIn)?;
+    if staff.account.role != AccountRole::ServiceDesk {
+        return Err(AppError::NotFound);
+    }
+    Ok(&staff.account)
+}
+
+fn desk_view(application: &StoredApplication) -> DeskApplicationView {
+    DeskApplicationView {
+        public_id: application.public_id.clone(),
+        applicant_name: application.applicant_name.display_or("(name not given)"),
+        basis: application.basis.label().to_owned(),
+        relationship: application.relationship.clone(),
+        patient_nhs_number: application.patient_nhs_number.clone(),
+        patient_birth_date: format::date(day_start(application.patient_birth_date)),
+        evidence_reference: application.evidence_reference.clone(),
+        received: format::date_and_time(application.created_at),
+        status: match application.state {
+            ApplicationState::Pending => "Waiting",
+            ApplicationState::Granted => "Granted",
+            ApplicationState::Refused => "Refused",
+        }
+        .to_owned(),
+        decision: application.decided_at.map(|at| {
+            format!(
+                "{} by {}: {}",
+                format::date_and_time(at),
+                application.decision_maker.clone().unwrap_or_default(),
+                application.reason.clone().unwrap_or_default()
+            )
+        }),
+    }
+}
+
+/// The verification queue: applications waiting, oldest first.
+pub async fn application_queue(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+) -> Result<Vec<DeskApplicationView>, AppError> {
+    verified_staff(staff)?;
+    Ok(state
+        .storage
+        .list_applications(ApplicationState::Pending)
+        .await?
+        .iter()
+        .map(desk_view)
+        .collect())
+}
+
+/// The record an application names, if the portal holds it, and how it compares.
+async fn match_patient(
+    state: &AppState,
+    application: &StoredApplication,
+) -> Result<(Option<crate::domain::Patient>, PatientMatch), AppError> {
+    let Ok(number) = crate::domain::NhsNumber::parse(&application.patient_nhs_number) else {
+        return Ok((
+            None,
+            PatientMatch {
+                found: None,
+                birth_date_matches: false,
+                child_under_age: None,
+            },
+        ));
+    };
+    let patient = state.storage.find_patient_by_nhs_number(&number).await?;
+    let born = patient
+        .as_ref()
+        .and_then(|p| p.birth_date.as_deref())
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let matched = PatientMatch {
+        found: patient.as_ref().map(|p| {
+            let name = [p.given_name.as_deref(), p.family_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            match born {
+                Some(born) => format!("{name}, born {}", format::date(day_start(born))),
+                None => format!("{name}, date of birth not known"),
+            }
+        }),
+        birth_date_matches: born == Some(application.patient_birth_date),
+        child_under_age: (application.basis == ProxyBasisKind::ParentalResponsibility).then(|| {
+            born.is_some_and(|b| {
+                rules::age_on(b, state.clock.now().date_naive())
+                    < state.proxy.age_rules.suspend_at_age
+            })
+        }),
+    };
+    Ok((patient, matched))
+}
+
+/// One application, with what the portal holds for the patient it names. Looking the
+/// patient up is the desk reading a patient's details: it is audited.
+pub async fn application_detail(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    public_id: &str,
+) -> Result<DeskApplicationDetail, AppError> {
+    let agent = verified_staff(staff)?;
+    let application = state
+        .storage
+        .find_application(public_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (patient, matched) = match_patient(state, &application).await?;
+    if let Some(patient) = &patient {
+        state
+            .storage
+            .append_audit(NewAuditEvent {
+                actor_account: Some(agent.id),
+                patient: Some(patient.id),
+                target: Some(format!("application:{public_id}")),
+                reason: Some("proxy_verification".to_owned()),
+                ..NewAuditEvent::new(
+                    state.clock.now(),
+                    ActorKind::Staff,
+                    action::PROXY_APPLICATION_CHECKED,
+                )
+            })
+            .await?;
+    }
+    let pending = application.state == ApplicationState::Pending;
+    let can_grant = pending
+        && matched.found.is_some()
+        && matched.birth_date_matches
+        && matched.child_under_age != Some(false);
+    Ok(DeskApplicationDetail {
+        application: desk_view(&application),
+        patient: matched,
+        is_pending: pending,
+        can_grant,
+    })
+}
+
+/// The desk grants or refuses an application: decision-maker and reason always; for a
+/// grant, what it opens and until when (only when the record and date of birth match);
+/// for a refusal, what the applicant is told.
+pub async fn decide_application(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    public_id: &str,
+    answers: &Answers,
+) -> Result<(), AppError> {
+    let agent = verified_staff(staff)?;
+    let now = state.clock.now();
+    let application = state
+        .storage
+        .find_application(public_id)
+        .await?
+        .filter(|a| a.state == ApplicationState::Pending)
+        .ok_or(AppError::NotFound)?;
+    let mut problems = Vec::new();
+    let decision = answer(answers, "decision");
+    if !matches!(decision, "grant" | "refuse") {
+        problems.push(FieldProblem::new("decision", "Select grant or refuse"));
+    }
+    let decision_maker = answer(answers, "decision-maker");
+    if decision_maker.is_empty() {
+        problems.push(FieldProblem::new(
+            "decision-maker",
+            "Enter who made the decision (name and role)",
+        ));
+    }
+    let reason = answer(answers, "reason");
+    if reason.is_empty() {
+        problems.push(FieldProblem::new(
+            "reason",
+            "Enter the reason for the decision",
+        ));
+    } else if reason.chars().count() > 1000 {
+        problems.push(FieldProblem::new(
+            "reason",
+            "Reason must be 1000 characters or fewer",
+        ));
+    }
+    let (patient, matched) = match_patient(state, &application).await?;
+    let grant = if decision == "grant" {
+        let scope = scope_answer(answers);
+        if scope.is_empty() {
+            problems.push(FieldProblem::new(
+                "appointments",
+                "Select at least one part of the record, or refuse the application",
+            ));
+        }
+        let ends_at = match date_answer(answers, "ends-on", "End date") {
+            Ok(Some(date)) if date <= now.date_naive() => {
+                problems.push(FieldProblem::new(
+                    "ends-on-day",
+                    "End date must be in the future",
+                ));
+                None
+            }
+            Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
+        match patient
+            .filter(|_| matched.birth_date_matches && matched.child_under_age != Some(false))
+        {
+            Some(patient) => Some(NewGrant {
+                patient: patient.id,
+                proxy: application.applicant,
+                basis: application.basis,
+                relationship: application.relationship.clone(),
+                scope,
+                starts_at: now,
+                ends_at,
+                evidence_reference: Some(application.evidence_reference.clone()),
+            }),
+            None => {
+                problems.push(FieldProblem::new(
+                    "decision",
+                    "You cannot grant this application: no record matches the NHS number and date of birth, or the child is too old for parental responsibility",
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let refusal = (decision == "refuse").then(|| answer(answers, "refusal"));
+    if let Some(code) = refusal
+        && refusal_wording(code).is_none()
+    {
+        problems.push(FieldProblem::new(
+            "refusal",
+            "Select what to tell the applicant",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Invalid { problems });
+    }
+    // A refusal is on the named patient's trail too, when the portal holds the record.
+    let audit_patient = match &grant {
+        Some(grant) => Some(grant.patient),
+        None => match crate::domain::NhsNumber::parse(&application.patient_nhs_number) {
+            Ok(number) => state
+                .storage
+                .find_patient_by_nhs_number(&number)
+                .await?
+                .map(|p| p.id),
+            Err(_) => None,
+        },
+    };
+    let (audit_action, reason_code) = if grant.is_some() {
+        (action::PROXY_GRANTED, application.basis.code())
+    } else {
+        (action::PROXY_REFUSED, refusal.unwrap_or_default())
+    };
+    let result = state
+        .storage
+        .decide_application(ApplicationDecision {
+            public_id: public_id.to_owned(),
+            staff: agent.id,
+            decision_maker: decision_maker.to_owned(),
+            reason: reason.to_owned(),
+            grant,
+            refusal: refusal.map(str::to_owned),
+            at: now,
+            audit: NewAuditEvent {
+                actor_account: Some(agent.id),
+                patient: audit_patient,
+                reason: Some(reason_code.to_owned()),
+                ..NewAuditEvent::new(now, ActorKind::Staff, audit_action)
+            },
+        })
+        .await;
+    match result {
+        Err(StorageError::Conflict(_)) => Err(AppError::Invalid {
+            problems: vec![FieldProblem::new(
+                "decision",
+                "This application was decided already, or the applicant already has access to this record",
+            )],
+        }),
+        other => other.map(|_| ()).map_err(AppError::from),
+    }
 }
 
 #[cfg(test)]

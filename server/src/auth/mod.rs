@@ -27,6 +27,7 @@ use tower_http::request_id::RequestId;
 
 use app::audit::{ActorKind, AuditOutcome, action};
 use app::auth::{RefusalReason, SignInDecision, decide_sign_in, step_up_vectors};
+use app::proxy::rules::GrantState;
 use app::server::storage::{
     AccountRole, NewAuditEvent, NewLoginAttempt, NewSignIn, SessionAudience, Storage,
 };
@@ -335,6 +336,18 @@ async fn complete(
         }
     };
 
+    // Someone who acts for others chooses whose record to open first.
+    let next = match audience {
+        SessionAudience::Patient if next == "/record" => {
+            match auth.storage.grants_for_proxy(account.id).await {
+                Ok(grants) if grants.iter().any(|g| g.grant.state != GrantState::Revoked) => {
+                    "/proxy/choose"
+                }
+                _ => next,
+            }
+        }
+        _ => next,
+    };
     // A new session id at every sign-in; any session this browser had is ended.
     if let Some(old) = jar.get(cookie_name(audience)) {
         let _ = auth

@@ -221,10 +221,19 @@ pub async fn feed_answer(
     (status, location, answer)
 }
 
-/// Signs a person in through the simulator and returns their browser.
+/// Signs a person in through the NHS login simulator and returns their browser.
 pub async fn signed_in(server: &TestServer, person: &str) -> browser::Browser {
+    signed_in_at(server, "/auth/login", person).await
+}
+
+/// Signs a member of staff in through the staff identity provider's simulator.
+pub async fn signed_in_staff(server: &TestServer, person: &str) -> browser::Browser {
+    signed_in_at(server, "/staff/auth/login", person).await
+}
+
+async fn signed_in_at(server: &TestServer, login: &str, person: &str) -> browser::Browser {
     let mut browser = browser::Browser::new(&server.url(""));
-    let start = browser.get(&server.url("/auth/login")).await;
+    let start = browser.get(&server.url(login)).await;
     let authorize_url = start.location();
     let page = browser.get(&authorize_url).await;
     let mut fields = browser::hidden_fields(&page.body);

@@ -118,6 +118,7 @@ pub trait Storage:
     + ReleaseRuleStore
     + PrivacyStore
     + ProxyStore
+    + ProxyApplicationStore
     + AuditStore
     + Send
     + Sync

@@ -210,3 +210,112 @@ pub trait ProxyStore: Send + Sync {
     /// Changes a grant's terms; `Conflict` if it was revoked meanwhile.
     async fn change_grant(&self, change: GrantChange) -> Result<GrantRecord, StorageError>;
 }
+
+/// Where an application for proxy access stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationState {
+    Pending,
+    Granted,
+    Refused,
+}
+
+impl ApplicationState {
+    pub fn code(self) -> &'static str {
+        match self {
+            ApplicationState::Pending => "pending",
+            ApplicationState::Granted => "granted",
+            ApplicationState::Refused => "refused",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "pending" => Some(ApplicationState::Pending),
+            "granted" => Some(ApplicationState::Granted),
+            "refused" => Some(ApplicationState::Refused),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub applicant: AccountId,
+    pub basis: ProxyBasisKind,
+    pub relationship: String,
+    pub patient_nhs_number: String,
+    pub patient_birth_date: NaiveDate,
+    pub evidence_reference: String,
+    pub at: DateTime<Utc>,
+}
+
+/// An application as stored, with the applicant's verified name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredApplication {
+    pub public_id: String,
+    pub applicant: AccountId,
+    pub applicant_name: PersonName,
+    pub basis: ProxyBasisKind,
+    pub relationship: String,
+    pub patient_nhs_number: String,
+    pub patient_birth_date: NaiveDate,
+    pub evidence_reference: String,
+    pub created_at: DateTime<Utc>,
+    pub state: ApplicationState,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_maker: Option<String>,
+    /// The desk's reason, in their words (for the desk and the audit, never the
+    /// applicant).
+    pub reason: Option<String>,
+    /// What the applicant is told of a refusal: a code from a fixed list.
+    pub refusal: Option<String>,
+}
+
+/// The service desk's decision on an application.
+#[derive(Debug, Clone)]
+pub struct ApplicationDecision {
+    pub public_id: String,
+    pub staff: AccountId,
+    pub decision_maker: String,
+    pub reason: String,
+    /// `Some` to grant (the grant to make), `None` to refuse.
+    pub grant: Option<NewGrant>,
+    /// The refusal code the applicant is told, when refusing.
+    pub refusal: Option<String>,
+    pub at: DateTime<Utc>,
+    pub audit: NewAuditEvent,
+}
+
+#[async_trait]
+pub trait ProxyApplicationStore: Send + Sync {
+    async fn create_application(
+        &self,
+        application: NewApplication,
+        audit: NewAuditEvent,
+    ) -> Result<String, StorageError>;
+
+    /// Applications in a state, oldest first (the queue is worked in order).
+    async fn list_applications(
+        &self,
+        state: ApplicationState,
+    ) -> Result<Vec<StoredApplication>, StorageError>;
+
+    /// A person's own applications, newest first.
+    async fn applications_by(
+        &self,
+        applicant: AccountId,
+    ) -> Result<Vec<StoredApplication>, StorageError>;
+
+    async fn find_application(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredApplication>, StorageError>;
+
+    /// Records the decision on a pending application, and when granting makes the grant
+    /// (with its history entry), in one transaction with the audit row. `Conflict` if
+    /// it was decided meanwhile or the applicant already has a live grant.
+    async fn decide_application(
+        &self,
+        decision: ApplicationDecision,
+    ) -> Result<Option<GrantRecord>, StorageError>;
+}

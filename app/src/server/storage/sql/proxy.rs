@@ -12,8 +12,9 @@ use crate::proxy::rules::{
     Grant, GrantId, GrantState, Invitation, InvitationState, ProxyBasisKind, Scope,
 };
 use crate::server::storage::{
-    GrantChange, GrantDecisionBy, GrantEvent, GrantRecord, NewGrant, NewInvitation, PersonName,
-    ProxyStore, StorageError, StoredInvitation,
+    ApplicationDecision, ApplicationState, GrantChange, GrantDecisionBy, GrantEvent, GrantRecord,
+    NewApplication, NewGrant, NewInvitation, PersonName, ProxyApplicationStore, ProxyStore,
+    StorageError, StoredApplication, StoredInvitation,
 };
 
 /// A grant with the names of both people and its last use: the proxy's latest audited
@@ -523,6 +524,202 @@ impl ProxyStore for SqlStorage {
         .await?;
         let record = grant_where_id(&mut tx, change.grant.0).await?;
         insert_audit(&mut tx, change.audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+}
+
+const APPLICATION_COLUMNS: &str = "SELECT ap.public_id, ap.applicant_account_id, \
+     a.given_name AS applicant_given_name, a.family_name AS applicant_family_name, \
+     ap.basis, ap.relationship, ap.patient_nhs_number, ap.patient_birth_date, \
+     ap.evidence_reference, ap.created_at, ap.state, ap.decided_at, ap.decision_maker, \
+     ap.reason, ap.refusal \
+     FROM proxy_applications ap JOIN accounts a ON a.id = ap.applicant_account_id ";
+
+#[derive(sqlx::FromRow)]
+struct ApplicationRow {
+    public_id: String,
+    applicant_account_id: i64,
+    applicant_given_name: Option<String>,
+    applicant_family_name: Option<String>,
+    basis: String,
+    relationship: String,
+    patient_nhs_number: String,
+    patient_birth_date: String,
+    evidence_reference: String,
+    created_at: i64,
+    state: String,
+    decided_at: Option<i64>,
+    decision_maker: Option<String>,
+    reason: Option<String>,
+    refusal: Option<String>,
+}
+
+impl TryFrom<ApplicationRow> for StoredApplication {
+    type Error = StorageError;
+    fn try_from(row: ApplicationRow) -> Result<Self, StorageError> {
+        Ok(StoredApplication {
+            public_id: row.public_id,
+            applicant: AccountId(row.applicant_account_id),
+            applicant_name: PersonName {
+                given: row.applicant_given_name,
+                family: row.applicant_family_name,
+            },
+            basis: ProxyBasisKind::from_code(&row.basis)
+                .ok_or(StorageError::Corrupt("proxy_applications.basis"))?,
+            relationship: row.relationship,
+            patient_nhs_number: row.patient_nhs_number,
+            patient_birth_date: date_from(Some(&row.patient_birth_date)).ok_or(
+                StorageError::Corrupt("proxy_applications.patient_birth_date"),
+            )?,
+            evidence_reference: row.evidence_reference,
+            created_at: from_millis(row.created_at)?,
+            state: ApplicationState::from_code(&row.state)
+                .ok_or(StorageError::Corrupt("proxy_applications.state"))?,
+            decided_at: row.decided_at.map(from_millis).transpose()?,
+            decision_maker: row.decision_maker,
+            reason: row.reason,
+            refusal: row.refusal,
+        })
+    }
+}
+
+#[async_trait]
+impl ProxyApplicationStore for SqlStorage {
+    async fn create_application(
+        &self,
+        application: NewApplication,
+        audit: NewAuditEvent,
+    ) -> Result<String, StorageError> {
+        let public_id = new_public_id();
+        let mut tx = self.write().await?;
+        Query::new(
+            "INSERT INTO proxy_applications (public_id, applicant_account_id, basis, \
+             relationship, patient_nhs_number, patient_birth_date, evidence_reference, \
+             created_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
+        )
+        .bind(public_id.as_str())
+        .bind(application.applicant.0)
+        .bind(application.basis.code())
+        .bind(application.relationship.as_str())
+        .bind(application.patient_nhs_number.as_str())
+        .bind(
+            application
+                .patient_birth_date
+                .format("%Y-%m-%d")
+                .to_string(),
+        )
+        .bind(application.evidence_reference.as_str())
+        .bind(to_millis(application.at))
+        .execute(&mut tx)
+        .await?;
+        insert_audit(
+            &mut tx,
+            NewAuditEvent {
+                target: Some(format!("application:{public_id}")),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(public_id)
+    }
+
+    async fn list_applications(
+        &self,
+        state: ApplicationState,
+    ) -> Result<Vec<StoredApplication>, StorageError> {
+        let mut sql = Query::new(APPLICATION_COLUMNS);
+        sql.push("WHERE ap.state = ")
+            .push_bind(state.code())
+            .push(" ORDER BY ap.created_at, ap.id");
+        sql.fetch_all::<ApplicationRow>(&mut self.read().await?)
+            .await?
+            .into_iter()
+            .map(StoredApplication::try_from)
+            .collect()
+    }
+
+    async fn applications_by(
+        &self,
+        applicant: AccountId,
+    ) -> Result<Vec<StoredApplication>, StorageError> {
+        let mut sql = Query::new(APPLICATION_COLUMNS);
+        sql.push("WHERE ap.applicant_account_id = ")
+            .push_bind(applicant.0)
+            .push(" ORDER BY ap.created_at DESC, ap.id DESC");
+        sql.fetch_all::<ApplicationRow>(&mut self.read().await?)
+            .await?
+            .into_iter()
+            .map(StoredApplication::try_from)
+            .collect()
+    }
+
+    async fn find_application(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredApplication>, StorageError> {
+        let mut sql = Query::new(APPLICATION_COLUMNS);
+        sql.push("WHERE ap.public_id = ").push_bind(public_id);
+        sql.fetch_optional::<ApplicationRow>(&mut self.read().await?)
+            .await?
+            .map(StoredApplication::try_from)
+            .transpose()
+    }
+
+    async fn decide_application(
+        &self,
+        decision: ApplicationDecision,
+    ) -> Result<Option<GrantRecord>, StorageError> {
+        let mut tx = self.write().await?;
+        let state = if decision.grant.is_some() {
+            ApplicationState::Granted
+        } else {
+            ApplicationState::Refused
+        };
+        let decided = Query::new(
+            "UPDATE proxy_applications SET state = $2, decided_at = $3, \
+             decided_by_account_id = $4, decision_maker = $5, reason = $6, refusal = $7 \
+             WHERE public_id = $1 AND state = 'pending'",
+        )
+        .bind(decision.public_id.as_str())
+        .bind(state.code())
+        .bind(to_millis(decision.at))
+        .bind(decision.staff.0)
+        .bind(decision.decision_maker.as_str())
+        .bind(decision.reason.as_str())
+        .bind(decision.refusal.as_deref())
+        .execute(&mut tx)
+        .await?;
+        if decided == 0 {
+            return Err(StorageError::Conflict("application already decided"));
+        }
+        let record = match &decision.grant {
+            Some(grant) => {
+                let by = GrantDecisionBy {
+                    actor_kind: ActorKind::Staff,
+                    actor_account: Some(decision.staff),
+                    decision_maker: Some(decision.decision_maker.clone()),
+                    reason: Some(decision.reason.clone()),
+                };
+                let id = insert_grant(&mut tx, grant, "granted", &by, decision.at).await?;
+                Query::new("UPDATE proxy_applications SET grant_id = $2 WHERE public_id = $1")
+                    .bind(decision.public_id.as_str())
+                    .bind(id)
+                    .execute(&mut tx)
+                    .await?;
+                Some(grant_where_id(&mut tx, id).await?)
+            }
+            None => None,
+        };
+        insert_audit(
+            &mut tx,
+            NewAuditEvent {
+                target: Some(format!("application:{}", decision.public_id)),
+                ..decision.audit
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
