@@ -92,6 +92,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("proxy"), StaticSegment("apply")) view=crate::proxy::pages::ApplyPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-applications")) view=crate::proxy::pages::DeskApplicationsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-applications"), ParamSegment("id")) view=crate::proxy::pages::DeskApplicationPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants")) view=crate::proxy::pages::DeskGrantsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants"), ParamSegment("id")) view=crate::proxy::pages::DeskGrantPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("about") view=AboutPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("privacy") view=PrivacyPage ssr=SsrMode::Async/>

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/proxy/choose", post(choose))
         .route("/proxy/apply", post(apply))
         .route("/staff/proxy-applications/{id}", post(decide_application))
+        .route("/staff/proxy-grants/{id}", post(change_grant_as_desk))
 }
 
 /// The form's answers, without the CSRF token (it has done its work in the layer).
@@ -255,4 +256,20 @@ async fn decide_application(
         .await
         .map(|()| Redirect::to("/staff/proxy-applications"));
     respond(state, parts, "decide", answers, result).await
+}
+
+async fn change_grant_as_desk(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = proxy_service::change_grant_as_desk(&state, viewer.staff.as_ref(), &id, &answers)
+        .await
+        .map(|()| Redirect::to(&format!("/staff/proxy-grants/{id}")));
+    respond(state, parts, "desk-grant", answers, result).await
 }

@@ -285,7 +285,8 @@ async fn only_a_grant_in_force_opens_anything_whatever_state_it_is_left_in() {
     );
     assert_eq!(daniel.get(&server.url("/record/results")).await.status, 200);
 
-    let set = |state: GrantState, ends_at| GrantChange {
+    let set = |from_state: GrantState, state: GrantState, ends_at| GrantChange {
+        from_state,
         grant: grant.grant.id,
         state,
         basis: grant.grant.basis,
@@ -306,10 +307,14 @@ async fn only_a_grant_in_force_opens_anything_whatever_state_it_is_left_in() {
         ),
     };
     for (label, change) in [
-        ("suspended", set(GrantState::Suspended, None)),
+        (
+            "suspended",
+            set(GrantState::Active, GrantState::Suspended, None),
+        ),
         (
             "ended",
             set(
+                GrantState::Suspended,
                 GrantState::Active,
                 Some(server.clock.now() - Duration::days(1)),
             ),
@@ -327,7 +332,7 @@ async fn only_a_grant_in_force_opens_anything_whatever_state_it_is_left_in() {
     // Active again, then unused for five years: lapsed.
     server
         .storage
-        .change_grant(set(GrantState::Active, None))
+        .change_grant(set(GrantState::Active, GrantState::Active, None))
         .await
         .unwrap();
     assert_eq!(daniel.get(&server.url("/record/results")).await.status, 200);
@@ -340,7 +345,7 @@ async fn only_a_grant_in_force_opens_anything_whatever_state_it_is_left_in() {
     // Revoked is final.
     server
         .storage
-        .change_grant(set(GrantState::Revoked, None))
+        .change_grant(set(GrantState::Active, GrantState::Revoked, None))
         .await
         .unwrap();
     for path in LISTS {
@@ -668,6 +673,86 @@ async fn the_desk_verifies_an_application_and_the_applicant_then_acts_within_the
     );
     let appointments = amelia.get(&server.url("/record/appointments")).await;
     assert!(appointments.body.contains("does not include appointments"));
+
+    // The desk finds the grants on Oliver's record (audited) and suspends Amelia's,
+    // saying who decided and why; her next read gets nothing.
+    let found = desk
+        .get(&server.url(&format!("/staff/proxy-grants?nhs={}", demo::OLIVER)))
+        .await;
+    assert_eq!(found.status, 200);
+    assert!(found.body.contains("Amelia Hart"));
+    let trail = server.storage.list_audit_events(oliver, 100).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == action::PROXY_GRANTS_VIEWED)
+    );
+    let grant_path = format!("/staff/proxy-grants/{}", grant.grant.public_id);
+    let no_reason = post(
+        &mut desk,
+        &server,
+        &grant_path,
+        &grant_path,
+        &[("action", "suspend"), ("decision-maker", "J Okoro")],
+    )
+    .await;
+    assert_eq!(no_reason.status.as_u16(), 422);
+    assert!(no_reason.body.contains("Enter the reason for the change"));
+    let suspended = post(
+        &mut desk,
+        &server,
+        &grant_path,
+        &grant_path,
+        &[
+            ("action", "suspend"),
+            ("decision-maker", "J Okoro, service desk"),
+            ("reason", "Safeguarding concern raised by the GP"),
+        ],
+    )
+    .await;
+    assert_eq!(suspended.status.as_u16(), 303);
+    assert_eq!(amelia.get(&server.url("/record/letters")).await.status, 403);
+    let history = server.storage.grant_history(grant.grant.id).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.event.as_str(), last.state),
+        ("suspended", GrantState::Suspended)
+    );
+    assert_eq!(
+        last.decision_maker.as_deref(),
+        Some("J Okoro, service desk")
+    );
+    // A patient's session cannot reach the desk's pages or forms.
+    let mut daniel = signed_in(&server, "daniel").await;
+    assert_eq!(daniel.get(&server.url(&grant_path)).await.status, 401);
+    let meddling = post(
+        &mut daniel,
+        &server,
+        "/proxy/choose",
+        &grant_path,
+        &[
+            ("action", "resume"),
+            ("decision-maker", "x"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (meddling.status.as_u16(), meddling.location()),
+        (303, "/staff/auth/login".to_owned()),
+        "sent to staff sign-in, nothing changed"
+    );
+    assert_eq!(
+        server
+            .storage
+            .find_grant(&grant.grant.public_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant
+            .state,
+        GrantState::Suspended
+    );
 }
 
 #[tokio::test]

@@ -112,6 +112,8 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         "/api/proxy/applications",
         "/api/desk/proxy_applications",
         "/api/desk/proxy_application",
+        "/api/desk/proxy_grants",
+        "/api/desk/proxy_grant",
     ];
     let record = [
         "/api/record/summary",

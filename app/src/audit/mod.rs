@@ -93,11 +93,14 @@ pub mod action {
     // Proxy access: every grant decision, by whoever made it.
     pub const PROXY_INVITED: &str = "proxy.invited";
     pub const PROXY_INVITATION_WITHDRAWN: &str = "proxy.invitation_withdrawn";
+    pub const PROXY_INVITATION_OPENED: &str = "proxy.invitation_opened";
     pub const PROXY_INVITATION_ACCEPTED: &str = "proxy.invitation_accepted";
+    pub const PROXY_ACTING_FOR: &str = "proxy.acting_for";
     pub const PROXY_APPLIED: &str = "proxy.applied";
     pub const PROXY_APPLICATION_CHECKED: &str = "proxy.application_checked";
     pub const PROXY_GRANTED: &str = "proxy.granted";
     pub const PROXY_REFUSED: &str = "proxy.refused";
+    pub const PROXY_GRANTS_VIEWED: &str = "proxy.grants_viewed";
     pub const PROXY_GRANT_CHANGED: &str = "proxy.grant_changed";
     pub const PROXY_GRANT_SUSPENDED: &str = "proxy.grant_suspended";
     pub const PROXY_GRANT_RESUMED: &str = "proxy.grant_resumed";

@@ -146,6 +146,7 @@ pub fn StaffHomePage() -> impl IntoView {
                             <p>"You are signed in as service desk staff."</p>
                             <ul class="nhsuk-list">
                                 <li><a href="/staff/proxy-applications">"Proxy applications to check"</a></li>
+                                <li><a href="/staff/proxy-grants">"Who can see a record"</a></li>
                             </ul>
                         }.into_any(),
                         None => view! {

@@ -124,6 +124,14 @@ pub struct DeskApplicationDetail {
     pub can_grant: bool,
 }
 
+/// The grants on one record, as the desk finds them by NHS number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskGrants {
+    /// The patient's name, when the portal holds a record for the number.
+    pub patient: Option<String>,
+    pub grants: Vec<GrantView>,
+}
+
 #[cfg(feature = "ssr")]
 use crate::server::proxy as service;
 
@@ -179,4 +187,16 @@ pub async fn list_desk_applications() -> Result<Vec<DeskApplicationView>, AppErr
 pub async fn get_desk_application(id: String) -> Result<DeskApplicationDetail, AppError> {
     let (state, viewer) = context().await?;
     with_status(service::application_detail(&state, viewer.staff.as_ref(), &id).await)
+}
+
+#[server(endpoint = "desk/proxy_grants", input = GetUrl)]
+pub async fn list_desk_grants(nhs: String) -> Result<DeskGrants, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(service::desk_grants(&state, viewer.staff.as_ref(), &nhs).await)
+}
+
+#[server(endpoint = "desk/proxy_grant", input = GetUrl)]
+pub async fn get_desk_grant(id: String) -> Result<GrantDetail, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(service::desk_grant_detail(&state, viewer.staff.as_ref(), &id).await)
 }

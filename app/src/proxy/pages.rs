@@ -10,7 +10,9 @@
 //! - `/proxy/choose`: whose record to open, and the person's own applications;
 //! - `/proxy/apply`: apply as a parent, attorney or deputy;
 //! - `/staff/proxy-applications` and `/staff/proxy-applications/{id}`: the service
-//!   desk's verification queue and decision.
+//!   desk's verification queue and decision;
+//! - `/staff/proxy-grants?nhs=…` and `/staff/proxy-grants/{id}`: the grants on a record,
+//!   and the desk's changes to any of them, each with decision-maker and reason.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -207,6 +209,31 @@ fn GrantSummary(grant: GrantView, who: &'static str) -> impl IntoView {
             {row("Status", grant.status.clone())}
             {row("Last used", grant.last_used.clone().unwrap_or_else(|| "Not used yet".to_owned()))}
         </dl>
+    }
+}
+
+/// What happened to a grant, oldest first.
+#[component]
+fn HistoryTable(history: Vec<HistoryLine>) -> impl IntoView {
+    view! {
+        <h2>"History"</h2>
+        <table class="nhsuk-table">
+            <caption class="nhsuk-table__caption nhsuk-u-visually-hidden">"What happened to this access"</caption>
+            <thead class="nhsuk-table__head"><tr class="nhsuk-table__row">
+                <th class="nhsuk-table__header" scope="col">"When"</th>
+                <th class="nhsuk-table__header" scope="col">"What"</th>
+                <th class="nhsuk-table__header" scope="col">"Who"</th>
+            </tr></thead>
+            <tbody class="nhsuk-table__body">
+                {history.into_iter().map(|line| view! {
+                    <tr class="nhsuk-table__row">
+                        <td class="nhsuk-table__cell">{line.at}</td>
+                        <td class="nhsuk-table__cell">{line.what}{line.reason.map(|r| view! { <br/><span class="nhsuk-body-s">{r}</span> })}</td>
+                        <td class="nhsuk-table__cell">{line.by}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
 
@@ -423,24 +450,7 @@ fn Grant(detail: GrantDetail) -> impl IntoView {
         {desk_note}
         {consent}
         {change}
-        <h2>"History"</h2>
-        <table class="nhsuk-table">
-            <caption class="nhsuk-table__caption nhsuk-u-visually-hidden">"What happened to this access"</caption>
-            <thead class="nhsuk-table__head"><tr class="nhsuk-table__row">
-                <th class="nhsuk-table__header" scope="col">"When"</th>
-                <th class="nhsuk-table__header" scope="col">"What"</th>
-                <th class="nhsuk-table__header" scope="col">"Who"</th>
-            </tr></thead>
-            <tbody class="nhsuk-table__body">
-                {detail.history.into_iter().map(|line| view! {
-                    <tr class="nhsuk-table__row">
-                        <td class="nhsuk-table__cell">{line.at}</td>
-                        <td class="nhsuk-table__cell">{line.what}{line.reason.map(|r| view! { <br/><span class="nhsuk-body-s">{r}</span> })}</td>
-                        <td class="nhsuk-table__cell">{line.by}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <HistoryTable history=detail.history/>
     }
 }
 
@@ -794,4 +804,109 @@ fn refusal_options() -> Vec<(String, String)> {
 #[cfg(not(feature = "ssr"))]
 fn refusal_options() -> Vec<(String, String)> {
     Vec::new()
+}
+
+/// The desk finds the grants on a record by NHS number.
+#[component]
+pub fn DeskGrantsPage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let nhs = query.with_untracked(|q| q.get("nhs").unwrap_or_default());
+    let searched = !nhs.trim().is_empty();
+    let grants = OnceResource::new(async move {
+        if searched {
+            Some(list_desk_grants(nhs).await)
+        } else {
+            None
+        }
+    });
+    let typed = query.with_untracked(|q| q.get("nhs").unwrap_or_default());
+    view! {
+        <Title text="Who can see a record - Service desk - Your health record"/>
+        <BackLink href="/staff" label="Back to the service desk"/>
+        <h1>"Who can see a record"</h1>
+        <form method="get" action="/staff/proxy-grants">
+            <div class="nhsuk-form-group">
+                <label class="nhsuk-label" for="nhs">"Patient's NHS number"</label>
+                <input class="nhsuk-input nhsuk-input--width-10" id="nhs" name="nhs" type="text" inputmode="numeric" autocomplete="off" value=typed/>
+            </div>
+            <button class="nhsuk-button" type="submit">"Find"</button>
+        </form>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || grants.get().flatten().map(|result| match result {
+                Ok(DeskGrants { patient: None, .. }) => view! { <p>"There is no record with this NHS number."</p> }.into_any(),
+                Ok(DeskGrants { patient: Some(name), grants }) if grants.is_empty() => view! {
+                    <p>{format!("Nobody can see {name}'s record on their behalf.")}</p>
+                }.into_any(),
+                Ok(DeskGrants { patient: Some(name), grants }) => view! {
+                    <h2>{format!("People who can see {name}'s record")}</h2>
+                    <ul class="nhsuk-list">
+                        {grants.into_iter().map(|g| {
+                            let href = format!("/staff/proxy-grants/{}", g.public_id);
+                            view! {
+                                <li><a href=href>{g.name.clone()}</a>{format!(" ({}, {}): {}", g.relationship, g.basis, g.status)}</li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// One grant, for the desk: its terms, its history, and changes with a recorded reason.
+#[component]
+pub fn DeskGrantPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let detail = OnceResource::new(get_desk_grant(id));
+    view! {
+        <Title text="A proxy grant - Service desk - Your health record"/>
+        <BackLink href="/staff/proxy-grants" label="Back"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || detail.get().map(|result| match result {
+                Ok(detail) => view! { <DeskGrant detail/> }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DeskGrant(detail: GrantDetail) -> impl IntoView {
+    let state = FormState::of("desk-grant");
+    let grant = detail.grant;
+    let action = format!("/staff/proxy-grants/{}", grant.public_id);
+    let mut actions = vec![(
+        "change".to_owned(),
+        "Change what they can see or the end date".to_owned(),
+    )];
+    if grant.is_suspended_by_decision {
+        actions.push(("resume".to_owned(), "Resume access".to_owned()));
+    } else {
+        actions.push(("suspend".to_owned(), "Suspend access".to_owned()));
+    }
+    actions.push(("revoke".to_owned(), "Revoke access (final)".to_owned()));
+    let scope = grant.scope.clone();
+    let ends_on = grant.ends_on.clone().unwrap_or_default();
+    view! {
+        <ErrorSummary state=state.clone()/>
+        <h1>{format!("{} ({})", grant.name, grant.relationship)}</h1>
+        {grant.notice.clone().map(|n| view! { <div class="nhsuk-inset-text"><span class="nhsuk-u-visually-hidden">"Information: "</span><p>{n}</p></div> })}
+        <GrantSummary grant=grant.clone() who="Proxy"/>
+        {(!grant.is_revoked).then(|| view! {
+            <h2>"Change this access"</h2>
+            <form method="post" action=action novalidate=true>
+                <StaffCsrfField/>
+                <RadioField name="action" legend="What do you want to do?" options=actions state=state.clone()/>
+                <TextField name="decision-maker" label="Decision-maker" hint="Name and role of the person who made the decision" state=state.clone()/>
+                <TextField name="reason" label="Reason" state=state.clone()/>
+                <h3>"If you are changing what they can see"</h3>
+                <ScopeFields state=state.clone() scope=scope/>
+                <DateField prefix="ends-on" legend="End date (optional)" hint="Leave blank for no end date." state=state.clone() default=ends_on/>
+                <button class="nhsuk-button" type="submit">"Record change"</button>
+            </form>
+        })}
+        <HistoryTable history=detail.history/>
+    }
 }

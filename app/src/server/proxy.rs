@@ -33,8 +33,8 @@ use crate::components::forms::FormOutcome;
 use crate::domain::{Account, AccountRole, PatientId};
 use crate::error::{AppError, FieldProblem};
 use crate::proxy::api::{
-    ApplicationView, ChoicesView, DeskApplicationDetail, DeskApplicationView, GrantDetail,
-    GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
+    ApplicationView, ChoicesView, DeskApplicationDetail, DeskApplicationView, DeskGrants,
+    GrantDetail, GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
 };
 use crate::proxy::rules::{
     self, AgeNotice, GRANTABLE_LABELS, GrantState, GrantStatus, InvitationRefusal, InvitationState,
@@ -194,14 +194,12 @@ fn invitation_view(invitation: &StoredInvitation, now: DateTime<Utc>) -> Invitat
     }
 }
 
-/// One grant on the patient's record, with its history.
-pub async fn grant_detail(
+/// A grant with its history, worded for the page.
+async fn grant_detail_of(
     state: &AppState,
-    signed_in: Option<&SignedIn>,
-    public_id: &str,
+    record: GrantRecord,
+    patient_is: &str,
 ) -> Result<GrantDetail, AppError> {
-    let (_, patient) = verified_patient(signed_in)?;
-    let record = patient_grant(state, patient, public_id).await?;
     let now = state.clock.now();
     let history = state
         .storage
@@ -212,7 +210,7 @@ pub async fn grant_detail(
             at: format::date_and_time(event.at),
             what: history_wording(&event.event).to_owned(),
             by: match event.actor_kind {
-                ActorKind::Patient => "You".to_owned(),
+                ActorKind::Patient => patient_is.to_owned(),
                 ActorKind::Proxy => record.proxy_name.display_or("They"),
                 ActorKind::Staff => event
                     .decision_maker
@@ -227,6 +225,17 @@ pub async fn grant_detail(
         grant: grant_view(state, &record, record.proxy_name.display_or("Someone"), now),
         history,
     })
+}
+
+/// One grant on the patient's record, with its history.
+pub async fn grant_detail(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    public_id: &str,
+) -> Result<GrantDetail, AppError> {
+    let (_, patient) = verified_patient(signed_in)?;
+    let record = patient_grant(state, patient, public_id).await?;
+    grant_detail_of(state, record, "You").await
 }
 
 fn history_wording(event: &str) -> &'static str {
@@ -495,7 +504,7 @@ pub async fn withdraw_invitation(
     }
 }
 
-/// What the patient may do to a grant from its page.
+/// What the patient (or the service desk) may do to a grant from its page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatientGrantAction {
     Change,
@@ -541,14 +550,56 @@ pub async fn change_grant_as_patient(
     if !allowed {
         return Err(AppError::NotFound);
     }
-    let (state_after, basis, scope, ends_at, event, audit_action) = match action {
+    let terms = new_terms(grant, action, answers, now)?;
+    let change = GrantChange {
+        from_state: grant.state,
+        grant: grant.id,
+        state: terms.state,
+        basis: terms.basis,
+        scope: terms.scope,
+        ends_at: terms.ends_at,
+        at: now,
+        event: terms.event,
+        by: by_patient(account),
+        audit: patient_audit(
+            account,
+            patient,
+            now,
+            terms.audit_action,
+            format!("grant:{}", grant.public_id),
+        ),
+    };
+    match state.storage.change_grant(change).await {
+        Err(StorageError::Conflict(_)) => Err(AppError::NotFound),
+        other => other.map(|_| ()).map_err(AppError::from),
+    }
+}
+
+/// A grant's terms after an action, and how the change is recorded.
+struct NewTerms {
+    state: GrantState,
+    basis: ProxyBasisKind,
+    scope: Scope,
+    ends_at: Option<DateTime<Utc>>,
+    event: &'static str,
+    audit_action: &'static str,
+}
+
+/// The terms an action leaves a grant with; a change of scope or end date is checked.
+fn new_terms(
+    grant: &rules::Grant,
+    action: PatientGrantAction,
+    answers: &Answers,
+    now: DateTime<Utc>,
+) -> Result<NewTerms, AppError> {
+    let (state, basis, scope, ends_at, event, audit_action) = match action {
         PatientGrantAction::Change => {
             let scope = scope_answer(answers);
             let mut problems = Vec::new();
             if scope.is_empty() {
                 problems.push(FieldProblem::new(
                     "appointments",
-                    "Select at least one part of your record they can see, or stop their access instead",
+                    "Select at least one part of the record they can see, or stop the access instead",
                 ));
             }
             let ends_at = match date_answer(answers, "ends-on", "End date") {
@@ -610,27 +661,14 @@ pub async fn change_grant_as_patient(
             action::PROXY_GRANT_CONSENTED,
         ),
     };
-    let change = GrantChange {
-        grant: grant.id,
-        state: state_after,
+    Ok(NewTerms {
+        state,
         basis,
         scope,
         ends_at,
-        at: now,
         event,
-        by: by_patient(account),
-        audit: patient_audit(
-            account,
-            patient,
-            now,
-            audit_action,
-            format!("grant:{}", grant.public_id),
-        ),
-    };
-    match state.storage.change_grant(change).await {
-        Err(StorageError::Conflict(_)) => Err(AppError::NotFound),
-        other => other.map(|_| ()).map_err(AppError::from),
-    }
+        audit_action,
+    })
 }
 
 /// The invitee as their own NHS login proved them.
@@ -710,6 +748,22 @@ pub async fn find_invitation(
     code: &str,
 ) -> Result<FormOutcome, AppError> {
     let (invitation, _) = checked_invitation(state, signed_in, code).await?;
+    // The patient's name and what they share are shown to the invitee: audited.
+    if let Some(signed_in) = signed_in {
+        state
+            .storage
+            .append_audit(NewAuditEvent {
+                actor_account: Some(signed_in.account.id),
+                patient: Some(invitation.invitation.patient),
+                target: Some(format!("invitation:{}", invitation.public_id)),
+                ..NewAuditEvent::new(
+                    state.clock.now(),
+                    ActorKind::Proxy,
+                    action::PROXY_INVITATION_OPENED,
+                )
+            })
+            .await?;
+    }
     Ok(FormOutcome::InvitationFound {
         code: normalise_code(code),
         patient_name: invitation
@@ -800,8 +854,9 @@ pub async fn choose(
     let session = signed_in
         .map(|s| s.session_hash.as_str())
         .unwrap_or_default();
-    let grant = if choice == "own" {
-        None
+    let now = state.clock.now();
+    let (grant, audit) = if choice == "own" {
+        (None, None)
     } else {
         let record = state
             .storage
@@ -809,14 +864,21 @@ pub async fn choose(
             .await?
             .filter(|g| g.grant.proxy == account.id)
             .ok_or(AppError::NotFound)?;
-        let decision =
-            rules::decide_grant(&record.grant, &state.proxy.age_rules, state.clock.now());
+        let decision = rules::decide_grant(&record.grant, &state.proxy.age_rules, now);
         if !decision.is_in_force() {
             return Err(AppError::ProxyAccessEnded);
         }
-        Some(record.grant.id)
+        // Opening someone's record is the proxy's own action on it.
+        let audit = NewAuditEvent {
+            actor_account: Some(account.id),
+            patient: Some(record.grant.patient),
+            target: Some(format!("grant:{}", record.grant.public_id)),
+            reason: Some(record.grant.basis.code().to_owned()),
+            ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_ACTING_FOR)
+        };
+        (Some(record.grant.id), Some(audit))
     };
-    state.storage.set_acting_for(session, grant).await?;
+    state.storage.set_acting_for(session, grant, audit).await?;
     Ok(())
 }
 
@@ -1248,10 +1310,27 @@ pub async fn decide_application(
             Err(_) => None,
         },
     };
-    let (audit_action, reason_code) = if grant.is_some() {
-        (action::PROXY_GRANTED, application.basis.code())
-    } else {
-        (action::PROXY_REFUSED, refusal.unwrap_or_default())
+    // Codes only (the decision-maker and reason, in the desk's words, are in the grant's
+    // history and on the application).
+    let (audit_action, reason_code) = match &grant {
+        Some(grant) => (
+            action::PROXY_GRANTED,
+            format!(
+                "basis={};ends={}",
+                application.basis.code(),
+                grant
+                    .ends_at
+                    .map_or_else(|| "none".to_owned(), |at| at.date_naive().to_string())
+            ),
+        ),
+        None => (
+            action::PROXY_REFUSED,
+            format!(
+                "basis={};refusal={}",
+                application.basis.code(),
+                refusal.unwrap_or_default()
+            ),
+        ),
     };
     let result = state
         .storage
@@ -1266,7 +1345,7 @@ pub async fn decide_application(
             audit: NewAuditEvent {
                 actor_account: Some(agent.id),
                 patient: audit_patient,
-                reason: Some(reason_code.to_owned()),
+                reason: Some(reason_code),
                 ..NewAuditEvent::new(now, ActorKind::Staff, audit_action)
             },
         })
@@ -1278,6 +1357,167 @@ pub async fn decide_application(
                 "This application was decided already, or the applicant already has access to this record",
             )],
         }),
+        other => other.map(|_| ()).map_err(AppError::from),
+    }
+}
+
+// --- The service desk's view of grants --------------------------------------------
+
+/// The grants on the record with this NHS number, for the desk. Looking them up is the
+/// desk reading about a patient: audited on that record.
+pub async fn desk_grants(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    nhs_number: &str,
+) -> Result<DeskGrants, AppError> {
+    let agent = verified_staff(staff)?;
+    let Ok(number) = crate::domain::NhsNumber::parse(nhs_number) else {
+        return Err(AppError::Invalid {
+            problems: vec![FieldProblem::new(
+                "nhs",
+                "Enter a real NHS number: 10 numbers, like 485 777 3456",
+            )],
+        });
+    };
+    let Some(patient) = state.storage.find_patient_by_nhs_number(&number).await? else {
+        return Ok(DeskGrants {
+            patient: None,
+            grants: Vec::new(),
+        });
+    };
+    let now = state.clock.now();
+    state
+        .storage
+        .append_audit(NewAuditEvent {
+            actor_account: Some(agent.id),
+            patient: Some(patient.id),
+            target: Some("proxy_grants".to_owned()),
+            ..NewAuditEvent::new(now, ActorKind::Staff, action::PROXY_GRANTS_VIEWED)
+        })
+        .await?;
+    let grants = state.storage.grants_for_patient(patient.id).await?;
+    Ok(DeskGrants {
+        patient: Some(
+            [
+                patient.given_name.as_deref(),
+                patient.family_name.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+        ),
+        grants: grants
+            .iter()
+            .map(|g| grant_view(state, g, g.proxy_name.display_or("Someone"), now))
+            .collect(),
+    })
+}
+
+/// One grant, for the desk, with its history.
+pub async fn desk_grant_detail(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    public_id: &str,
+) -> Result<GrantDetail, AppError> {
+    let agent = verified_staff(staff)?;
+    let record = state
+        .storage
+        .find_grant(public_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state
+        .storage
+        .append_audit(NewAuditEvent {
+            actor_account: Some(agent.id),
+            patient: Some(record.grant.patient),
+            target: Some(format!("grant:{public_id}")),
+            ..NewAuditEvent::new(
+                state.clock.now(),
+                ActorKind::Staff,
+                action::PROXY_GRANTS_VIEWED,
+            )
+        })
+        .await?;
+    let patient_is = record.patient_name.display_or("The patient");
+    grant_detail_of(state, record, &patient_is).await
+}
+
+/// The desk changes, suspends, resumes or revokes any grant, recording who decided and
+/// why.
+pub async fn change_grant_as_desk(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    public_id: &str,
+    answers: &Answers,
+) -> Result<(), AppError> {
+    let agent = verified_staff(staff)?;
+    let record = state
+        .storage
+        .find_grant(public_id)
+        .await?
+        .filter(|g| g.grant.state != GrantState::Revoked)
+        .ok_or(AppError::NotFound)?;
+    let now = state.clock.now();
+    let action = PatientGrantAction::parse(answer(answers, "action"))
+        .filter(|a| *a != PatientGrantAction::Consent)
+        .ok_or(AppError::Request)?;
+    let mut problems = Vec::new();
+    let decision_maker = answer(answers, "decision-maker");
+    if decision_maker.is_empty() {
+        problems.push(FieldProblem::new(
+            "decision-maker",
+            "Enter who made the decision (name and role)",
+        ));
+    }
+    let reason = answer(answers, "reason");
+    if reason.is_empty() {
+        problems.push(FieldProblem::new(
+            "reason",
+            "Enter the reason for the change",
+        ));
+    } else if reason.chars().count() > 1000 {
+        problems.push(FieldProblem::new(
+            "reason",
+            "Reason must be 1000 characters or fewer",
+        ));
+    }
+    let terms = match new_terms(&record.grant, action, answers, now) {
+        Ok(terms) => Some(terms),
+        Err(AppError::Invalid { problems: more }) => {
+            problems.extend(more);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let Some(terms) = terms.filter(|_| problems.is_empty()) else {
+        return Err(AppError::Invalid { problems });
+    };
+    let change = GrantChange {
+        from_state: record.grant.state,
+        grant: record.grant.id,
+        state: terms.state,
+        basis: terms.basis,
+        scope: terms.scope,
+        ends_at: terms.ends_at,
+        at: now,
+        event: terms.event,
+        by: GrantDecisionBy {
+            actor_kind: ActorKind::Staff,
+            actor_account: Some(agent.id),
+            decision_maker: Some(decision_maker.to_owned()),
+            reason: Some(reason.to_owned()),
+        },
+        audit: NewAuditEvent {
+            actor_account: Some(agent.id),
+            patient: Some(record.grant.patient),
+            target: Some(format!("grant:{public_id}")),
+            reason: Some(record.grant.basis.code().to_owned()),
+            ..NewAuditEvent::new(now, ActorKind::Staff, terms.audit_action)
+        },
+    };
+    match state.storage.change_grant(change).await {
+        Err(StorageError::Conflict(_)) => Err(AppError::NotFound),
         other => other.map(|_| ()).map_err(AppError::from),
     }
 }

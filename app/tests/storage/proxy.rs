@@ -138,9 +138,25 @@ pub(crate) async fn an_invitation_is_accepted_once_into_a_grant_with_its_history
         .unwrap()
         .unwrap();
     assert_eq!(found.grant.last_used_at, Some(at(5, 9)));
+    // Anything else the person does about the patient (applying, choosing) is not a
+    // use: it must never make a lapsed grant look used.
+    s.append_audit(NewAuditEvent {
+        actor_account: Some(daniel.id),
+        patient: Some(patient),
+        ..NewAuditEvent::new(at(6, 9), ActorKind::Proxy, action::PROXY_APPLIED)
+    })
+    .await
+    .unwrap();
+    let unchanged = s
+        .find_grant(&record.grant.public_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged.grant.last_used_at, Some(at(5, 9)));
 
     // Changes are kept in the history; revocation is final.
-    let change = |state, event| GrantChange {
+    let change = |from_state, state, event| GrantChange {
+        from_state,
         grant: record.grant.id,
         state,
         basis: ProxyBasisKind::Consent,
@@ -152,16 +168,32 @@ pub(crate) async fn an_invitation_is_accepted_once_into_a_grant_with_its_history
         audit: audit_row(&amelia, patient, action::PROXY_GRANT_CHANGED),
     };
     let changed = s
-        .change_grant(change(GrantState::Suspended, "suspended"))
+        .change_grant(change(
+            GrantState::Active,
+            GrantState::Suspended,
+            "suspended",
+        ))
         .await
         .unwrap();
     assert_eq!(changed.grant.state, GrantState::Suspended);
     assert_eq!(changed.grant.ends_at, Some(at(30, 9)));
-    s.change_grant(change(GrantState::Revoked, "revoked"))
-        .await
-        .unwrap();
+    // A change decided on a state that has changed meanwhile is refused, so two
+    // changes made at once cannot undo each other.
     assert!(matches!(
-        s.change_grant(change(GrantState::Active, "resumed")).await,
+        s.change_grant(change(GrantState::Active, GrantState::Active, "changed"))
+            .await,
+        Err(StorageError::Conflict(_))
+    ));
+    s.change_grant(change(
+        GrantState::Suspended,
+        GrantState::Revoked,
+        "revoked",
+    ))
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.change_grant(change(GrantState::Revoked, GrantState::Active, "resumed"))
+            .await,
         Err(StorageError::Conflict(_))
     ));
     let history = s.grant_history(record.grant.id).await.unwrap();
@@ -289,7 +321,7 @@ pub(crate) async fn a_session_remembers_whose_record_it_reads(db: &TestDb) {
     .unwrap();
     let (session, _) = s.find_session("session-d").await.unwrap().unwrap();
     assert_eq!(session.acting_for, None);
-    s.set_acting_for("session-d", Some(record.grant.id))
+    s.set_acting_for("session-d", Some(record.grant.id), None)
         .await
         .unwrap();
     let (session, account) = s.find_session("session-d").await.unwrap().unwrap();
@@ -304,7 +336,7 @@ pub(crate) async fn a_session_remembers_whose_record_it_reads(db: &TestDb) {
             .public_id,
         record.grant.public_id
     );
-    s.set_acting_for("session-d", None).await.unwrap();
+    s.set_acting_for("session-d", None, None).await.unwrap();
     assert_eq!(
         s.find_session("session-d")
             .await
@@ -315,7 +347,7 @@ pub(crate) async fn a_session_remembers_whose_record_it_reads(db: &TestDb) {
         None
     );
     assert!(matches!(
-        s.set_acting_for("no-such-session", None).await,
+        s.set_acting_for("no-such-session", None, None).await,
         Err(StorageError::NotFound)
     ));
 }

@@ -107,11 +107,13 @@ pub trait AccountStore: Send + Sync {
     -> Result<Option<(Session, Account)>, StorageError>;
 
     /// Sets whose record the session's person is reading: their own (`None`) or the
-    /// patient of one of their grants (the caller checks that it is theirs).
+    /// patient of one of their grants (the caller checks that it is theirs), with the
+    /// audit row of opening someone's record in the same transaction.
     async fn set_acting_for(
         &self,
         id_hash: &str,
         grant: Option<GrantId>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<(), StorageError>;
 
     async fn touch_session(&self, id_hash: &str, at: DateTime<Utc>) -> Result<(), StorageError>;

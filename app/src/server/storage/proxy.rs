@@ -88,9 +88,12 @@ pub struct GrantEvent {
 }
 
 /// New terms for a grant. Revocation is final: a revoked grant is never changed again.
+/// The change applies only if the grant is still in `from_state` (the state it was
+/// decided on), so two changes made at once cannot undo each other.
 #[derive(Debug, Clone)]
 pub struct GrantChange {
     pub grant: GrantId,
+    pub from_state: GrantState,
     pub state: GrantState,
     pub basis: ProxyBasisKind,
     pub scope: Scope,
@@ -207,7 +210,8 @@ pub trait ProxyStore: Send + Sync {
     /// The grant's history, oldest first.
     async fn grant_history(&self, id: GrantId) -> Result<Vec<GrantEvent>, StorageError>;
 
-    /// Changes a grant's terms; `Conflict` if it was revoked meanwhile.
+    /// Changes a grant's terms; `Conflict` if it was revoked or its state changed
+    /// meanwhile.
     async fn change_grant(&self, change: GrantChange) -> Result<GrantRecord, StorageError>;
 }
 

@@ -266,16 +266,21 @@ impl AccountStore for SqlStorage {
         &self,
         id_hash: &str,
         grant: Option<GrantId>,
+        audit: Option<NewAuditEvent>,
     ) -> Result<(), StorageError> {
-        let mut conn = self.write_one().await?;
+        let mut tx = self.write().await?;
         let changed = Query::new("UPDATE sessions SET acting_for_grant_id = $2 WHERE id_hash = $1")
             .bind(id_hash)
             .bind(grant.map(|g| g.0))
-            .execute(&mut conn)
+            .execute(&mut tx)
             .await?;
         if changed == 0 {
             return Err(StorageError::NotFound);
         }
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -18,7 +18,8 @@ use crate::server::storage::{
 };
 
 /// A grant with the names of both people and its last use: the proxy's latest audited
-/// action on the patient's record.
+/// read of the patient's record (only reads: applying, accepting or choosing must never
+/// make a lapsed grant look used).
 const GRANT_COLUMNS: &str = "SELECT g.id, g.public_id, g.patient_id, g.proxy_account_id, \
      g.basis, g.relationship, g.scope, g.state, g.starts_at, g.ends_at, \
      g.evidence_reference, g.created_at, p.given_name AS patient_given_name, \
@@ -26,7 +27,7 @@ const GRANT_COLUMNS: &str = "SELECT g.id, g.public_id, g.patient_id, g.proxy_acc
      a.given_name AS proxy_given_name, a.family_name AS proxy_family_name, \
      (SELECT MAX(e.occurred_at) FROM audit_events e \
       WHERE e.actor_account_id = g.proxy_account_id AND e.patient_id = g.patient_id \
-      AND e.actor_kind = 'proxy') AS last_used_at \
+      AND e.actor_kind = 'proxy' AND e.action = 'record.viewed') AS last_used_at \
      FROM proxy_grants g JOIN patients p ON p.id = g.patient_id \
      JOIN accounts a ON a.id = g.proxy_account_id ";
 
@@ -497,7 +498,7 @@ impl ProxyStore for SqlStorage {
         let mut tx = self.write().await?;
         let changed = Query::new(
             "UPDATE proxy_grants SET state = $2, basis = $3, scope = $4, ends_at = $5, \
-             updated_at = $6 WHERE id = $1 AND state <> 'revoked'",
+             updated_at = $6 WHERE id = $1 AND state = $7 AND state <> 'revoked'",
         )
         .bind(change.grant.0)
         .bind(change.state.code())
@@ -505,10 +506,11 @@ impl ProxyStore for SqlStorage {
         .bind(scope_text(&change.scope)?)
         .bind(change.ends_at.map(to_millis))
         .bind(to_millis(change.at))
+        .bind(change.from_state.code())
         .execute(&mut tx)
         .await?;
         if changed == 0 {
-            return Err(StorageError::Conflict("grant revoked"));
+            return Err(StorageError::Conflict("grant revoked or changed meanwhile"));
         }
         insert_grant_event(
             &mut tx,
