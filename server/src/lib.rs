@@ -53,6 +53,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         );
     }
     let router = prepare(&config, storage.clone(), clock.clone()).await?;
+    jobs::spawn_grant_endings(storage.clone(), clock.clone(), config.proxy.age_rules);
     jobs::spawn_session_sweeper(storage, clock);
     let listener = TcpListener::bind(config.listen)
         .await

@@ -870,3 +870,57 @@ async fn a_refused_applicant_learns_nothing_about_the_patient() {
             .all(|g| g.proxy_name.given.as_deref() != Some("Ngozi"))
     );
 }
+
+#[tokio::test]
+async fn a_grant_that_ends_by_the_clock_is_recorded_once_in_its_history_and_the_audit() {
+    let server = spawn_demo().await;
+    let grant = demo_grant(&server, demo::GRACE).await;
+    let set_end = GrantChange {
+        from_state: grant.grant.state,
+        grant: grant.grant.id,
+        state: grant.grant.state,
+        basis: grant.grant.basis,
+        scope: grant.grant.scope.clone(),
+        ends_at: Some(server.clock.now() + Duration::days(10)),
+        at: server.clock.now(),
+        event: "changed",
+        by: GrantDecisionBy {
+            actor_kind: ActorKind::Staff,
+            actor_account: None,
+            decision_maker: Some("test".into()),
+            reason: None,
+        },
+        audit: NewAuditEvent::new(
+            server.clock.now(),
+            ActorKind::Staff,
+            action::PROXY_GRANT_CHANGED,
+        ),
+    };
+    server.storage.change_grant(set_end).await.unwrap();
+    let rules = app::proxy::rules::AgeRules::default();
+    let recorded =
+        server::jobs::record_grant_endings(server.storage.as_ref(), &server.clock, &rules)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 0, "nothing has ended yet");
+    server.clock.advance(Duration::days(11));
+    let recorded =
+        server::jobs::record_grant_endings(server.storage.as_ref(), &server.clock, &rules)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 1);
+    let again = server::jobs::record_grant_endings(server.storage.as_ref(), &server.clock, &rules)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "recorded once");
+    let history = server.storage.grant_history(grant.grant.id).await.unwrap();
+    assert_eq!(history.last().unwrap().event, "expired");
+    let grace = patient(server.storage.as_ref(), demo::GRACE).await;
+    let trail = server.storage.list_audit_events(grace, 50).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == action::PROXY_GRANT_EXPIRED)
+    );
+    server.clock.advance(-Duration::days(11));
+}

@@ -106,6 +106,9 @@ pub mod action {
     pub const PROXY_GRANT_RESUMED: &str = "proxy.grant_resumed";
     pub const PROXY_GRANT_REVOKED: &str = "proxy.grant_revoked";
     pub const PROXY_GRANT_CONSENTED: &str = "proxy.grant_consented";
+    pub const PROXY_GRANT_EXPIRED: &str = "proxy.grant_expired";
+    pub const PROXY_GRANT_LAPSED: &str = "proxy.grant_lapsed";
+    pub const PROXY_GRANT_SUSPENDED_AT_AGE: &str = "proxy.grant_suspended_at_age";
 }
 
 #[derive(Debug, Clone)]

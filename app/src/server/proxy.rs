@@ -247,6 +247,9 @@ fn history_wording(event: &str) -> &'static str {
         "resumed" => "Access resumed",
         "revoked" => "Access stopped",
         "consented" => "Agreed to access continuing",
+        "expired" => "Access ended on its end date",
+        "lapsed" => "Access lapsed: not used for 5 years",
+        "suspended_at_age" => "Access paused: the child reached the age to decide",
         _ => "Changed",
     }
 }

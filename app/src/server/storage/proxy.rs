@@ -205,6 +205,10 @@ pub trait ProxyStore: Send + Sync {
 
     async fn find_grant(&self, public_id: &str) -> Result<Option<GrantRecord>, StorageError>;
 
+    /// Every grant not revoked, with the event last written to its history (for the
+    /// job that records grants ending by the clock).
+    async fn grants_not_revoked(&self) -> Result<Vec<(GrantRecord, String)>, StorageError>;
+
     async fn find_grant_by_id(&self, id: GrantId) -> Result<Option<GrantRecord>, StorageError>;
 
     /// The grant's history, oldest first.

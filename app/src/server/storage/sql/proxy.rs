@@ -472,6 +472,33 @@ impl ProxyStore for SqlStorage {
             .transpose()
     }
 
+    async fn grants_not_revoked(&self) -> Result<Vec<(GrantRecord, String)>, StorageError> {
+        let mut sql = Query::new(GRANT_COLUMNS);
+        sql.push("WHERE g.state <> 'revoked' ORDER BY g.id");
+        let grants = sql
+            .fetch_all::<GrantRow>(&mut self.read().await?)
+            .await?
+            .into_iter()
+            .map(GrantRecord::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let latest: Vec<(i64, String)> = Query::new(
+            "SELECT e.grant_id, e.event FROM proxy_grant_events e \
+             JOIN proxy_grants g ON g.id = e.grant_id \
+             WHERE g.state <> 'revoked' AND e.id = \
+             (SELECT MAX(l.id) FROM proxy_grant_events l WHERE l.grant_id = e.grant_id)",
+        )
+        .fetch_all(&mut self.read().await?)
+        .await?;
+        let latest: std::collections::HashMap<i64, String> = latest.into_iter().collect();
+        Ok(grants
+            .into_iter()
+            .map(|g| {
+                let event = latest.get(&g.grant.id.0).cloned().unwrap_or_default();
+                (g, event)
+            })
+            .collect())
+    }
+
     async fn find_grant_by_id(&self, id: GrantId) -> Result<Option<GrantRecord>, StorageError> {
         let mut sql = Query::new(GRANT_COLUMNS);
         sql.push("WHERE g.id = ").push_bind(id.0);
