@@ -924,3 +924,186 @@ async fn a_grant_that_ends_by_the_clock_is_recorded_once_in_its_history_and_the_
     );
     server.clock.advance(-Duration::days(11));
 }
+
+/// Sends a clinic letter for Oliver from a new source by conditional update, labelled
+/// mental health by its sender when `psy`; answers its public id.
+async fn send_letter_for_oliver(server: &TestServer, token: &str, id: &str, psy: bool) -> String {
+    use base64::Engine;
+    let pdf = server::demo::simple_pdf("Clinic letter", &[]);
+    let mut document = serde_json::json!({
+        "resourceType": "DocumentReference",
+        "identifier": [{ "system": "https://docs.rmx01.example/id", "value": id }],
+        "status": "current",
+        "docStatus": "final",
+        "type": { "coding": [{ "system": "http://snomed.info/sct", "code": "371531000", "display": "Report of clinical encounter" }], "text": "Clinic letter" },
+        "subject": { "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": demo::OLIVER } },
+        "date": "2026-11-20T09:00:00Z",
+        "custodian": { "identifier": { "system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RMX01" } },
+        "description": format!("MATRIX-LETTER-{id}"),
+        "content": [{ "attachment": {
+            "contentType": "application/pdf",
+            "title": "letter.pdf",
+            "size": pdf.len(),
+            "data": base64::engine::general_purpose::STANDARD.encode(&pdf),
+        } }],
+    });
+    if psy {
+        document["meta"] = serde_json::json!({ "security": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "PSY" }] });
+    }
+    let (status, location, answer) = support::feed_answer(
+        support::http_client().put(server.url(&format!(
+            "/fhir/DocumentReference?identifier=https://docs.rmx01.example/id|{id}"
+        ))),
+        token,
+        document.to_string(),
+    )
+    .await;
+    assert!(
+        status == 200 || status == 201,
+        "the letter was taken in: {answer}"
+    );
+    location.unwrap().split('/').nth(1).unwrap().to_owned()
+}
+
+/// Every section combination x the mental health label in and out of the grant x the
+/// grant suspended, through every list page and every item's page, function and
+/// document route; and another patient's ids throughout.
+#[tokio::test]
+async fn every_grant_scope_and_state_opens_exactly_what_it_says_and_nothing_of_anyone_else() {
+    use app::proxy::rules::{GrantState, Section};
+    let server = spawn_demo().await;
+    let (token, credential_hash) = server::credentials::new_credential();
+    server
+        .storage
+        .create_organisation(app::server::storage::NewOrganisation {
+            ods_code: app::domain::OdsCode::parse("RMX01").unwrap(),
+            name: "Moorside Mental Health Trust".into(),
+            kind: app::records::OrganisationKind::HospitalTrust,
+            credential_hash,
+            at: support::test_now(),
+        })
+        .await
+        .unwrap();
+    let private_letter = send_letter_for_oliver(&server, &token, "psy-1", true).await;
+    let plain_letter = send_letter_for_oliver(&server, &token, "plain-1", false).await;
+    let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    let oliver_items = items(server.storage.as_ref(), demo::OLIVER).await;
+    assert!(oliver_items.iter().any(|i| i.public_id == private_letter
+        && i.labels.iter().any(|l| l == app::privacy::MENTAL_HEALTH)));
+    let known =
+        support::decided_for_patient(server.storage.as_ref(), oliver, server.clock.now()).await;
+    let amelia_items = items(server.storage.as_ref(), demo::AMELIA).await;
+    let amelia_ids: Vec<String> = amelia_items.iter().map(|i| i.public_id.clone()).collect();
+    let grant = demo_grant(&server, demo::OLIVER).await;
+    let mut daniel = signed_in(&server, "daniel").await;
+    assert_eq!(
+        choose(&mut daniel, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+
+    let mut current = grant.grant.state;
+    let mut set = |state: GrantState, scope: Scope| {
+        let change = GrantChange {
+            from_state: current,
+            grant: grant.grant.id,
+            state,
+            basis: grant.grant.basis,
+            scope,
+            ends_at: None,
+            at: server.clock.now(),
+            event: "changed",
+            by: GrantDecisionBy {
+                actor_kind: ActorKind::Staff,
+                actor_account: None,
+                decision_maker: Some("test".into()),
+                reason: None,
+            },
+            audit: NewAuditEvent::new(
+                server.clock.now(),
+                ActorKind::Staff,
+                action::PROXY_GRANT_CHANGED,
+            ),
+        };
+        current = state;
+        change
+    };
+    let mut combinations = 0;
+    for state in [GrantState::Active, GrantState::Suspended] {
+        for bits in 0..8u8 {
+            for with_label in [false, true] {
+                let scope = Scope {
+                    appointments: bits & 1 != 0,
+                    letters: bits & 2 != 0,
+                    results: bits & 4 != 0,
+                    labels: if with_label {
+                        vec![app::privacy::MENTAL_HEALTH.to_owned()]
+                    } else {
+                        Vec::new()
+                    },
+                };
+                let label = format!("{state:?} {scope:?}");
+                server
+                    .storage
+                    .change_grant(set(state, scope.clone()))
+                    .await
+                    .unwrap();
+                combinations += 1;
+                for path in LISTS {
+                    let page = daniel.get(&server.url(path)).await;
+                    let expected = if state == GrantState::Active {
+                        200
+                    } else {
+                        403
+                    };
+                    assert_eq!(page.status, expected, "{label}, {path}");
+                    assert_no_ids(&page, &amelia_ids, &label, path);
+                    if state == GrantState::Active && path == "/record/letters" {
+                        assert_eq!(
+                            page.body.contains(&plain_letter),
+                            scope.letters,
+                            "{label}: plain letter listed"
+                        );
+                        assert_eq!(
+                            page.body.contains(&private_letter),
+                            scope.letters && with_label,
+                            "{label}: labelled letter listed"
+                        );
+                    }
+                    if state != GrantState::Active {
+                        assert!(!page.body.contains(&plain_letter), "{label}, {path}");
+                    }
+                }
+                for (path, kind) in paths_for(&oliver_items) {
+                    let id = path
+                        .trim_start_matches("/api/record/letter?id=")
+                        .trim_start_matches("/api/record/result?id=")
+                        .split('/')
+                        .find(|part| oliver_items.iter().any(|i| i.public_id == *part))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let item = oliver_items.iter().find(|i| i.public_id == id).unwrap();
+                    let opens = state == GrantState::Active
+                        && scope.allows_section(Section::of(kind))
+                        && item.labels.iter().all(|l| scope.allows_label(l))
+                        && known.item(&id).is_some();
+                    let page = daniel.get(&server.url(&path)).await;
+                    if opens {
+                        assert_eq!(page.status, 200, "{label}: {path}");
+                    } else {
+                        assert_ne!(page.status, 200, "{label}: {path} must not open");
+                        assert!(!page.body.contains("MATRIX-LETTER"), "{label}: {path}");
+                    }
+                }
+                // Another patient's items, by id, never.
+                for (path, _) in paths_for(&amelia_items).into_iter().take(12) {
+                    let page = daniel.get(&server.url(&path)).await;
+                    assert_ne!(page.status, 200, "{label}: Amelia's {path}");
+                }
+            }
+        }
+    }
+    assert_eq!(combinations, 32);
+}

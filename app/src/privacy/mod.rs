@@ -25,6 +25,10 @@ pub const SUBSTANCE_MISUSE: &str = "substance-misuse";
 /// The sender marked the item restricted or very restricted (`R`, `V`).
 pub const RESTRICTED: &str = "restricted";
 
+/// The HL7 v3 confidentiality codes a sender uses to say an item is not sensitive
+/// (normal, low, unrestricted): kept as labels, they never keep an item from anyone.
+pub const NOT_SENSITIVE: [&str; 3] = ["N", "L", "U"];
+
 /// Labels whose items the portal never shows.
 pub const EXCLUDED: [&str; 8] = [
     SEXUAL_HEALTH,

@@ -171,10 +171,17 @@ impl Scope {
         }
     }
 
-    /// Whether an item with this label may be shown under the grant: never an excluded
-    /// label, and another label only when the grant names it.
+    /// Whether an item with this label may be shown under the grant. A sender's own code
+    /// is read as the portal label it stands for ("PSY" is mental health). Never an
+    /// excluded label; the codes that say an item is not sensitive ("N", "L", "U")
+    /// always; any other label only when the grant names it, so a label nobody has
+    /// mapped keeps the item from a proxy (the most restrictive reading).
     pub fn allows_label(&self, label: &str) -> bool {
-        !crate::privacy::EXCLUDED.contains(&label) && self.labels.iter().any(|l| l == label)
+        let label = crate::privacy::label_for_security_code(label).unwrap_or(label);
+        if crate::privacy::EXCLUDED.contains(&label) {
+            return false;
+        }
+        crate::privacy::NOT_SENSITIVE.contains(&label) || self.labels.iter().any(|l| l == label)
     }
 
     /// Whether the grant opens anything at all.
@@ -827,9 +834,16 @@ mod tests {
         assert!(scope.allows_label(crate::privacy::MENTAL_HEALTH));
         assert!(!scope.allows_label(crate::privacy::RESTRICTED));
         assert_eq!(
-            scope.normalised().labels,
+            scope.clone().normalised().labels,
             vec![crate::privacy::MENTAL_HEALTH.to_owned()]
         );
         assert!(!Scope::default().allows_label(crate::privacy::MENTAL_HEALTH));
+        // A sender's code is read as the label it stands for; "normal" never restricts,
+        // and a code nobody mapped keeps the item from a proxy.
+        assert!(scope.allows_label("PSY"));
+        assert!(!Scope::default().allows_label("PSY"));
+        assert!(!scope.allows_label("HIV"));
+        assert!(Scope::default().allows_label("N"));
+        assert!(!Scope::all_sections().allows_label("XYZ-LOCAL"));
     }
 }
