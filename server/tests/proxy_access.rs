@@ -1107,3 +1107,110 @@ async fn every_grant_scope_and_state_opens_exactly_what_it_says_and_nothing_of_a
     }
     assert_eq!(combinations, 32);
 }
+
+/// A parent's access to a child's record: the young person is told three months ahead,
+/// it is paused on their 16th birthday, and continues only if they agree, as a grant
+/// they then control.
+#[tokio::test]
+async fn at_sixteen_a_parents_access_pauses_until_the_young_person_agrees() {
+    let server = spawn_demo().await;
+    let sophie = patient(server.storage.as_ref(), demo::SOPHIE).await;
+    let daniel_account = demo_grant(&server, demo::OLIVER).await.grant.proxy;
+    // Sophie is 13 in 60 days: a month before her 16th birthday…
+    let to_sixteen = Duration::days(3 * 365 + 1 + 60);
+    server.clock.advance(to_sixteen - Duration::days(30));
+    let grant = server
+        .storage
+        .create_grant(
+            app::server::storage::NewGrant {
+                patient: sophie,
+                proxy: daniel_account,
+                basis: ProxyBasisKind::ParentalResponsibility,
+                relationship: "father".into(),
+                scope: Scope::all_sections(),
+                starts_at: server.clock.now() - Duration::days(1),
+                ends_at: None,
+                evidence_reference: Some("test".into()),
+            },
+            "granted",
+            GrantDecisionBy {
+                actor_kind: ActorKind::Staff,
+                actor_account: None,
+                decision_maker: Some("test".into()),
+                reason: None,
+            },
+            server.clock.now(),
+            NewAuditEvent::new(server.clock.now(), ActorKind::Staff, action::PROXY_GRANTED),
+        )
+        .await
+        .unwrap();
+    let mut young = signed_in(&server, "sophie").await;
+    let people = young.get(&server.url("/account/people")).await;
+    assert_eq!(people.status, 200);
+    assert!(
+        people.body.contains(
+            "This access will be paused then, unless Sophie Turner agrees to it continuing"
+        ),
+        "told ahead: {}",
+        people.body
+    );
+    let mut daniel = signed_in(&server, "daniel").await;
+    assert_eq!(
+        choose(&mut daniel, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+    assert_eq!(daniel.get(&server.url("/record")).await.status, 200);
+
+    // …and on it.
+    server.clock.advance(Duration::days(31));
+    let mut young = signed_in(&server, "sophie").await;
+    let mut daniel = signed_in(&server, "daniel").await;
+    assert_eq!(
+        choose(&mut daniel, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        403,
+        "paused at 16"
+    );
+    let grant_path = format!("/account/people/{}", grant.grant.public_id);
+    let page = young.get(&server.url(&grant_path)).await;
+    assert!(page.body.contains("Let Daniel Hart keep seeing my record"));
+    let agreed = post(
+        &mut young,
+        &server,
+        &grant_path,
+        &grant_path,
+        &[("action", "consent")],
+    )
+    .await;
+    assert_eq!(agreed.status.as_u16(), 303);
+    let now_theirs = server
+        .storage
+        .find_grant(&grant.grant.public_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now_theirs.grant.basis, ProxyBasisKind::Consent);
+    assert_eq!(
+        choose(&mut daniel, &server, &grant.grant.public_id)
+            .await
+            .status
+            .as_u16(),
+        303
+    );
+    assert_eq!(daniel.get(&server.url("/record")).await.status, 200);
+    // The young person now controls it: they can stop it.
+    let page = young.get(&server.url(&grant_path)).await;
+    assert!(page.body.contains("Stop access"));
+    let trail = server.storage.list_audit_events(sophie, 50).await.unwrap();
+    assert!(
+        trail.iter().any(
+            |e| e.action == action::PROXY_GRANT_CONSENTED && e.actor_kind == ActorKind::Patient
+        )
+    );
+    server.clock.advance(-(to_sixteen + Duration::days(1)));
+}
