@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-applications")) view=crate::proxy::pages::DeskApplicationsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-applications"), ParamSegment("id")) view=crate::proxy::pages::DeskApplicationPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants")) view=crate::proxy::pages::DeskGrantsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("proxy-reviews")) view=crate::proxy::pages::DeskReviewsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants"), ParamSegment("id")) view=crate::proxy::pages::DeskGrantPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("about") view=AboutPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage ssr=SsrMode::Async/>

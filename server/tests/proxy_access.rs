@@ -1214,3 +1214,43 @@ async fn at_sixteen_a_parents_access_pauses_until_the_young_person_agrees() {
     );
     server.clock.advance(-(to_sixteen + Duration::days(1)));
 }
+
+#[tokio::test]
+async fn the_desk_is_shown_a_parents_access_while_the_child_is_between_the_review_ages() {
+    let server = spawn_demo().await;
+    let mut desk = support::signed_in_staff(&server, "jordan").await;
+    let none = desk.get(&server.url("/staff/proxy-reviews")).await;
+    assert_eq!(none.status, 200);
+    assert!(
+        none.body.contains("No access is due for review"),
+        "Oliver is 9"
+    );
+    // Oliver (born 21 March 2017) is 11 on 21 March 2028.
+    server.clock.advance(Duration::days(486));
+    let mut desk = support::signed_in_staff(&server, "jordan").await;
+    let due = desk.get(&server.url("/staff/proxy-reviews")).await;
+    assert!(
+        due.body.contains("Daniel Hart for Oliver Hart"),
+        "{}",
+        due.body
+    );
+    assert!(
+        due.body
+            .contains("The service desk will review this access by 21 March 2030")
+    );
+    let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    let trail = server.storage.list_audit_events(oliver, 50).await.unwrap();
+    assert!(
+        trail.iter().any(|e| e.action == action::PROXY_GRANTS_VIEWED
+            && e.reason.as_deref() == Some("age_review"))
+    );
+    let mut daniel = signed_in(&server, "daniel").await;
+    assert!(
+        daniel
+            .get(&server.url("/staff/proxy-reviews"))
+            .await
+            .status
+            .is_client_error()
+    );
+    server.clock.advance(-Duration::days(486));
+}

@@ -114,6 +114,7 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         "/api/desk/proxy_application",
         "/api/desk/proxy_grants",
         "/api/desk/proxy_grant",
+        "/api/desk/proxy_reviews",
     ];
     let record = [
         "/api/record/summary",

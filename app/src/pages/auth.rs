@@ -147,6 +147,7 @@ pub fn StaffHomePage() -> impl IntoView {
                             <ul class="nhsuk-list">
                                 <li><a href="/staff/proxy-applications">"Proxy applications to check"</a></li>
                                 <li><a href="/staff/proxy-grants">"Who can see a record"</a></li>
+                                <li><a href="/staff/proxy-reviews">"Parents' access to review"</a></li>
                             </ul>
                         }.into_any(),
                         None => view! {

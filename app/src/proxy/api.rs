@@ -200,3 +200,9 @@ pub async fn get_desk_grant(id: String) -> Result<GrantDetail, AppError> {
     let (state, viewer) = context().await?;
     with_status(service::desk_grant_detail(&state, viewer.staff.as_ref(), &id).await)
 }
+
+#[server(endpoint = "desk/proxy_reviews", input = GetUrl)]
+pub async fn list_desk_reviews() -> Result<Vec<GrantView>, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(service::reviews_due(&state, viewer.staff.as_ref()).await)
+}

@@ -910,3 +910,34 @@ fn DeskGrant(detail: GrantDetail) -> impl IntoView {
         <HistoryTable history=detail.history/>
     }
 }
+
+/// Parents' access to children between the review ages, for the desk to review.
+#[component]
+pub fn DeskReviewsPage() -> impl IntoView {
+    let due = OnceResource::new(list_desk_reviews());
+    view! {
+        <Title text="Parents' access to review - Service desk - Your health record"/>
+        <BackLink href="/staff" label="Back to the service desk"/>
+        <h1>"Parents' access to review"</h1>
+        <p>"A parent's access to a child's record is reviewed while the child is between the review ages, and paused when the child turns 16 unless they agree to it."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || due.get().map(|result| match result {
+                Ok(list) if list.is_empty() => view! { <p>"No access is due for review."</p> }.into_any(),
+                Ok(list) => view! {
+                    <ul class="nhsuk-list">
+                        {list.into_iter().map(|g| {
+                            let href = format!("/staff/proxy-grants/{}", g.public_id);
+                            view! {
+                                <li>
+                                    <a href=href>{g.name.clone()}</a>
+                                    {g.notice.clone().map(|n| view! { <p class="nhsuk-body-s">{n}</p> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}

@@ -1525,6 +1525,40 @@ pub async fn change_grant_as_desk(
     }
 }
 
+/// Parents' access due for review: the child is between the review ages (11 to 13 by
+/// default). Listing them names the patients, so each is audited as the desk's look-up.
+pub async fn reviews_due(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+) -> Result<Vec<GrantView>, AppError> {
+    let agent = verified_staff(staff)?;
+    let now = state.clock.now();
+    let mut due = Vec::new();
+    for (record, _) in state.storage.grants_not_revoked().await? {
+        let notice = rules::age_notice(&record.grant, &state.proxy.age_rules, now.date_naive());
+        if !matches!(notice, Some(AgeNotice::ReviewDue { .. })) {
+            continue;
+        }
+        state
+            .storage
+            .append_audit(NewAuditEvent {
+                actor_account: Some(agent.id),
+                patient: Some(record.grant.patient),
+                target: Some(format!("grant:{}", record.grant.public_id)),
+                reason: Some("age_review".to_owned()),
+                ..NewAuditEvent::new(now, ActorKind::Staff, action::PROXY_GRANTS_VIEWED)
+            })
+            .await?;
+        let name = format!(
+            "{} for {}",
+            record.proxy_name.display_or("Someone"),
+            record.patient_name.display_or("a patient")
+        );
+        due.push(grant_view(state, &record, name, now));
+    }
+    Ok(due)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
