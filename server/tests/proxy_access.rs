@@ -1254,3 +1254,79 @@ async fn the_desk_is_shown_a_parents_access_while_the_child_is_between_the_revie
     );
     server.clock.advance(-Duration::days(486));
 }
+
+/// Someone whose access ended can be invited again: the ended grant is closed and the
+/// new one takes its place.
+#[tokio::test]
+async fn access_that_ended_is_replaced_by_a_new_invitation() {
+    let server = spawn_demo().await;
+    let mut amelia = signed_in(&server, "amelia").await;
+    let invite = |day: &'static str| {
+        [
+            ("given-name", "Ngozi"),
+            ("family-name", "Okafor"),
+            ("birth-date-day", "14"),
+            ("birth-date-month", "7"),
+            ("birth-date-year", "1968"),
+            ("relationship", "friend"),
+            ("letters", "yes"),
+            ("ends-on-day", day),
+            ("ends-on-month", "12"),
+            ("ends-on-year", "2026"),
+        ]
+    };
+    let created = post(
+        &mut amelia,
+        &server,
+        "/account/people/invite",
+        "/account/people/invite",
+        &invite("1"),
+    )
+    .await;
+    assert_eq!(created.status.as_u16(), 200, "{}", created.body);
+    let code = invitation_code(&created.body);
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    let accepted = post(
+        &mut ngozi,
+        &server,
+        "/proxy/accept",
+        "/proxy/accept",
+        &[("step", "accept"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(accepted.status.as_u16(), 303);
+    // After its end date, a new invitation is accepted in its place.
+    server.clock.advance(Duration::days(12));
+    let mut amelia = signed_in(&server, "amelia").await;
+    let again = post(
+        &mut amelia,
+        &server,
+        "/account/people/invite",
+        "/account/people/invite",
+        &invite("31"),
+    )
+    .await;
+    assert_eq!(again.status.as_u16(), 200, "{}", again.body);
+    let code = invitation_code(&again.body);
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    let accepted = post(
+        &mut ngozi,
+        &server,
+        "/proxy/accept",
+        "/proxy/accept",
+        &[("step", "accept"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(accepted.status.as_u16(), 303, "{}", accepted.body);
+    let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let grants = server.storage.grants_for_patient(amelia_id).await.unwrap();
+    let states: Vec<GrantState> = grants.iter().map(|g| g.grant.state).collect();
+    assert_eq!(states, vec![GrantState::Active, GrantState::Revoked]);
+    let history = server
+        .storage
+        .grant_history(grants[1].grant.id)
+        .await
+        .unwrap();
+    assert_eq!(history.last().unwrap().event, "replaced");
+    server.clock.advance(-Duration::days(12));
+}

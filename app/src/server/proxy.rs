@@ -250,6 +250,7 @@ fn history_wording(event: &str) -> &'static str {
         "expired" => "Access ended on its end date",
         "lapsed" => "Access lapsed: not used for 5 years",
         "suspended_at_age" => "Access paused: the child reached the age to decide",
+        "replaced" => "Closed: ended access replaced by a new one",
         _ => "Changed",
     }
 }
@@ -674,6 +675,58 @@ fn new_terms(
     })
 }
 
+/// A person has one live grant per patient. One that has ended by the clock (its end
+/// date passed, or unused for five years) is closed (revoked, with a "replaced" entry in
+/// its history) before a new grant for the same two people is made; a grant that is in
+/// force or paused by someone's decision is left alone, and the new one is refused.
+async fn close_ended_grant(
+    state: &AppState,
+    patient: PatientId,
+    proxy: crate::domain::AccountId,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let existing = state
+        .storage
+        .grants_for_patient(patient)
+        .await?
+        .into_iter()
+        .find(|g| g.grant.proxy == proxy && g.grant.state != GrantState::Revoked);
+    let Some(record) = existing else {
+        return Ok(());
+    };
+    let status = rules::decide_grant(&record.grant, &state.proxy.age_rules, now).status;
+    if !matches!(status, GrantStatus::Expired | GrantStatus::Lapsed) {
+        return Ok(());
+    }
+    let grant = &record.grant;
+    let change = GrantChange {
+        from_state: grant.state,
+        grant: grant.id,
+        state: GrantState::Revoked,
+        basis: grant.basis,
+        scope: grant.scope.clone(),
+        ends_at: grant.ends_at,
+        at: now,
+        event: "replaced",
+        by: GrantDecisionBy {
+            actor_kind: ActorKind::System,
+            actor_account: None,
+            decision_maker: None,
+            reason: None,
+        },
+        audit: NewAuditEvent {
+            patient: Some(patient),
+            target: Some(format!("grant:{}", grant.public_id)),
+            reason: Some("replaced".to_owned()),
+            ..NewAuditEvent::new(now, ActorKind::System, action::PROXY_GRANT_REVOKED)
+        },
+    };
+    match state.storage.change_grant(change).await {
+        Ok(_) | Err(StorageError::Conflict(_)) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The invitee as their own NHS login proved them.
 fn invitee_of(account: &Account) -> Invitee {
     Invitee {
@@ -789,6 +842,7 @@ pub async fn accept_invitation(
     let (account, _) = verified_patient(signed_in)?;
     let now = state.clock.now();
     let patient = invitation.invitation.patient;
+    close_ended_grant(state, patient, account.id, now).await?;
     let grant = NewGrant {
         patient,
         proxy: account.id,
@@ -1335,6 +1389,9 @@ pub async fn decide_application(
             ),
         ),
     };
+    if let Some(grant) = &grant {
+        close_ended_grant(state, grant.patient, grant.proxy, now).await?;
+    }
     let result = state
         .storage
         .decide_application(ApplicationDecision {
