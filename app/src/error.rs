@@ -20,6 +20,10 @@ pub enum AppError {
     /// lapsed), or a page the grant does not open.
     #[error("You no longer have access to this person's record.")]
     ProxyAccessEnded,
+    /// The patient left the portal (`crate::choices`): their own record stays closed
+    /// to them here until they come back.
+    #[error("You have left your health record in this portal. You can come back at any time.")]
+    LeftPortal,
     /// A form whose answers need correcting; each field's problem is shown beside it.
     #[error("There is a problem with your answers.")]
     Invalid { problems: Vec<FieldProblem> },
@@ -65,6 +69,7 @@ impl AppError {
             AppError::NotFound => http::StatusCode::NOT_FOUND,
             AppError::IdentityNotVerified => http::StatusCode::FORBIDDEN,
             AppError::ProxyAccessEnded => http::StatusCode::FORBIDDEN,
+            AppError::LeftPortal => http::StatusCode::FORBIDDEN,
             AppError::Invalid { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request => http::StatusCode::BAD_REQUEST,

@@ -13,7 +13,9 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod choices;
 pub mod components;
+pub mod desk;
 pub mod domain;
 pub mod error;
 pub mod pages;
@@ -95,6 +97,15 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants")) view=crate::proxy::pages::DeskGrantsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-reviews")) view=crate::proxy::pages::DeskReviewsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants"), ParamSegment("id")) view=crate::proxy::pages::DeskGrantPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("choices")) view=crate::choices::pages::ChoicesPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("leave")) view=crate::choices::pages::LeavePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("return")) view=crate::choices::pages::ReturnPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("object")) view=crate::choices::pages::ObjectPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("withdraw")) view=crate::choices::pages::WithdrawPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("patients")) view=crate::desk::pages::FindPatientPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("patients"), ParamSegment("lookup")) view=crate::desk::pages::DeskPatientPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("held-items")) view=crate::desk::pages::HeldItemsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("held-items"), ParamSegment("id")) view=crate::desk::pages::HeldItemPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("about") view=AboutPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("accessibility") view=AccessibilityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("privacy") view=PrivacyPage ssr=SsrMode::Async/>

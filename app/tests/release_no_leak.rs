@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
 use app::access::{Basis, Reader, ReaderKind, decide_record, release_facts};
+use app::choices::rules::PatientChoices;
 use app::domain::{AccountId, OdsCode, Organisation, OrganisationId, PatientId};
 use app::records::view::ResultEntry;
 use app::records::{
@@ -371,7 +372,15 @@ fn organisations() -> Vec<Organisation> {
 
 /// Everything the record pages would send to the browser, as one string.
 fn everything_shown(items: Vec<RecordItem>, rules: &RuleSet, now: DateTime<Utc>) -> String {
-    let record = decide_record(&patient(), PATIENT, &Basis::OwnRecord, items, rules, now);
+    let record = decide_record(
+        &patient(),
+        PATIENT,
+        &Basis::OwnRecord,
+        &PatientChoices::none(),
+        items,
+        rules,
+        now,
+    );
     let results = result_entries(&record);
     let histories: Vec<_> = CODES
         .iter()
@@ -596,6 +605,7 @@ fn a_withheld_result_is_only_its_name_its_source_and_when_it_opens() {
             &patient(),
             PATIENT,
             &Basis::OwnRecord,
+            &PatientChoices::none(),
             items.clone(),
             &rules,
             at,
@@ -630,6 +640,7 @@ fn a_radiology_document_is_withheld_like_the_report_it_is() {
         &patient(),
         PATIENT,
         &Basis::OwnRecord,
+        &PatientChoices::none(),
         items,
         &radiology_28_days(),
         base() + Duration::days(1),
@@ -658,6 +669,7 @@ fn a_reader_without_a_basis_gets_an_empty_record() {
             &reader,
             PATIENT,
             &Basis::OwnRecord,
+            &PatientChoices::none(),
             items.clone(),
             &rules,
             base(),

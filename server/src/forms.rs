@@ -17,13 +17,36 @@ use leptos::prelude::provide_context;
 
 use app::components::forms::{FormOutcome, FormState};
 use app::error::AppError;
-use app::server::{AppState, Viewer, proxy as proxy_service};
+use std::sync::Arc;
+
+use app::privacy::CodeList;
+use app::server::{
+    AppState, Viewer, choices as choices_service, desk as desk_service, proxy as proxy_service,
+};
 
 type Answers = BTreeMap<String, String>;
 
 /// The form routes, merged into the app's router (the same addresses as the pages).
-pub fn router() -> Router<AppState> {
+/// `code_list` labels a held feed item the desk matches, as the feed would have.
+pub fn router(code_list: Arc<CodeList>) -> Router<AppState> {
     Router::new()
+        .route("/account/choices/leave", post(make_choice))
+        .route("/account/choices/return", post(make_choice))
+        .route("/account/choices/object", post(make_choice))
+        .route("/account/choices/withdraw", post(make_choice))
+        .route("/staff/patients", post(find_patient))
+        .route("/staff/patients/{lookup}", post(desk_patient_form))
+        .route(
+            "/staff/held-items/{id}",
+            post(
+                move |state: State<AppState>,
+                      viewer: Extension<Viewer>,
+                      id: Path<String>,
+                      request: Request| {
+                    resolve_held_item(state, viewer, id, request, code_list.clone())
+                },
+            ),
+        )
         .route("/account/people/invite", post(invite))
         .route(
             "/account/people/invitations/{id}/withdraw",
@@ -272,4 +295,85 @@ async fn change_grant_as_desk(
         .await
         .map(|()| Redirect::to(&format!("/staff/proxy-grants/{id}")));
     respond(state, parts, "desk-grant", answers, result).await
+}
+
+async fn make_choice(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = choices_service::make_choice(&state, viewer.patient.as_ref(), &answers)
+        .await
+        .map(|()| Redirect::to("/account/choices"));
+    respond(state, parts, "choice", answers, result).await
+}
+
+async fn find_patient(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = desk_service::find_patient(&state, viewer.staff.as_ref(), &answers)
+        .await
+        .map(|lookup| Redirect::to(&format!("/staff/patients/{lookup}")));
+    respond(state, parts, "find", answers, result).await
+}
+
+/// The patient page's two forms: a choice recorded for the patient, or an account
+/// unlinked (`form` says which).
+async fn desk_patient_form(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(lookup): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let staff = viewer.staff.as_ref();
+    let form = answers.get("form").cloned().unwrap_or_default();
+    let result = if form == "unlink" {
+        desk_service::unlink_account(&state, staff, &lookup, &answers).await
+    } else {
+        desk_service::record_choice(&state, staff, &lookup, &answers).await
+    }
+    .map(|()| Redirect::to(&format!("/staff/patients/{lookup}")));
+    let form = if form == "unlink" {
+        "unlink"
+    } else {
+        "desk-choice"
+    };
+    respond(state, parts, form, answers, result).await
+}
+
+async fn resolve_held_item(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+    code_list: Arc<CodeList>,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let map = |held: &app::server::storage::HeldResource, patient: &app::domain::NhsNumber| {
+        crate::ingest::map_held(held, patient, &code_list).map_err(|e| match e {
+            crate::ingest::IngestError::Mapping(problem) => problem.to_string(),
+            _ => "Its content could not be read.".to_owned(),
+        })
+    };
+    let result = desk_service::resolve_held_item(&state, viewer.staff.as_ref(), &id, &answers, map)
+        .await
+        .map(|()| Redirect::to("/staff/held-items"));
+    respond(state, parts, "resolve", answers, result).await
 }

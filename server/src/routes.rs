@@ -153,7 +153,7 @@ pub fn build_router(
             "/record/letters/{id}/attachments/{sha256}",
             get(crate::record_files::letter_attachment),
         )
-        .merge(crate::forms::router())
+        .merge(crate::forms::router(Arc::new(config.privacy_codes.clone())))
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

@@ -13,17 +13,19 @@
 //! the order they are weighed (domain rules, "Sensitive information", "Release delays"):
 //! 1. no basis for this reader on this record: hidden. A proxy's basis is their grant
 //!    (`crate::proxy::rules`): it must be theirs, for this record, and in force now;
-//! 2. a section the basis does not open (a grant's scope): hidden, with all the item's
+//! 2. the patient's choices (`crate::choices`): after they left the portal nothing is
+//!    read; an item from a source they objected to is hidden, with its relatives;
+//! 3. a section the basis does not open (a grant's scope): hidden, with all the item's
 //!    relatives (a report's PDF is a letter that tells what its results would);
-//! 3. a privacy label the basis does not allow (for the patient: the excluded set; for
+//! 4. a privacy label the basis does not allow (for the patient: the excluded set; for
 //!    a proxy also every label the grant does not name): hidden, and so are all the
 //!    item's relatives (a report's title can tell what its sexual health result would);
-//! 4. entered in error, cancelled, or retracted by the sender: hidden (a report takes
+//! 5. entered in error, cancelled, or retracted by the sender: hidden (a report takes
 //!    its results with it);
-//! 5. a result not yet final (preliminary, registered, partial): held, shown only as
+//! 6. a result not yet final (preliminary, registered, partial): held, shown only as
 //!    "in progress";
-//! 6. a result that names a report not yet received: held until it arrives;
-//! 7. the release engine (`crate::release`): the sender's instruction, then the most
+//! 7. a result that names a report not yet received: held until it arrives;
+//! 8. the release engine (`crate::release`): the sender's instruction, then the most
 //!    specific rule; unrecognised results are held.
 //!
 //! A report and its results are decided together as the lab sent them
@@ -37,6 +39,7 @@ pub mod relatives;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::choices::rules::PatientChoices;
 use crate::domain::{Account, AccountId, AccountRole, PatientId};
 use crate::proxy::rules::{self as proxy_rules, AgeRules, Grant, GrantDecision, Section};
 use crate::records::{RecordItem, RecordKind};
@@ -139,6 +142,9 @@ pub enum Refusal {
     /// The reader's grant is not in force (suspended, revoked, ended, lapsed, not
     /// started, or stopped by the age rules).
     GrantNotInForce,
+    /// The patient has left the portal (`crate::choices`): nobody reads their record
+    /// here until they come back.
+    PatientLeftPortal,
 }
 
 /// The basis on which a reader reads their own record, and whose record it is.
@@ -200,6 +206,16 @@ fn decide_basis_grant(grant: &Grant, age_rules: &AgeRules, now: DateTime<Utc>) -
     proxy_rules::decide_grant(grant, age_rules, now)
 }
 
+/// Whether the patient's choices let anyone read their record in the portal: not
+/// after they left it (`crate::choices`), whoever the reader.
+pub fn check_choices(choices: &PatientChoices) -> Result<(), Refusal> {
+    if choices.has_left() {
+        Err(Refusal::PatientLeftPortal)
+    } else {
+        Ok(())
+    }
+}
+
 /// What the reader may see of one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -237,6 +253,8 @@ pub enum Reason {
     OutsideGrant { section: Section },
     /// The item carries a privacy label the basis does not allow.
     ExcludedLabel { label: String },
+    /// The patient objected to the item's source (`crate::choices`): its ODS code.
+    ObjectedToSource { source: String },
     /// The sender marked it entered in error.
     EnteredInError,
     /// The sender cancelled it.
@@ -326,11 +344,13 @@ pub struct OwnDecision {
     pub binds_relatives: bool,
 }
 
-/// Decides one item on its own facts (rules 1 to 6 of the module documentation).
+/// Decides one item on its own facts (rules 1 to 7 of the module documentation).
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     reader: &Reader,
     patient: PatientId,
     basis: &Basis,
+    choices: &PatientChoices,
     item: &RecordItem,
     awaiting_report: bool,
     rules: &RuleSet,
@@ -340,7 +360,9 @@ pub fn decide(
         decision: AccessDecision::new(Outcome::Hidden, reason),
         binds_relatives,
     };
-    if let Err(refusal) = check_record_access(reader, patient, basis, now) {
+    if let Err(refusal) =
+        check_record_access(reader, patient, basis, now).and_then(|()| check_choices(choices))
+    {
         return hidden(Reason::NoBasis { refusal }, true);
     }
     if item.patient_id != patient {
@@ -349,6 +371,16 @@ pub fn decide(
                 refusal: Refusal::NotTheirRecord,
             },
             false,
+        );
+    }
+    // An objection covers everything the source sent; binding, so that a group is
+    // decided together like every other hiding rule.
+    if choices.objects_to(item.source) {
+        return hidden(
+            Reason::ObjectedToSource {
+                source: item.source_ods_code.as_str().to_owned(),
+            },
+            true,
         );
     }
     let section = Section::of(item.kind);
@@ -445,11 +477,13 @@ pub fn decide_record(
     reader: &Reader,
     patient: PatientId,
     basis: &Basis,
+    choices: &PatientChoices,
     items: Vec<RecordItem>,
     rules: &RuleSet,
     now: DateTime<Utc>,
 ) -> DecidedRecord {
-    if check_record_access(reader, patient, basis, now).is_err() {
+    if check_record_access(reader, patient, basis, now).is_err() || check_choices(choices).is_err()
+    {
         return DecidedRecord::default();
     }
     let kinship = relatives::kinship(&items);
@@ -461,6 +495,7 @@ pub fn decide_record(
                 reader,
                 patient,
                 basis,
+                choices,
                 item,
                 kinship.awaiting_report[index],
                 rules,
@@ -519,6 +554,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::choices::rules::PatientChoices;
     use crate::domain::{OdsCode, OrganisationId};
     use crate::records::{Coding, ItemDetails, Relations, ReleaseDirective};
     use crate::release::{ReleasePolicy, ReleaseRule};
@@ -609,11 +645,19 @@ mod tests {
     }
 
     fn outcomes(items: Vec<RecordItem>) -> Vec<(String, Outcome)> {
-        decide_record(&me(), ME, &Basis::OwnRecord, items, &rules(), now())
-            .items()
-            .iter()
-            .map(|d| (d.item.public_id.clone(), d.decision.outcome))
-            .collect()
+        decide_record(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            &PatientChoices::none(),
+            items,
+            &rules(),
+            now(),
+        )
+        .items()
+        .iter()
+        .map(|d| (d.item.public_id.clone(), d.decision.outcome))
+        .collect()
     }
 
     #[test]
@@ -636,6 +680,7 @@ mod tests {
             &me(),
             ME,
             &Basis::OwnRecord,
+            &PatientChoices::none(),
             vec![report, result],
             &rules(),
             now(),
@@ -697,6 +742,7 @@ mod tests {
             &me(),
             ME,
             &Basis::OwnRecord,
+            &PatientChoices::none(),
             vec![report, result],
             &rules(),
             now(),
@@ -759,6 +805,7 @@ mod tests {
             &other,
             ME,
             &Basis::OwnRecord,
+            &PatientChoices::none(),
             vec![mine.clone()],
             &rules(),
             now(),
@@ -820,11 +867,19 @@ mod tests {
     }
 
     fn proxy_sees(basis: &Basis) -> Vec<String> {
-        decide_record(&carer(), ME, basis, a_record(), &rules(), now())
-            .items()
-            .iter()
-            .map(|d| d.item.public_id.clone())
-            .collect()
+        decide_record(
+            &carer(),
+            ME,
+            basis,
+            &PatientChoices::none(),
+            a_record(),
+            &rules(),
+            now(),
+        )
+        .items()
+        .iter()
+        .map(|d| d.item.public_id.clone())
+        .collect()
     }
 
     #[test]
@@ -841,7 +896,15 @@ mod tests {
             ..proxy_rules::Scope::default()
         }));
         assert_eq!(proxy_sees(&letters_only), vec!["l"]);
-        let record = decide_record(&me(), ME, &Basis::OwnRecord, a_record(), &rules(), now());
+        let record = decide_record(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            &PatientChoices::none(),
+            a_record(),
+            &rules(),
+            now(),
+        );
         assert_eq!(record.items().len(), 5, "the patient sees all of it");
     }
 
@@ -878,7 +941,15 @@ mod tests {
         );
         // Release rules apply to a proxy exactly as to the patient.
         let (report, result) = report_and_result("RAD");
-        let record = decide_record(&carer(), ME, &basis, vec![report, result], &rules(), now());
+        let record = decide_record(
+            &carer(),
+            ME,
+            &basis,
+            &PatientChoices::none(),
+            vec![report, result],
+            &rules(),
+            now(),
+        );
         assert!(
             record
                 .items()
@@ -914,8 +985,8 @@ mod tests {
                 it
             }).collect();
             let basis = proxy_basis(g);
-            let seen = decide_record(&carer(), ME, &basis, items.clone(), &rules(), now());
-            let patient_sees = decide_record(&me(), ME, &Basis::OwnRecord, items, &rules(), now());
+            let seen = decide_record(&carer(), ME, &basis, &PatientChoices::none(), items.clone(), &rules(), now());
+            let patient_sees = decide_record(&me(), ME, &Basis::OwnRecord, &PatientChoices::none(), items, &rules(), now());
             if !in_force { proptest::prop_assert!(seen.items().is_empty()); }
             for decided in seen.items() {
                 proptest::prop_assert_eq!(decided.item.patient_id, ME);
@@ -923,6 +994,106 @@ mod tests {
                 proptest::prop_assert!(decided.item.labels.iter().all(|l| scope.allows_label(l)));
                 proptest::prop_assert!(patient_sees.item(&decided.item.public_id).is_some());
             }
+        }
+    }
+
+    #[test]
+    fn an_objection_hides_the_sources_items_and_their_relatives_from_every_reader() {
+        let lab = OrganisationId(1);
+        let (report, result) = report_and_result("LAB");
+        // Another organisation's appointment stays.
+        let mut other = item("x", RecordKind::Appointment, None);
+        other.source = OrganisationId(2);
+        other.source_ods_code = OdsCode::parse("A81001").unwrap();
+        let objecting = PatientChoices {
+            objections: vec![lab],
+            ..PatientChoices::none()
+        };
+        let items = vec![report, result, other];
+        let patient_sees = decide_record(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            &objecting,
+            items.clone(),
+            &rules(),
+            now(),
+        );
+        let ids: Vec<&str> = patient_sees
+            .items()
+            .iter()
+            .map(|d| d.item.public_id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["x"]);
+        let basis = proxy_basis(grant(proxy_rules::Scope::all_sections()));
+        let carer_sees = decide_record(
+            &carer(),
+            ME,
+            &basis,
+            &objecting,
+            items.clone(),
+            &rules(),
+            now(),
+        );
+        assert_eq!(carer_sees.items().len(), 1);
+        // The item's own decision names the objection.
+        let own = decide(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            &objecting,
+            &items[1],
+            false,
+            &rules(),
+            now(),
+        );
+        assert_eq!(own.decision.outcome, Outcome::Hidden);
+        assert_eq!(
+            own.decision.reason,
+            Reason::ObjectedToSource {
+                source: "RXX".to_owned()
+            }
+        );
+        // Withdrawn, everything is back.
+        let all = decide_record(
+            &me(),
+            ME,
+            &Basis::OwnRecord,
+            &PatientChoices::none(),
+            items,
+            &rules(),
+            now(),
+        );
+        assert_eq!(all.items().len(), 3);
+    }
+
+    #[test]
+    fn after_the_patient_leaves_nobody_reads_anything() {
+        let left = PatientChoices {
+            left_portal_at: Some(now()),
+            ..PatientChoices::none()
+        };
+        assert_eq!(check_choices(&left), Err(Refusal::PatientLeftPortal));
+        let basis = proxy_basis(grant(proxy_rules::Scope::all_sections()));
+        for (reader, basis) in [(me(), Basis::OwnRecord), (carer(), basis)] {
+            let record = decide_record(&reader, ME, &basis, &left, a_record(), &rules(), now());
+            assert!(record.items().is_empty());
+            let one = decide(
+                &reader,
+                ME,
+                &basis,
+                &left,
+                &a_record()[0],
+                false,
+                &rules(),
+                now(),
+            );
+            assert_eq!(
+                one.decision.reason,
+                Reason::NoBasis {
+                    refusal: Refusal::PatientLeftPortal
+                }
+            );
         }
     }
 }

@@ -109,6 +109,18 @@ pub mod action {
     pub const PROXY_GRANT_EXPIRED: &str = "proxy.grant_expired";
     pub const PROXY_GRANT_LAPSED: &str = "proxy.grant_lapsed";
     pub const PROXY_GRANT_SUSPENDED_AT_AGE: &str = "proxy.grant_suspended_at_age";
+    // The patient's choices, made online or recorded by the service desk.
+    pub const CHOICE_LEFT_PORTAL: &str = "choice.left_portal";
+    pub const CHOICE_RETURNED: &str = "choice.returned";
+    pub const CHOICE_OBJECTED: &str = "choice.objected";
+    pub const CHOICE_OBJECTION_WITHDRAWN: &str = "choice.objection_withdrawn";
+    // The service desk console: every look-up and action, with the agent's account.
+    pub const DESK_PATIENT_FOUND: &str = "desk.patient_found";
+    pub const DESK_PATIENT_VIEWED: &str = "desk.patient_viewed";
+    pub const DESK_ACCOUNT_UNLINKED: &str = "desk.account_unlinked";
+    pub const DESK_HELD_ITEM_VIEWED: &str = "desk.held_item_viewed";
+    pub const DESK_HELD_ITEM_MATCHED: &str = "desk.held_item_matched";
+    pub const DESK_HELD_ITEM_RETURNED: &str = "desk.held_item_returned";
 }
 
 #[derive(Debug, Clone)]

@@ -141,15 +141,7 @@ pub fn StaffHomePage() -> impl IntoView {
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
                 {match site.staff {
-                        Some(_) => view! {
-                            <h1>"Service desk"</h1>
-                            <p>"You are signed in as service desk staff."</p>
-                            <ul class="nhsuk-list">
-                                <li><a href="/staff/proxy-applications">"Proxy applications to check"</a></li>
-                                <li><a href="/staff/proxy-grants">"Who can see a record"</a></li>
-                                <li><a href="/staff/proxy-reviews">"Parents' access to review"</a></li>
-                            </ul>
-                        }.into_any(),
+                        Some(_) => view! { <crate::desk::pages::DeskHomePanel/> }.into_any(),
                         None => view! {
                             <h1>"Service desk"</h1>
                             <p>"This part of the service is for NHS service desk staff. Sign in with your organisation account."</p>

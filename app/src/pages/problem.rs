@@ -53,6 +53,7 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
             "Try again later.".to_owned(),
         ),
         AppError::ProxyAccessEnded => ("You cannot see this record", error.to_string()),
+        AppError::LeftPortal => ("You have left your health record", error.to_string()),
         AppError::Invalid { .. } => ("There is a problem", error.to_string()),
     };
     view! {
@@ -71,6 +72,10 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
                     AppError::ProxyAccessEnded => view! {
                         <p>"The person may have changed who can see their record, or the access may have ended or been paused. "
                         <a href="/proxy/choose">"Choose whose record to see"</a></p>
+                    }.into_any(),
+                    AppError::LeftPortal => view! {
+                        <p>"Your records are still kept, because the people caring for you use them. "
+                        <a href="/account/choices/return">"Come back to your health record"</a></p>
                     }.into_any(),
                     _ => view! { <p><a href="/">"Go to the home page"</a></p> }.into_any(),
                 }}

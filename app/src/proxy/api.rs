@@ -136,7 +136,8 @@ pub struct DeskGrants {
 use crate::server::proxy as service;
 
 #[cfg(feature = "ssr")]
-async fn context() -> Result<(crate::server::AppState, crate::server::Viewer), AppError> {
+pub(crate) async fn context() -> Result<(crate::server::AppState, crate::server::Viewer), AppError>
+{
     let state =
         use_context::<crate::server::AppState>().ok_or_else(|| AppError::internal(&"no state"))?;
     Ok((state, crate::server::current_viewer().await))
@@ -144,7 +145,7 @@ async fn context() -> Result<(crate::server::AppState, crate::server::Viewer), A
 
 /// Gives the response the error's status.
 #[cfg(feature = "ssr")]
-fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+pub(crate) fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result
         && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
     {

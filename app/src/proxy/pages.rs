@@ -27,7 +27,7 @@ use crate::pages::ProblemPage;
 
 /// A back link, as the design system draws it.
 #[component]
-fn BackLink(href: &'static str, label: &'static str) -> impl IntoView {
+pub(crate) fn BackLink(href: &'static str, label: &'static str) -> impl IntoView {
     view! {
         <div class="nhsuk-back-link">
             <a class="nhsuk-back-link__link" href=href>{label}</a>
@@ -37,7 +37,7 @@ fn BackLink(href: &'static str, label: &'static str) -> impl IntoView {
 
 /// Day, month and year inputs for one date (the design system's date input).
 #[component]
-fn DateField(
+pub(crate) fn DateField(
     prefix: &'static str,
     legend: &'static str,
     hint: &'static str,
@@ -575,7 +575,7 @@ fn Choices(choices: ChoicesView) -> impl IntoView {
 
 /// Radios, as the design system draws them.
 #[component]
-fn RadioField(
+pub(crate) fn RadioField(
     name: &'static str,
     legend: &'static str,
     options: Vec<(String, String)>,

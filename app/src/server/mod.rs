@@ -1,7 +1,9 @@
 //! Everything in `app` that only exists on the server: the state shared by server
 //! functions, the clock, and storage. The browser build never sees this module.
 
+pub mod choices;
 pub mod clock;
+pub mod desk;
 pub mod proxy;
 pub mod record_reader;
 pub mod record_view;

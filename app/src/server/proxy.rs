@@ -42,7 +42,9 @@ use crate::proxy::rules::{
 };
 
 /// The signed-in person, at P9, with a record of their own.
-fn verified_patient(signed_in: Option<&SignedIn>) -> Result<(&Account, PatientId), AppError> {
+pub(crate) fn verified_patient(
+    signed_in: Option<&SignedIn>,
+) -> Result<(&Account, PatientId), AppError> {
     let signed_in = signed_in.ok_or(AppError::NotSignedIn)?;
     let account = &signed_in.account;
     if account.identity_level.as_deref() != Some(VERIFIED_IDENTITY) {
@@ -95,7 +97,7 @@ fn label_names(scope: &Scope) -> Vec<String> {
 }
 
 /// A grant as pages show it. `name` is the other person's.
-fn grant_view(
+pub(crate) fn grant_view(
     state: &AppState,
     record: &GrantRecord,
     name: String,
@@ -300,13 +302,13 @@ fn code_hash(code: &str) -> String {
 /// A form's answers.
 pub type Answers = BTreeMap<String, String>;
 
-fn answer<'a>(answers: &'a Answers, field: &str) -> &'a str {
+pub(crate) fn answer<'a>(answers: &'a Answers, field: &str) -> &'a str {
     answers.get(field).map(|v| v.trim()).unwrap_or_default()
 }
 
 /// A date entered as day, month and year fields (`<prefix>-day`, …), as the design
 /// system's date input asks for it. `Ok(None)` when all three are empty.
-fn date_answer(
+pub(crate) fn date_answer(
     answers: &Answers,
     prefix: &str,
     what: &str,
@@ -1119,7 +1121,7 @@ pub async fn my_applications(
 }
 
 /// The signed-in service desk agent.
-fn verified_staff(staff: Option<&SignedIn>) -> Result<&Account, AppError> {
+pub(crate) fn verified_staff(staff: Option<&SignedIn>) -> Result<&Account, AppError> {
     let staff = staff.ok_or(AppError::NotSignedIn)?;
     if staff.account.role != AccountRole::ServiceDesk {
         return Err(AppError::NotFound);

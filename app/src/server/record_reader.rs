@@ -71,7 +71,9 @@ impl RecordReader {
         };
         let (patient_id, basis) = decided.map_err(|refusal| match refusal {
             Refusal::IdentityNotVerified | Refusal::NoRecord => AppError::IdentityNotVerified,
-            Refusal::NotTheirRecord | Refusal::GrantNotInForce => AppError::ProxyAccessEnded,
+            Refusal::NotTheirRecord | Refusal::GrantNotInForce | Refusal::PatientLeftPortal => {
+                AppError::ProxyAccessEnded
+            }
         })?;
         Ok(Self {
             state,
@@ -82,6 +84,67 @@ impl RecordReader {
             now,
             request_id,
         })
+    }
+
+    /// The patient reading their own record, whatever record they are reading now (the
+    /// "Your choices" page is about their own record even while they act for someone).
+    pub fn own(
+        state: AppState,
+        account: Account,
+        request_id: Option<String>,
+    ) -> Result<Self, AppError> {
+        let reader = Reader::of(&account);
+        let (patient_id, basis) =
+            access::own_record(&reader).map_err(|_| AppError::IdentityNotVerified)?;
+        let now = state.clock.now();
+        Ok(Self {
+            state,
+            account,
+            reader,
+            patient_id,
+            basis,
+            now,
+            request_id,
+        })
+    }
+
+    /// The sources the patient could object to: those of everything the decision would
+    /// show them if they objected to nothing (so an objected source is still listed, to
+    /// be withdrawn), and the patient's choices as they stand. Only for the patient's
+    /// own record, and only while they have not left the portal.
+    pub async fn sources_before_objections(
+        &self,
+    ) -> Result<(Vec<SourceFreshness>, crate::choices::rules::PatientChoices), AppError> {
+        if self.is_proxy() {
+            return Err(AppError::NotFound);
+        }
+        let query = RecordQuery {
+            limit: WHOLE_RECORD,
+            ..RecordQuery::for_patient(self.patient_id)
+        };
+        let read = self
+            .state
+            .storage
+            .read_record(query, self.audit("choices".to_owned()))
+            .await?;
+        if access::check_choices(&read.choices).is_err() {
+            return Err(AppError::LeftPortal);
+        }
+        let without_objections = crate::choices::rules::PatientChoices {
+            objections: Vec::new(),
+            ..read.choices.clone()
+        };
+        let record = access::decide_record(
+            &self.reader,
+            self.patient_id,
+            &self.basis,
+            &without_objections,
+            read.items,
+            &in_force(read.rules),
+            self.now,
+        );
+        let sources = super::record_view::sources_of(&record, &read.organisations);
+        Ok((sources, read.choices))
     }
 
     /// The audit row for this read. The patient's own views are marked as such (actor
@@ -121,11 +184,22 @@ impl RecordReader {
             .storage
             .read_record(query, self.audit(target))
             .await?;
+        // The patient's choices come first: after leaving the portal nobody reads the
+        // record here (a proxy's grants were suspended too; this holds even if one
+        // was not).
+        if access::check_choices(&read.choices).is_err() {
+            return Err(if self.is_proxy() {
+                AppError::ProxyAccessEnded
+            } else {
+                AppError::LeftPortal
+            });
+        }
         let rules = in_force(read.rules);
         let record = access::decide_record(
             &self.reader,
             self.patient_id,
             &self.basis,
+            &read.choices,
             read.items,
             &rules,
             self.now,

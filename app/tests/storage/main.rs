@@ -137,6 +137,8 @@ macro_rules! on_both_backends {
 
 mod accounts;
 mod audit;
+mod choices;
+mod desk;
 mod feed;
 mod organisations;
 mod privacy;
@@ -170,6 +172,11 @@ on_both_backends!(
     proxy::an_invitation_is_accepted_once_into_a_grant_with_its_history,
     proxy::a_pending_invitation_is_withdrawn_only_by_its_patient,
     proxy::a_session_remembers_whose_record_it_reads,
+    choices::leaving_suspends_grants_in_one_transaction_and_coming_back_restores_those_chosen,
+    choices::objections_are_recorded_by_the_desk_read_with_the_record_and_withdrawn,
+    desk::a_lookup_opens_a_patient_to_its_own_agent_only,
+    desk::an_unlinked_account_is_signed_out_and_relinked_by_its_next_sign_in,
+    desk::held_items_are_counted_paged_filtered_and_resolved_once,
 );
 
 // --- Fixtures --------------------------------------------------------------------

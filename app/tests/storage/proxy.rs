@@ -3,7 +3,12 @@
 use super::*;
 use app::proxy::rules::{GrantState, InvitationState, ProxyBasisKind, Scope};
 
-async fn person(s: &dyn Storage, subject: &str, nhs_number: &str, given: &str) -> Account {
+pub(crate) async fn person(
+    s: &dyn Storage,
+    subject: &str,
+    nhs_number: &str,
+    given: &str,
+) -> Account {
     let patient = s
         .find_or_create_patient(&nhs(nhs_number), at(1, 9))
         .await
@@ -24,7 +29,11 @@ async fn person(s: &dyn Storage, subject: &str, nhs_number: &str, given: &str) -
     .unwrap()
 }
 
-fn audit_row(account: &Account, patient: PatientId, what: &'static str) -> NewAuditEvent {
+pub(crate) fn audit_row(
+    account: &Account,
+    patient: PatientId,
+    what: &'static str,
+) -> NewAuditEvent {
     NewAuditEvent {
         actor_account: Some(account.id),
         patient: Some(patient),
@@ -32,7 +41,7 @@ fn audit_row(account: &Account, patient: PatientId, what: &'static str) -> NewAu
     }
 }
 
-fn by(account: &Account, kind: ActorKind) -> GrantDecisionBy {
+pub(crate) fn by(account: &Account, kind: ActorKind) -> GrantDecisionBy {
     GrantDecisionBy {
         actor_kind: kind,
         actor_account: Some(account.id),

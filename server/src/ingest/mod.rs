@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 
 use app::privacy::CodeList;
 
+use app::domain::NhsNumber;
 use app::server::storage::{
-    Delivery, ItemOutcome, NewHeldResource, OrganisationId, Storage, StorageError,
+    Delivery, HeldResource, ItemOutcome, NewHeldResource, OrganisationId, Storage, StorageError,
 };
 
 pub use fhir::{MappingError, RELEASE_DIRECTIVE_SYSTEM};
@@ -180,6 +181,31 @@ pub fn map_bundle(
         },
         item_entries,
         held_entries,
+    })
+}
+
+/// A held resource as a delivery from its sender for the patient the service desk
+/// matched it to, received when it first arrived. Its own content decides everything
+/// else (release, labels, relatives), exactly as if the sender had named the patient.
+/// A held `Patient` resource becomes an empty delivery: the record already exists.
+pub fn map_held(
+    held: &HeldResource,
+    patient: &NhsNumber,
+    code_list: &CodeList,
+) -> Result<Delivery, IngestError> {
+    let entries = [fhir::Entry {
+        index: 0,
+        full_url: None,
+        raw: held.raw_resource.clone(),
+    }];
+    let mapped = fhir::map_entries_for(&entries, code_list, Some(patient.clone()))?;
+    Ok(Delivery {
+        sender: held.sender,
+        received_at: held.received_at,
+        patients: Vec::new(),
+        items: mapped.items.into_iter().map(|(_, item)| item).collect(),
+        held: Vec::new(),
+        request_id: None,
     })
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 
 use app::access::{Basis, DecidedRecord, Reader, ReaderKind, decide_record};
+use app::choices::rules::PatientChoices;
 use app::domain::{AccountId, PatientId};
 use app::server::FixedClock;
 use app::server::storage::{self, RecordItem, RecordQuery, Storage};
@@ -195,7 +196,15 @@ pub async fn decided_for_patient(
         identity_level: Some("P9".to_owned()),
         own_record: Some(patient),
     };
-    decide_record(&reader, patient, &Basis::OwnRecord, items, &rules, now)
+    decide_record(
+        &reader,
+        patient,
+        &Basis::OwnRecord,
+        &PatientChoices::none(),
+        items,
+        &rules,
+        now,
+    )
 }
 
 /// Sends FHIR JSON to the feed with a sender's credential; the answer's status, its

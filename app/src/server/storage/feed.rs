@@ -103,12 +103,17 @@ pub struct NewHeldResource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldResource {
     pub id: i64,
+    /// A random id, for the service desk console's addresses.
+    pub public_id: String,
     pub sender: OrganisationId,
     pub received_at: DateTime<Utc>,
     pub resource_type: String,
     pub expression: String,
     pub reason: String,
     pub raw_resource: String,
+    /// `matched` or `returned`, once the desk resolved it.
+    pub resolution: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Storage: a trait per area ([`OrganisationStore`], [`PatientStore`], [`FeedStore`],
 //! [`RecordStore`], [`AccountStore`], [`ReleaseRuleStore`], [`PrivacyStore`], [`ProxyStore`],
-//! [`AuditStore`]), combined as [`Storage`], which the rest of the portal holds as
+//! [`ChoiceStore`], [`DeskStore`], [`AuditStore`]), combined as [`Storage`], which the rest of the portal holds as
 //! `Arc<dyn Storage>`. Each area's file here holds its trait and the values that cross
 //! it (`New*` for what goes in, plain names for what comes out); its SQL is in
 //! `sql/<area>.rs`. One implementation, [`SqlStorage`], serves both databases: SQLite
@@ -19,6 +19,8 @@
 
 mod accounts;
 mod audit;
+mod choices;
+mod desk;
 mod feed;
 mod organisations;
 mod patients;
@@ -36,6 +38,8 @@ use async_trait::async_trait;
 
 pub use accounts::*;
 pub use audit::AuditStore;
+pub use choices::*;
+pub use desk::*;
 pub use feed::*;
 pub use organisations::*;
 pub use patients::*;
@@ -119,6 +123,8 @@ pub trait Storage:
     + PrivacyStore
     + ProxyStore
     + ProxyApplicationStore
+    + ChoiceStore
+    + DeskStore
     + AuditStore
     + Send
     + Sync

@@ -16,6 +16,9 @@ pub struct RecordRead {
     pub items: Vec<RecordItem>,
     pub rules: Option<crate::release::RuleSet>,
     pub organisations: Vec<Organisation>,
+    /// The patient's choices (left the portal, objections), which the access decision
+    /// weighs before anything else.
+    pub choices: crate::choices::rules::PatientChoices,
 }
 
 /// Which of a patient's items to read.

@@ -5,14 +5,14 @@ use super::*;
 
 pub(super) fn map_appointment(
     p: &Parsed<'_>,
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let participants = array(r, "participant");
     let patient_actor = participants.iter().map(|x| x.get("actor")).find(|actor| {
         actor
             .and_then(|a| a.get("reference").and_then(Value::as_str))
-            .map(|s| s.starts_with("Patient/") || patients.contains_key(s))
+            .map(|s| s.starts_with("Patient/") || patients.by_reference.contains_key(s))
             .unwrap_or(false)
             || actor
                 .and_then(|a| a.get("identifier"))

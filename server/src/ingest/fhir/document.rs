@@ -7,7 +7,7 @@ use super::*;
 
 pub(super) fn map_document_reference(
     p: &Parsed<'_>,
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
     binaries: &HashMap<String, Value>,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
@@ -155,7 +155,7 @@ pub(super) fn read_attachment(
 pub(super) fn map_composition(
     p: &Parsed<'_>,
     _all: &[Parsed<'_>],
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;

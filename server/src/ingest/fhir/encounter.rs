@@ -4,7 +4,7 @@ use super::*;
 
 pub(super) fn map_encounter(
     p: &Parsed<'_>,
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;

@@ -33,7 +33,7 @@ use appointment::map_appointment;
 use document::{map_composition, map_document_reference};
 use encounter::map_encounter;
 use observation::map_observation;
-use patient::{map_patient, resolve_patient};
+use patient::{PatientIndex, map_patient, resolve_patient};
 use report::map_report;
 
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -112,6 +112,16 @@ impl Parsed<'_> {
 /// Maps every entry of a bundle. Patients first, then items, with reports before their
 /// observations so that each observation can be linked to its report.
 pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, MappingError> {
+    map_entries_for(entries, code_list, None)
+}
+
+/// [`map_entries`], with every item's patient given by the service desk's match
+/// (`matched_by_desk`) instead of resolved from its references.
+pub fn map_entries_for(
+    entries: &[Entry],
+    code_list: &CodeList,
+    matched_by_desk: Option<NhsNumber>,
+) -> Result<Mapped, MappingError> {
     let parsed = entries
         .iter()
         .map(|entry| {
@@ -140,7 +150,10 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         .collect::<Result<Vec<_>, MappingError>>()?;
 
     // Every way an entry can be referred to inside the bundle.
-    let mut patients_by_reference = HashMap::<String, NhsNumber>::new();
+    let mut patients_by_reference = PatientIndex {
+        matched_by_desk,
+        ..PatientIndex::default()
+    };
     let mut patients = Vec::new();
     let mut held = Vec::new();
     let hold = |p: &Parsed<'_>, error: MappingError| Held {
@@ -154,7 +167,9 @@ pub fn map_entries(entries: &[Entry], code_list: &CodeList) -> Result<Mapped, Ma
         match map_patient(p) {
             Ok(patient) => {
                 for reference in references_to(p) {
-                    patients_by_reference.insert(reference, patient.nhs_number.clone());
+                    patients_by_reference
+                        .by_reference
+                        .insert(reference, patient.nhs_number.clone());
                 }
                 patients.push(patient);
             }

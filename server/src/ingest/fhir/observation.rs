@@ -34,7 +34,7 @@ pub(super) fn decimal_text(q: Option<&QuantityDecimal<'_>>) -> Option<String> {
 
 pub(super) fn map_observation(
     p: &Parsed<'_>,
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
     parent: Option<ItemKey>,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;

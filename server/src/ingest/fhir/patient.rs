@@ -29,18 +29,32 @@ pub(super) fn map_patient(p: &Parsed<'_>) -> Result<NewPatient, MappingError> {
     })
 }
 
+/// The patients a bundle's references can resolve to.
+#[derive(Default)]
+pub struct PatientIndex {
+    /// Every reference a Patient entry of the bundle is known by.
+    pub(super) by_reference: HashMap<String, NhsNumber>,
+    /// Set only when the service desk matches a held resource to a patient.
+    pub(super) matched_by_desk: Option<NhsNumber>,
+}
+
 /// Finds the patient a reference points at: a `Patient` in the bundle, or a logical
 /// reference by NHS number.
 pub(super) fn resolve_patient(
     p: &Parsed<'_>,
     element: &str,
     reference: Option<&Value>,
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
 ) -> Result<NhsNumber, MappingError> {
+    // The service desk matched this resource to a patient after checking its
+    // identifiers: that is who it is about, whatever the reference says.
+    if let Some(matched) = &patients.matched_by_desk {
+        return Ok(matched.clone());
+    }
     let reference = reference
         .ok_or_else(|| MappingError::unresolved(&p.path(element), "the patient is missing"))?;
     if let Some(target) = reference.get("reference").and_then(Value::as_str) {
-        return patients.get(target).cloned().ok_or_else(|| {
+        return patients.by_reference.get(target).cloned().ok_or_else(|| {
             MappingError::unresolved(
                 &p.path(element),
                 "the reference does not point at a Patient in this bundle",

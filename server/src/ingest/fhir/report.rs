@@ -5,7 +5,7 @@ use super::*;
 
 pub(super) fn map_report(
     p: &Parsed<'_>,
-    patients: &HashMap<String, NhsNumber>,
+    patients: &PatientIndex,
 ) -> Result<NewRecordItem, MappingError> {
     let r = &p.resource;
     let patient = resolve_patient(p, "subject", r.get("subject"), patients)?;

@@ -14,7 +14,7 @@ use crate::server::storage::{
 };
 
 #[derive(sqlx::FromRow)]
-struct AccountRow {
+pub(super) struct AccountRow {
     id: i64,
     issuer: String,
     subject: String,

@@ -123,29 +123,50 @@ impl FeedStore for SqlStorage {
     }
 
     async fn list_held_resources(&self, limit: u32) -> Result<Vec<HeldResource>, StorageError> {
-        let rows: Vec<(i64, i64, i64, String, String, String, String)> = Query::new(
-            "SELECT id, sender_org_id, received_at, resource_type, expression, reason, \
-             raw_resource FROM held_resources WHERE resolved_at IS NULL \
-             ORDER BY received_at, id LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&mut self.read().await?)
-        .await?;
-        rows.into_iter()
-            .map(
-                |(id, sender, received_at, resource_type, expression, reason, raw_resource)| {
-                    Ok(HeldResource {
-                        id,
-                        sender: OrganisationId(sender),
-                        received_at: from_millis(received_at)?,
-                        resource_type,
-                        expression,
-                        reason,
-                        raw_resource,
-                    })
-                },
-            )
+        let mut sql = Query::new(HELD_COLUMNS);
+        sql.push(" WHERE resolved_at IS NULL ORDER BY received_at, id LIMIT ")
+            .push_bind(i64::from(limit));
+        sql.fetch_all::<HeldRow>(&mut self.read().await?)
+            .await?
+            .into_iter()
+            .map(HeldResource::try_from)
             .collect()
+    }
+}
+
+pub(super) const HELD_COLUMNS: &str = "SELECT id, public_id, sender_org_id, received_at, \
+     resource_type, expression, reason, raw_resource, resolution, resolved_at \
+     FROM held_resources";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct HeldRow {
+    id: i64,
+    public_id: String,
+    sender_org_id: i64,
+    received_at: i64,
+    resource_type: String,
+    expression: String,
+    reason: String,
+    raw_resource: String,
+    resolution: Option<String>,
+    resolved_at: Option<i64>,
+}
+
+impl TryFrom<HeldRow> for HeldResource {
+    type Error = StorageError;
+    fn try_from(row: HeldRow) -> Result<Self, StorageError> {
+        Ok(HeldResource {
+            id: row.id,
+            public_id: row.public_id,
+            sender: OrganisationId(row.sender_org_id),
+            received_at: from_millis(row.received_at)?,
+            resource_type: row.resource_type,
+            expression: row.expression,
+            reason: row.reason,
+            raw_resource: row.raw_resource,
+            resolution: row.resolution,
+            resolved_at: row.resolved_at.map(from_millis).transpose()?,
+        })
     }
 }
 
@@ -219,8 +240,8 @@ pub(in crate::server::storage) async fn apply_delivery_within(
     for held in &delivery.held {
         Query::new(
             "INSERT INTO held_resources (sender_org_id, received_at, resource_type, \
-                 expression, reason, raw_resource, request_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 expression, reason, raw_resource, request_id, public_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(delivery.sender.0)
         .bind(received_at)
@@ -229,15 +250,21 @@ pub(in crate::server::storage) async fn apply_delivery_within(
         .bind(&held.reason)
         .bind(&held.raw_resource)
         .bind(delivery.request_id.as_deref())
+        .bind(new_public_id())
         .execute(tx)
         .await?;
     }
 
-    Query::new("UPDATE organisations SET last_received_at = $2 WHERE id = $1")
-        .bind(delivery.sender.0)
-        .bind(received_at)
-        .execute(tx)
-        .await?;
+    // Never backwards: a held item the desk matches later goes in with the time it
+    // was first received.
+    Query::new(
+        "UPDATE organisations SET last_received_at = $2 WHERE id = $1 \
+         AND (last_received_at IS NULL OR last_received_at < $2)",
+    )
+    .bind(delivery.sender.0)
+    .bind(received_at)
+    .execute(tx)
+    .await?;
     insert_audit(
         tx,
         NewAuditEvent {

@@ -16,6 +16,8 @@
 
 mod accounts;
 mod audit;
+mod choices;
+mod desk;
 mod feed;
 mod organisations;
 mod patients;

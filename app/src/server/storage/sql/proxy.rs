@@ -523,39 +523,49 @@ impl ProxyStore for SqlStorage {
 
     async fn change_grant(&self, change: GrantChange) -> Result<GrantRecord, StorageError> {
         let mut tx = self.write().await?;
-        let changed = Query::new(
-            "UPDATE proxy_grants SET state = $2, basis = $3, scope = $4, ends_at = $5, \
-             updated_at = $6 WHERE id = $1 AND state = $7 AND state <> 'revoked'",
-        )
-        .bind(change.grant.0)
-        .bind(change.state.code())
-        .bind(change.basis.code())
-        .bind(scope_text(&change.scope)?)
-        .bind(change.ends_at.map(to_millis))
-        .bind(to_millis(change.at))
-        .bind(change.from_state.code())
-        .execute(&mut tx)
-        .await?;
-        if changed == 0 {
-            return Err(StorageError::Conflict("grant revoked or changed meanwhile"));
-        }
-        insert_grant_event(
-            &mut tx,
-            change.grant,
-            change.at,
-            change.event,
-            &change.by,
-            change.state,
-            change.basis,
-            &change.scope,
-            change.ends_at,
-        )
-        .await?;
-        let record = grant_where_id(&mut tx, change.grant.0).await?;
-        insert_audit(&mut tx, change.audit).await?;
+        let record = change_grant_within(&mut tx, change).await?;
         tx.commit().await?;
         Ok(record)
     }
+}
+
+/// Applies a grant change with its history entry and audit row in the caller's
+/// transaction (a choice that suspends every grant uses it too).
+pub(in crate::server::storage) async fn change_grant_within(
+    tx: &mut Conn,
+    change: GrantChange,
+) -> Result<GrantRecord, StorageError> {
+    let changed = Query::new(
+        "UPDATE proxy_grants SET state = $2, basis = $3, scope = $4, ends_at = $5, \
+         updated_at = $6 WHERE id = $1 AND state = $7 AND state <> 'revoked'",
+    )
+    .bind(change.grant.0)
+    .bind(change.state.code())
+    .bind(change.basis.code())
+    .bind(scope_text(&change.scope)?)
+    .bind(change.ends_at.map(to_millis))
+    .bind(to_millis(change.at))
+    .bind(change.from_state.code())
+    .execute(tx)
+    .await?;
+    if changed == 0 {
+        return Err(StorageError::Conflict("grant revoked or changed meanwhile"));
+    }
+    insert_grant_event(
+        tx,
+        change.grant,
+        change.at,
+        change.event,
+        &change.by,
+        change.state,
+        change.basis,
+        &change.scope,
+        change.ends_at,
+    )
+    .await?;
+    let record = grant_where_id(tx, change.grant.0).await?;
+    insert_audit(tx, change.audit).await?;
+    Ok(record)
 }
 
 const APPLICATION_COLUMNS: &str = "SELECT ap.public_id, ap.applicant_account_id, \

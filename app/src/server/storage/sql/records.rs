@@ -8,6 +8,7 @@ use super::organisations::{ORGANISATIONS_AS_JSON, OrganisationRow};
 use super::release_rules::{LATEST_VERSION, release_rules_of_version};
 use super::{Pools, Query, SqlStorage, from_millis, to_millis};
 use crate::audit::NewAuditEvent;
+use crate::choices::rules::PatientChoices;
 use crate::domain::{OdsCode, Organisation, OrganisationId, PatientId};
 use crate::records::{ItemDetails, RecordItem, RecordKind, Relations, ReleaseDirective};
 use crate::server::storage::{
@@ -144,9 +145,28 @@ impl RecordStore for SqlStorage {
             Backend::Postgres => ORGANISATIONS_AS_JSON.1,
         });
         sql.push(")");
+        // The patient's choices, which the access decision weighs first: when they left
+        // the portal, and the sources they object to (ids, comma-separated).
+        let patient_id = query.patient_id.ok_or(StorageError::NotFound)?;
+        sql.push(", (SELECT left_portal_at FROM patients WHERE id = ")
+            .push_bind(patient_id.0)
+            .push("), (SELECT ")
+            .push(match backend {
+                Backend::Sqlite => "group_concat(organisation_id, ',')",
+                Backend::Postgres => "string_agg(organisation_id::text, ',')",
+            })
+            .push(" FROM source_objections WHERE patient_id = ")
+            .push_bind(patient_id.0)
+            .push(")");
         let mut conn = self.read().await?;
-        let (items, rules_version, organisations): (Option<String>, Option<i64>, Option<String>) =
-            sql.fetch_one(&mut conn).await?;
+        #[allow(clippy::type_complexity)]
+        let (items, rules_version, organisations, left_portal_at, objections): (
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+        ) = sql.fetch_one(&mut conn).await?;
         // Only when the rule set changed since it was last read: a second statement.
         let rules = release_rules_of_version(&mut conn, &self.rule_sets, rules_version).await?;
         drop(conn);
@@ -157,6 +177,20 @@ impl RecordStore for SqlStorage {
             items: items_from_json(items.as_deref())?,
             rules,
             organisations: organisations_from_json(organisations.as_deref())?,
+            choices: PatientChoices {
+                left_portal_at: left_portal_at.map(from_millis).transpose()?,
+                objections: objections
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(|id| {
+                        id.parse()
+                            .map(OrganisationId)
+                            .map_err(|_| StorageError::Corrupt("source_objections"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
         })
     }
 
