@@ -167,7 +167,7 @@ test('the service desk verifies an application, and the applicant then acts with
   await desk.getByLabel('Jordan Okoro').check()
   await desk.getByRole('button', { name: 'Continue' }).click()
   await settle(desk, javaScriptEnabled)
-  await desk.getByRole('link', { name: 'Proxy applications to check' }).click()
+  await desk.getByRole('navigation', { name: 'Service desk' }).getByRole('link', { name: 'Proxy applications' }).click()
   await settle(desk, javaScriptEnabled)
   await expectNoAccessibilityViolations(desk, javaScriptEnabled)
   await desk.getByRole('link', { name: applicant.name }).click()

@@ -109,6 +109,33 @@ pub async fn seed_demo(
             .await?
             .len();
     }
+    // An appointment the GP practice sent with a mistyped NHS number: held for the
+    // service desk, who can match it to Mohammed Iqbal after checking with the practice.
+    let sender = Sender {
+        organisation: gp.id,
+        received_at: now - Duration::minutes(10),
+        request_id: None,
+    };
+    ingest_bundle(
+        storage,
+        &sender,
+        &CodeList::default_list(),
+        &held_bundle(now),
+    )
+    .await?;
+    let sender = Sender {
+        organisation: community.id,
+        received_at: now - Duration::minutes(5),
+        request_id: None,
+    };
+    ingest_bundle(
+        storage,
+        &sender,
+        &CodeList::default_list(),
+        &unmatched_bundle(now),
+    )
+    .await?;
+    seed_demo_objection(storage, &gp, now).await?;
     if let Some(issuer) = simulated_nhs_login {
         seed_demo_proxies(storage, issuer, now).await?;
     }
@@ -116,6 +143,50 @@ pub async fn seed_demo(
         organisations: 3,
         items,
     }))
+}
+
+/// Mohammed Iqbal asked by letter that his GP practice's records are not shown in the
+/// portal: the service desk recorded it for him (his history shows the letter's
+/// reference), so his record shows the hospital's records only.
+async fn seed_demo_objection(
+    storage: &dyn Storage,
+    gp: &Organisation,
+    now: DateTime<Utc>,
+) -> Result<(), DemoError> {
+    use app::audit::{ActorKind, NewAuditEvent, action};
+    use app::choices::rules::{Channel, Choice, PatientChoices};
+    use app::server::storage::{ChoiceBy, ChoiceChange};
+
+    let Some(mohammed) = storage
+        .find_patient_by_nhs_number(&parse_number(MOHAMMED)?)
+        .await?
+    else {
+        return Ok(());
+    };
+    let at = now - Duration::days(3);
+    storage
+        .record_choice(ChoiceChange {
+            patient: mohammed.id,
+            choice: Choice::ObjectToSource(gp.id),
+            expected: PatientChoices::none(),
+            at,
+            by: ChoiceBy {
+                actor_kind: ActorKind::Staff,
+                actor_account: None,
+                channel: Channel::Post,
+                evidence_reference: Some("DEMO-LTR-0001".to_owned()),
+                reason: Some("Letter from the patient (demo)".to_owned()),
+            },
+            grant_changes: Vec::new(),
+            audit: NewAuditEvent {
+                patient: Some(mohammed.id),
+                target: Some(format!("organisation:{GP_ODS}")),
+                reason: Some("channel:post".to_owned()),
+                ..NewAuditEvent::new(at, ActorKind::Staff, action::CHOICE_OBJECTED)
+            },
+        })
+        .await?;
+    Ok(())
 }
 
 /// Daniel Hart's verified parental responsibility for Oliver (everything), and Ngozi
@@ -895,6 +966,50 @@ fn community_bundle(now: DateTime<Utc>) -> String {
             "Call the district nursing team on 0300 000 0000 if your legs become red or painful.",
         ],
     );
+    b.finish()
+}
+
+/// One appointment whose patient the feed cannot identify: its NHS number (Mohammed
+/// Iqbal's, 999 000 4129, mistyped as 999 000 4128) fails its check digit.
+fn held_bundle(now: DateTime<Utc>) -> String {
+    let mut b = BundleBuilder::new(GP_ODS);
+    let id = b.next_id("HELD");
+    let resource = json!({
+        "resourceType": "Appointment",
+        "identifier": b.identifier(&id),
+        "status": "booked",
+        "specialty": [{ "text": "General practice" }],
+        "description": "Annual review",
+        "start": fhir_time(day(now, 12, 9, 30)),
+        "end": fhir_time(day(now, 12, 9, 50)),
+        "participant": [
+            { "actor": { "identifier": { "system": NHS_SYSTEM, "value": "9990004128" } }, "status": "accepted" },
+            { "actor": { "type": "Location", "display": "Riverside Medical Practice" }, "status": "accepted" }
+        ]
+    });
+    b.add(format!("urn:uuid:{id}"), resource);
+    b.finish()
+}
+
+/// One appointment that names a patient the bundle does not carry: held, and for the
+/// service desk to send back to the community service.
+fn unmatched_bundle(now: DateTime<Utc>) -> String {
+    let mut b = BundleBuilder::new(COMMUNITY_ODS);
+    let id = b.next_id("HELD");
+    let resource = json!({
+        "resourceType": "Appointment",
+        "identifier": b.identifier(&id),
+        "status": "booked",
+        "specialty": [{ "text": "Podiatry" }],
+        "description": "Podiatry clinic",
+        "start": fhir_time(day(now, 20, 11, 0)),
+        "end": fhir_time(day(now, 20, 11, 30)),
+        "participant": [
+            { "actor": { "reference": "Patient/CHS-404-17" }, "status": "accepted" },
+            { "actor": { "type": "Location", "display": "Northgate Foot Clinic" }, "status": "accepted" }
+        ]
+    });
+    b.add(format!("urn:uuid:{id}"), resource);
     b.finish()
 }
 

@@ -115,6 +115,13 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         "/api/desk/proxy_grants",
         "/api/desk/proxy_grant",
         "/api/desk/proxy_reviews",
+        // The patient's choices and the service desk console; tested in
+        // `choices_desk.rs` for every kind of actor.
+        "/api/choices/mine",
+        "/api/desk/home",
+        "/api/desk/patient",
+        "/api/desk/held_items",
+        "/api/desk/held_item",
     ];
     let record = [
         "/api/record/summary",

@@ -15,7 +15,6 @@ use crate::proxy::api::GrantView;
 /// The console's front page: what is waiting in each queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeskHome {
-    pub agent_name: String,
     pub applications_waiting: u64,
     pub held_items_waiting: u64,
     pub reviews_due: u64,

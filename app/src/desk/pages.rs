@@ -53,7 +53,7 @@ pub fn DeskHomePanel() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || home.get().map(|result| match result {
                 Ok(home) => view! {
-                    <p>{format!("Signed in as {}.", home.agent_name)}</p>
+                    <p>"You are signed in as service desk staff."</p>
                     <ul class="nhsuk-grid-row nhsuk-card-group">
                         <DeskCard href="/staff/patients" heading="Find a patient".to_owned()
                             text="Look up a patient by NHS number and date of birth to help with their account, choices or proxies.".to_owned()/>
@@ -88,10 +88,24 @@ fn DeskCard(href: &'static str, heading: String, text: String) -> impl IntoView 
 /// Find a patient.
 #[component]
 pub fn FindPatientPage() -> impl IntoView {
+    // The form reveals nothing, but the console is for the service desk only.
+    let desk = OnceResource::new(get_desk_home());
+    view! {
+        <Title text="Find a patient - Service desk - Your health record"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || desk.get().map(|result| match result {
+                Ok(_) => view! { <FindPatientForm/> }.into_any(),
+                Err(error) => view! { <ProblemPage error/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn FindPatientForm() -> impl IntoView {
     let state = FormState::of("find");
     let reasons = reason_options();
     view! {
-        <Title text="Find a patient - Service desk - Your health record"/>
         <DeskNav/>
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">

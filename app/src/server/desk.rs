@@ -40,7 +40,7 @@ fn staff_audit(
 
 /// What is waiting in each of the desk's queues.
 pub async fn home(state: &AppState, staff: Option<&SignedIn>) -> Result<DeskHome, AppError> {
-    let agent = verified_staff(staff)?;
+    verified_staff(staff)?;
     let applications = state
         .storage
         .list_applications(ApplicationState::Pending)
@@ -72,11 +72,6 @@ pub async fn home(state: &AppState, staff: Option<&SignedIn>) -> Result<DeskHome
         })
         .count();
     Ok(DeskHome {
-        agent_name: crate::server::storage::PersonName {
-            given: agent.given_name.clone(),
-            family: agent.family_name.clone(),
-        }
-        .display_or("Service desk"),
         applications_waiting: applications as u64,
         held_items_waiting: held,
         reviews_due: reviews as u64,
