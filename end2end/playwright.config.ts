@@ -14,6 +14,7 @@ const portalBinary = process.env.PORTAL_BINARY ?? '../target/debug/server'
 const siteRoot = process.env.E2E_SITE_ROOT ?? '../target/site'
 const demoURL = 'http://127.0.0.1:3100'
 const interopURL = 'http://127.0.0.1:3101'
+const choicesURL = 'http://127.0.0.1:3102'
 const providerURL = 'http://127.0.0.1:3900'
 
 // The interop client's key pair, made once (the config is loaded by every worker).
@@ -57,8 +58,12 @@ export default defineConfig({
   reporter: [['list']],
   use: { trace: 'off' },
   projects: [
-    { name: 'javascript', testIgnore: /interop/, use: { ...chromium, baseURL: demoURL, javaScriptEnabled: true } },
-    { name: 'no-javascript', testIgnore: /interop/, use: { ...chromium, baseURL: demoURL, javaScriptEnabled: false } },
+    { name: 'javascript', testIgnore: /interop|choices/, use: { ...chromium, baseURL: demoURL, javaScriptEnabled: true } },
+    { name: 'no-javascript', testIgnore: /interop|choices/, use: { ...chromium, baseURL: demoURL, javaScriptEnabled: false } },
+    // Leaving the portal, objections and the desk's queues change the demo's people:
+    // they run against a portal of their own, so no other journey sees their changes.
+    { name: 'choices-javascript', testMatch: /choices/, use: { ...chromium, baseURL: choicesURL, javaScriptEnabled: true } },
+    { name: 'choices-no-javascript', testMatch: /choices/, use: { ...chromium, baseURL: choicesURL, javaScriptEnabled: false } },
     { name: 'interop', testMatch: /interop/, use: { ...chromium, baseURL: interopURL, javaScriptEnabled: true } },
   ],
   webServer: [
@@ -78,6 +83,22 @@ export default defineConfig({
         PORTAL_PUBLIC_URL: demoURL,
         NHS_LOGIN_SIMULATOR: 'true',
         NHS_LOGIN_VTR: '["P9.Cp.Cd","P9.Cp.Ck","P9.Cm","P5.Cp.Cd","P5.Cp.Ck","P5.Cm","P0.Cp.Cd","P0.Cp.Ck","P0.Cm"]',
+      },
+    },
+    {
+      command: `rm -rf .data-choices && ${portalBinary}`,
+      url: `${choicesURL}/ready`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: {
+        ...portalEnv,
+        DATABASE_URL: 'sqlite://.data-choices/portal.db',
+        PORTAL_DATA_DIR: '.data-choices',
+        PORTAL_LISTEN: '127.0.0.1:3102',
+        PORTAL_PUBLIC_URL: choicesURL,
+        NHS_LOGIN_SIMULATOR: 'true',
       },
     },
     {

@@ -240,7 +240,7 @@ fn DeskPatient(patient: DeskPatientView) -> impl IntoView {
                             <StaffCsrfField/>
                             <input type="hidden" name="form" value="unlink"/>
                             <RadioField name="account" legend="Account" options=patient.accounts.iter().map(|a| (a.reference.clone(), format!("Account {}", a.reference))).collect() state=unlink_state.clone()/>
-                            <TextField name="unlink-reason" label="Reason" hint="For the audit trail." state=unlink_state.clone()/>
+                            <TextField name="unlink-reason" label="Reason for unlinking" hint="For the audit trail." state=unlink_state.clone()/>
                             <button class="nhsuk-button nhsuk-button--secondary" type="submit">"Unlink account"</button>
                         </form>
                     </div>

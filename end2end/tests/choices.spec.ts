@@ -1,0 +1,259 @@
+// Your choices and the service desk console, with JavaScript on and off: a patient
+// leaves the portal and comes back; a patient stops showing one organisation's records
+// and they vanish from every page and the list of sources; the desk records a postal
+// objection for a child and the parent no longer sees that organisation's records; the
+// desk works the held items queue (one project matches an item, the other sends one
+// back) and opens the proxy queue; one desk journey is made by keyboard alone. axe-core
+// checks each new page.
+//
+// These journeys run against a portal of their own (playwright.config.ts), and the two
+// projects use different people or organisations, so neither sees the other's changes.
+import { test, expect, expectNoAccessibilityViolations, settle, signInAs } from './fixtures'
+import type { Browser, Page } from '@playwright/test'
+
+const choicesURL = 'http://127.0.0.1:3102'
+
+async function signIn(page: Page, person: string, javaScriptEnabled: boolean) {
+  await signInAs(page, person)
+  await settle(page, javaScriptEnabled)
+}
+
+async function signInAsDesk(page: Page, javaScriptEnabled: boolean) {
+  await page.goto('/staff')
+  await page.getByRole('button', { name: 'Sign in as staff' }).click()
+  await page.getByLabel('Jordan Okoro').check()
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await settle(page, javaScriptEnabled)
+}
+
+async function otherPerson(browser: Browser, javaScriptEnabled: boolean) {
+  const context = await browser.newContext({ javaScriptEnabled, baseURL: choicesURL })
+  return { context, page: await context.newPage() }
+}
+
+async function open(page: Page, path: string, javaScriptEnabled: boolean) {
+  await page.goto(path)
+  await settle(page, javaScriptEnabled)
+}
+
+const deskNav = (page: Page) => page.getByRole('navigation', { name: 'Service desk' })
+
+test('a patient leaves the portal, is told their record is closed, and comes back', async ({ page, consoleErrors, javaScriptEnabled }) => {
+  await signIn(page, javaScriptEnabled ? 'Ngozi Okafor (P9)' : 'Daniel Hart (P9)', javaScriptEnabled)
+  await open(page, '/account/choices', javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Your choices' })).toBeVisible()
+  await expect(page.getByRole('link', { name: 'Find out about the national data opt-out and set your choice on the NHS website' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await page.getByRole('button', { name: 'Leave the portal' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Are you sure you want to leave the portal?' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await page.getByRole('button', { name: 'Yes, leave the portal' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByText(/You left your health record in this portal on/)).toBeVisible()
+
+  await open(page, '/record', javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'You have left your health record' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await page.getByRole('link', { name: 'Come back to your health record' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Come back to your health record' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await page.getByRole('button', { name: 'Come back' }).click()
+  await settle(page, javaScriptEnabled)
+  const history = page.getByRole('table', { name: 'History of choices, newest first' })
+  await expect(history).toContainText('Left the portal')
+  await expect(history).toContainText('Came back to the portal')
+  await expect(history).toContainText('You, online')
+  await open(page, '/record', javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Your record' })).toBeVisible()
+})
+
+test("a patient stops showing one organisation's records, and they vanish from every page", async ({ page, consoleErrors, javaScriptEnabled }) => {
+  const source = javaScriptEnabled
+    ? { name: 'Riverside Medical Practice', appointment: 'Appointment with a GP' }
+    : { name: 'Northgate University Hospitals NHS Foundation Trust', appointment: 'Rheumatology follow-up' }
+  await signIn(page, 'Amelia Hart (P9)', javaScriptEnabled)
+  await open(page, '/record/appointments', javaScriptEnabled)
+  await expect(page.getByText(source.appointment).first()).toBeVisible()
+  await open(page, '/record', javaScriptEnabled)
+  await page.getByRole('link', { name: 'Your choices' }).click()
+  await settle(page, javaScriptEnabled)
+  await page.getByRole('link', { name: `Stop showing records from ${source.name}` }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: `Stop showing records from ${source.name}?` })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await page.getByRole('button', { name: 'Yes, stop showing them' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('link', { name: `Show records again from ${source.name}` })).toBeVisible()
+  await expect(page.getByRole('table', { name: 'History of choices, newest first' })).toContainText(`Stopped showing records from ${source.name}`)
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+
+  // Gone from the list of appointments and from the sources on the overview.
+  await open(page, '/record/appointments', javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Appointments' })).toBeVisible()
+  await expect(page.getByText(source.appointment)).toHaveCount(0)
+  await open(page, '/record', javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Hello, Amelia' })).toBeVisible()
+  await expect(page.getByText(source.name)).toHaveCount(0)
+
+  // And back again.
+  await open(page, '/account/choices', javaScriptEnabled)
+  await page.getByRole('link', { name: `Show records again from ${source.name}` }).click()
+  await settle(page, javaScriptEnabled)
+  await page.getByRole('button', { name: 'Yes, show them again' }).click()
+  await settle(page, javaScriptEnabled)
+  await open(page, '/record/appointments', javaScriptEnabled)
+  await expect(page.getByText(source.appointment).first()).toBeVisible()
+})
+
+test("the desk records a postal objection for a child, and the parent no longer sees that organisation's records", async ({ page, browser, consoleErrors, javaScriptEnabled }) => {
+  const source = javaScriptEnabled
+    ? { name: 'Northgate Community Health Services', appointment: 'Speech and language therapy assessment' }
+    : { name: 'Northgate University Hospitals NHS Foundation Trust', appointment: "Children's asthma clinic" }
+  await signInAsDesk(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Service desk' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await deskNav(page).getByRole('link', { name: 'Find a patient' }).click()
+  await settle(page, javaScriptEnabled)
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  // Sent with nothing: every problem is listed.
+  await page.getByRole('button', { name: 'Find patient' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { name: 'There is a problem' })).toBeVisible()
+  await expect(page.getByRole('link', { name: 'Select why you are looking at this record' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  await page.getByLabel('NHS number').fill('999 000 1383')
+  const born = page.getByRole('group', { name: 'Date of birth' })
+  await born.getByLabel('Day').fill('21')
+  await born.getByLabel('Month').fill('3')
+  await born.getByLabel('Year').fill('2017')
+  await page.getByLabel('A letter or form from the patient').check()
+  await page.getByRole('button', { name: 'Find patient' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Oliver Hart' })).toBeVisible()
+  await expect(page.getByText(source.appointment)).toHaveCount(0)
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+
+  await page.getByLabel('Stop showing records from an organisation').check()
+  await page.getByLabel('Organisation (for stopping or showing records)').selectOption({ label: source.name })
+  await page.getByLabel('By post').check()
+  await page.getByLabel('Evidence reference').fill('LTR-2026-118')
+  await page.getByLabel('Reason', { exact: true }).fill("Letter from Oliver's father")
+  await page.getByRole('button', { name: 'Record choice' }).click()
+  await settle(page, javaScriptEnabled)
+  const history = page.getByRole('table', { name: 'History of choices, newest first' })
+  await expect(history).toContainText(`Stopped showing records from ${source.name}`)
+  await expect(history).toContainText('The service desk, by post (reference LTR-2026-118)')
+
+  // The parent, at their own computer.
+  const { context, page: parent } = await otherPerson(browser, javaScriptEnabled)
+  await signIn(parent, 'Daniel Hart (P9)', javaScriptEnabled)
+  await parent.getByRole('button', { name: "See Oliver Hart's record" }).click()
+  await settle(parent, javaScriptEnabled)
+  await expect(parent.getByRole('heading', { level: 1, name: "Oliver Hart's record" })).toBeVisible()
+  await expect(parent.getByText(source.name)).toHaveCount(0)
+  await open(parent, '/record/appointments', javaScriptEnabled)
+  await expect(parent.getByRole('heading', { level: 1 })).toBeVisible()
+  await expect(parent.getByText(source.appointment)).toHaveCount(0)
+  await context.close()
+})
+
+test('the desk works the held items queue and opens the proxy queue', async ({ page, consoleErrors, javaScriptEnabled }) => {
+  await signInAsDesk(page, javaScriptEnabled)
+  await deskNav(page).getByRole('link', { name: 'Held feed items' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Held feed items' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  const sender = javaScriptEnabled ? 'Riverside Medical Practice' : 'Northgate Community Health Services'
+  await page.getByLabel('Sender').selectOption({ label: sender })
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await settle(page, javaScriptEnabled)
+  const queue = page.getByRole('table')
+  await expect(queue).toContainText('1 waiting')
+  await expect(queue).toContainText(sender)
+  // Identifiers only: never what the record says.
+  await expect(page.getByText('Annual review')).toHaveCount(0)
+  await expect(page.getByText('Podiatry')).toHaveCount(0)
+  await queue.getByRole('link').first().click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: `Appointment from ${sender}` })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  if (javaScriptEnabled) {
+    await expect(page.getByText('9990004128')).toBeVisible()
+    await page.getByLabel('Match it to a patient').check()
+    await page.getByLabel("Patient's NHS number").fill('999 000 4129')
+    const born = page.getByRole('group', { name: "Patient's date of birth" })
+    await born.getByLabel('Day').fill('30')
+    await born.getByLabel('Month').fill('9')
+    await born.getByLabel('Year').fill('1968')
+    await page.getByLabel('Reason').fill('NHS number mistyped; confirmed with the practice by phone')
+  } else {
+    await expect(page.getByText('Patient/CHS-404-17')).toBeVisible()
+    await page.getByLabel('Send it back to the sender as unmatched').check()
+    await page.getByLabel('Reason').fill('No such patient at the community service; sent back')
+  }
+  await page.getByRole('button', { name: 'Record decision' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Held feed items' })).toBeVisible()
+  await page.getByLabel('Sender').selectOption({ label: sender })
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByText('There are no held items.')).toBeVisible()
+
+  await deskNav(page).getByRole('link', { name: 'Proxy applications' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Proxy applications to check' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+})
+
+test('the desk finds a patient using only the keyboard', async ({ page, consoleErrors, javaScriptEnabled }) => {
+  async function tabTo(name: string) {
+    for (let presses = 0; presses < 80; presses++) {
+      await page.keyboard.press('Tab')
+      const focused = await page.evaluate(() => {
+        const element = document.activeElement as HTMLElement | null
+        if (!element) return ''
+        const label = element.id ? document.querySelector(`label[for="${element.id}"]`)?.textContent : null
+        return (label ?? element.textContent ?? '').trim()
+      })
+      if (focused.startsWith(name)) return
+    }
+    throw new Error(`could not reach "${name}" with the Tab key`)
+  }
+  /// Enter on a link or button that leads to another page, and wait for that page.
+  async function follow() {
+    const before = page.url()
+    await page.keyboard.press('Enter')
+    await page.waitForURL((url) => url.toString() !== before)
+    await settle(page, javaScriptEnabled)
+  }
+  await page.goto('/staff')
+  await settle(page, javaScriptEnabled)
+  await tabTo('Sign in as staff')
+  await page.keyboard.press('Enter')
+  await page.waitForURL((url) => !url.toString().endsWith('/staff'))
+  await page.waitForLoadState('load')
+  await tabTo('Jordan Okoro')
+  await page.keyboard.press('Space')
+  await tabTo('Continue')
+  await follow()
+  await tabTo('Find a patient')
+  await follow()
+  await tabTo('NHS number')
+  await page.keyboard.type('9990004129')
+  await tabTo('Day')
+  await page.keyboard.type('30')
+  await tabTo('Month')
+  await page.keyboard.type('9')
+  await tabTo('Year')
+  await page.keyboard.type('1968')
+  await tabTo('The patient contacted us (phone, email or in person)')
+  await page.keyboard.press('Space')
+  await tabTo('Find patient')
+  await follow()
+  await expect(page.getByRole('heading', { level: 1, name: 'Mohammed Iqbal' })).toBeVisible()
+  // His objection, recorded from a letter, is there; his records are not.
+  await expect(page.getByText('Riverside Medical Practice').first()).toBeVisible()
+  await expect(page.getByText('DEMO-LTR-0001')).toBeVisible()
+})
