@@ -833,6 +833,8 @@ async fn the_console_answers_only_the_service_desk() {
         format!("/api/desk/patient?lookup={lookup_id}"),
         "/api/desk/held_items?sender=&page=1".to_owned(),
         format!("/api/desk/held_item?id={}", held.public_id),
+        "/staff/proxy-applications?basis=parental_responsibility".to_owned(),
+        "/api/desk/proxy_applications?basis=&page=1".to_owned(),
     ];
     // The desk itself reads them all.
     for path in &reads {
@@ -841,6 +843,15 @@ async fn the_console_answers_only_the_service_desk() {
     }
     let home = desk.get(&server.url("/staff")).await;
     assert!(home.body.contains("Held feed items (2)"));
+    // The verification queue filters by basis: the demo's application is a parent's.
+    let parents = desk
+        .get(&server.url("/staff/proxy-applications?basis=parental_responsibility"))
+        .await;
+    assert!(parents.body.contains("1 waiting"));
+    let deputies = desk
+        .get(&server.url("/staff/proxy-applications?basis=court_deputy&page=7"))
+        .await;
+    assert!(deputies.body.contains("There are no applications waiting."));
 
     let mut daniel = signed_in(&server, "daniel").await;
     let grant = server

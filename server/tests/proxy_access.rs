@@ -255,7 +255,10 @@ async fn an_attorney_sees_only_the_sections_of_the_grant() {
         assert_eq!(page.status, 404, "{path}");
         assert!(!page.body.contains("Daniel"), "{path}");
     }
-    for path in ["/staff/proxy-applications", "/api/desk/proxy_applications"] {
+    for path in [
+        "/staff/proxy-applications",
+        "/api/desk/proxy_applications?basis=&page=1",
+    ] {
         let page = ngozi.get(&server.url(path)).await;
         assert_eq!(page.status, 401, "{path}");
         assert!(!page.body.contains("Amelia"), "{path}");

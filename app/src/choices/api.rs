@@ -31,6 +31,8 @@ pub struct ChoiceHistoryLine {
     pub what: String,
     /// "You, online" or "The service desk, by post (reference …)".
     pub by: String,
+    /// The desk's reason, in the agent's words.
+    pub reason: Option<String>,
 }
 
 /// "Your choices".

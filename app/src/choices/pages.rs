@@ -146,7 +146,7 @@ pub fn History(lines: Vec<ChoiceHistoryLine>) -> impl IntoView {
                         {lines.into_iter().map(|line| view! {
                             <tr class="nhsuk-table__row">
                                 <td class="nhsuk-table__cell">{line.at}</td>
-                                <td class="nhsuk-table__cell">{line.what}</td>
+                                <td class="nhsuk-table__cell">{line.what}{line.reason.map(|r| view! { <br/><span class="nhsuk-body-s">{format!("Reason: {r}")}</span> })}</td>
                                 <td class="nhsuk-table__cell">{line.by}</td>
                             </tr>
                         }).collect_view()}

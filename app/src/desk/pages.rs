@@ -373,15 +373,26 @@ fn HeldQueue(queue: HeldQueueView) -> impl IntoView {
                 </table>
             }.into_any()
         }}
-        {(previous.is_some() || next.is_some()).then(|| view! {
-            <nav class="nhsuk-pagination" role="navigation" aria-label="Pages of held items">
-                <ul class="nhsuk-list nhsuk-pagination__list">
-                    {previous.map(|href| view! { <li class="nhsuk-pagination-item--previous"><a class="nhsuk-pagination__link nhsuk-pagination__link--prev" href=href><span class="nhsuk-pagination__title">"Previous"</span><span class="nhsuk-u-visually-hidden">":"</span> <span class="nhsuk-pagination__page">"Previous page"</span></a></li> })}
-                    {next.map(|href| view! { <li class="nhsuk-pagination-item--next"><a class="nhsuk-pagination__link nhsuk-pagination__link--next" href=href><span class="nhsuk-pagination__title">"Next"</span><span class="nhsuk-u-visually-hidden">":"</span> <span class="nhsuk-pagination__page">"Next page"</span></a></li> })}
-                </ul>
-            </nav>
-        })}
+        <Pagination previous next label="Pages of held items"/>
     }
+}
+
+/// "Previous" and "Next" links between the pages of a desk list, as the design system
+/// draws them; nothing when the list fits on one page.
+#[component]
+pub fn Pagination(
+    previous: Option<String>,
+    next: Option<String>,
+    label: &'static str,
+) -> impl IntoView {
+    (previous.is_some() || next.is_some()).then(|| view! {
+        <nav class="nhsuk-pagination" role="navigation" aria-label=label>
+            <ul class="nhsuk-list nhsuk-pagination__list">
+                {previous.map(|href| view! { <li class="nhsuk-pagination-item--previous"><a class="nhsuk-pagination__link nhsuk-pagination__link--prev" href=href><span class="nhsuk-pagination__title">"Previous"</span><span class="nhsuk-u-visually-hidden">":"</span> <span class="nhsuk-pagination__page">"Previous page"</span></a></li> })}
+                {next.map(|href| view! { <li class="nhsuk-pagination-item--next"><a class="nhsuk-pagination__link nhsuk-pagination__link--next" href=href><span class="nhsuk-pagination__title">"Next"</span><span class="nhsuk-u-visually-hidden">":"</span> <span class="nhsuk-pagination__page">"Next page"</span></a></li> })}
+            </ul>
+        </nav>
+    })
 }
 
 /// One held item, and the desk's decision about it.

@@ -105,6 +105,19 @@ pub struct DeskApplicationView {
     pub decision: Option<String>,
 }
 
+/// A page of the verification queue, oldest first, optionally for one basis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskApplicationQueue {
+    pub items: Vec<DeskApplicationView>,
+    /// Every waiting application the filter selects, not just this page.
+    pub total: u64,
+    pub page: u32,
+    pub pages: u32,
+    /// The basis filter in force (its code), and every basis to filter by.
+    pub basis: Option<String>,
+    pub bases: Vec<(String, String)>,
+}
+
 /// What the portal holds for the NHS number an application names, for the desk to check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientMatch {
@@ -179,9 +192,12 @@ pub async fn list_my_applications() -> Result<Vec<ApplicationView>, AppError> {
 }
 
 #[server(endpoint = "desk/proxy_applications", input = GetUrl)]
-pub async fn list_desk_applications() -> Result<Vec<DeskApplicationView>, AppError> {
+pub async fn list_desk_applications(
+    basis: String,
+    page: u32,
+) -> Result<DeskApplicationQueue, AppError> {
     let (state, viewer) = context().await?;
-    with_status(service::application_queue(&state, viewer.staff.as_ref()).await)
+    with_status(service::application_queue(&state, viewer.staff.as_ref(), &basis, page).await)
 }
 
 #[server(endpoint = "desk/proxy_application", input = GetUrl)]

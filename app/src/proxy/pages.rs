@@ -664,44 +664,85 @@ pub fn MyApplications() -> impl IntoView {
     }
 }
 
-/// The service desk's proxy verification queue.
+/// The service desk's proxy verification queue: oldest first, filtered by basis and
+/// paged, within the console.
 #[component]
 pub fn DeskApplicationsPage() -> impl IntoView {
-    let queue = OnceResource::new(list_desk_applications());
+    let query = leptos_router::hooks::use_query_map();
+    let basis = query.with_untracked(|q| q.get("basis").unwrap_or_default());
+    let page = query.with_untracked(|q| q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1));
+    let queue = OnceResource::new(list_desk_applications(basis, page));
     view! {
         <Title text="Proxy applications - Service desk - Your health record"/>
-        <BackLink href="/staff" label="Back to the service desk"/>
+        <crate::desk::pages::DeskNav/>
         <h1>"Proxy applications to check"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || queue.get().map(|result| match result {
-                Ok(list) if list.is_empty() => view! { <p>"There are no applications waiting."</p> }.into_any(),
-                Ok(list) => view! {
-                    <table class="nhsuk-table">
-                        <caption class="nhsuk-table__caption">{format!("{} waiting, oldest first", list.len())}</caption>
-                        <thead class="nhsuk-table__head"><tr class="nhsuk-table__row">
-                            <th class="nhsuk-table__header" scope="col">"Received"</th>
-                            <th class="nhsuk-table__header" scope="col">"Applicant"</th>
-                            <th class="nhsuk-table__header" scope="col">"Basis"</th>
-                            <th class="nhsuk-table__header" scope="col">"Evidence"</th>
-                        </tr></thead>
-                        <tbody class="nhsuk-table__body">
-                            {list.into_iter().map(|a| {
-                                let href = format!("/staff/proxy-applications/{}", a.public_id);
-                                view! {
-                                    <tr class="nhsuk-table__row">
-                                        <td class="nhsuk-table__cell">{a.received}</td>
-                                        <td class="nhsuk-table__cell"><a href=href>{a.applicant_name}</a></td>
-                                        <td class="nhsuk-table__cell">{a.basis}</td>
-                                        <td class="nhsuk-table__cell">{a.evidence_reference}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any(),
+                Ok(queue) => view! { <DeskApplications queue/> }.into_any(),
                 Err(error) => view! { <ProblemPage error/> }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn DeskApplications(queue: DeskApplicationQueue) -> impl IntoView {
+    let basis = queue.basis.clone().unwrap_or_default();
+    let link = {
+        let basis = basis.clone();
+        move |page: u32| {
+            if basis.is_empty() {
+                format!("/staff/proxy-applications?page={page}")
+            } else {
+                format!("/staff/proxy-applications?basis={basis}&page={page}")
+            }
+        }
+    };
+    let previous = (queue.page > 1).then(|| link(queue.page - 1));
+    let next = (queue.page < queue.pages).then(|| link(queue.page + 1));
+    view! {
+        <form method="get" action="/staff/proxy-applications">
+            <div class="nhsuk-form-group">
+                <label class="nhsuk-label" for="basis">"Basis"</label>
+                <select class="nhsuk-select" id="basis" name="basis">
+                    <option value="">"Every basis"</option>
+                    {queue.bases.iter().map(|(code, label)| {
+                        let selected = *code == basis;
+                        view! { <option value=code.clone() selected=selected>{label.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <button class="nhsuk-button nhsuk-button--secondary" type="submit">"Filter"</button>
+        </form>
+        {if queue.items.is_empty() {
+            view! { <p>"There are no applications waiting."</p> }.into_any()
+        } else {
+            view! {
+                <table class="nhsuk-table">
+                    <caption class="nhsuk-table__caption">{format!("{} waiting, oldest first (page {} of {})", queue.total, queue.page, queue.pages)}</caption>
+                    <thead class="nhsuk-table__head"><tr class="nhsuk-table__row">
+                        <th class="nhsuk-table__header" scope="col">"Received"</th>
+                        <th class="nhsuk-table__header" scope="col">"Applicant"</th>
+                        <th class="nhsuk-table__header" scope="col">"Basis"</th>
+                        <th class="nhsuk-table__header" scope="col">"Evidence"</th>
+                    </tr></thead>
+                    <tbody class="nhsuk-table__body">
+                        {queue.items.into_iter().map(|a| {
+                            let href = format!("/staff/proxy-applications/{}", a.public_id);
+                            view! {
+                                <tr class="nhsuk-table__row">
+                                    <td class="nhsuk-table__cell">{a.received}</td>
+                                    <td class="nhsuk-table__cell"><a href=href>{a.applicant_name}</a></td>
+                                    <td class="nhsuk-table__cell">{a.basis}</td>
+                                    <td class="nhsuk-table__cell">{a.evidence_reference}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        <crate::desk::pages::Pagination previous next label="Pages of proxy applications"/>
     }
 }
 
@@ -822,7 +863,7 @@ pub fn DeskGrantsPage() -> impl IntoView {
     let typed = query.with_untracked(|q| q.get("nhs").unwrap_or_default());
     view! {
         <Title text="Who can see a record - Service desk - Your health record"/>
-        <BackLink href="/staff" label="Back to the service desk"/>
+        <crate::desk::pages::DeskNav/>
         <h1>"Who can see a record"</h1>
         <form method="get" action="/staff/proxy-grants">
             <div class="nhsuk-form-group">
@@ -917,7 +958,7 @@ pub fn DeskReviewsPage() -> impl IntoView {
     let due = OnceResource::new(list_desk_reviews());
     view! {
         <Title text="Parents' access to review - Service desk - Your health record"/>
-        <BackLink href="/staff" label="Back to the service desk"/>
+        <crate::desk::pages::DeskNav/>
         <h1>"Parents' access to review"</h1>
         <p>"A parent's access to a child's record is reviewed while the child is between the review ages, and paused when the child turns 16 unless they agree to it."</p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -123,6 +123,7 @@ pub fn history_lines(events: &[ChoiceEvent], to_patient: bool) -> Vec<ChoiceHist
                 at: format::date_and_time(event.at),
                 what,
                 by,
+                reason: event.reason.clone(),
             }
         })
         .collect()

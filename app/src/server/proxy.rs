@@ -33,8 +33,8 @@ use crate::components::forms::FormOutcome;
 use crate::domain::{Account, AccountRole, PatientId};
 use crate::error::{AppError, FieldProblem};
 use crate::proxy::api::{
-    ApplicationView, ChoicesView, DeskApplicationDetail, DeskApplicationView, DeskGrants,
-    GrantDetail, GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
+    ApplicationView, ChoicesView, DeskApplicationDetail, DeskApplicationQueue, DeskApplicationView,
+    DeskGrants, GrantDetail, GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
 };
 use crate::proxy::rules::{
     self, AgeNotice, GRANTABLE_LABELS, GrantState, GrantStatus, InvitationRefusal, InvitationState,
@@ -1156,19 +1156,41 @@ fn desk_view(application: &StoredApplication) -> DeskApplicationView {
     }
 }
 
-/// The verification queue: applications waiting, oldest first.
+/// The verification queue: applications waiting, oldest first, a page at a time,
+/// optionally for one basis (`basis` is its code; anything else lists every basis).
 pub async fn application_queue(
     state: &AppState,
     staff: Option<&SignedIn>,
-) -> Result<Vec<DeskApplicationView>, AppError> {
+    basis: &str,
+    page: u32,
+) -> Result<DeskApplicationQueue, AppError> {
     verified_staff(staff)?;
-    Ok(state
+    let filter = ProxyBasisKind::from_code(basis);
+    let waiting: Vec<StoredApplication> = state
         .storage
         .list_applications(ApplicationState::Pending)
         .await?
-        .iter()
-        .map(desk_view)
-        .collect())
+        .into_iter()
+        .filter(|a| filter.is_none_or(|basis| a.basis == basis))
+        .collect();
+    let total = waiting.len() as u64;
+    let (offset, page, pages) = crate::desk::rules::page_window(page, total);
+    Ok(DeskApplicationQueue {
+        items: waiting
+            .iter()
+            .skip(offset as usize)
+            .take(crate::desk::rules::PAGE_SIZE as usize)
+            .map(desk_view)
+            .collect(),
+        total,
+        page,
+        pages,
+        basis: filter.map(|b| b.code().to_owned()),
+        bases: ProxyBasisKind::APPLIED_FOR
+            .iter()
+            .map(|b| (b.code().to_owned(), b.label().to_owned()))
+            .collect(),
+    })
 }
 
 /// The record an application names, if the portal holds it, and how it compares.
