@@ -147,6 +147,22 @@ fn problem_page(message: &str) -> axum::response::Html<String> {
     ))
 }
 
+/// The shape of most form posts: the answers, one service call that ends in a redirect,
+/// and the page again with the problems when it does not.
+async fn form_post(
+    state: AppState,
+    request: Request,
+    form: &str,
+    act: impl AsyncFnOnce(&AppState, &Answers) -> Result<Redirect, AppError>,
+) -> Response {
+    let (parts, answers) = match answers(request).await {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let result = act(&state, &answers).await;
+    respond(state, parts, form, answers, result).await
+}
+
 /// Renders the page again showing what happened (a new invitation's code).
 async fn show_outcome(
     state: AppState,
@@ -184,14 +200,11 @@ async fn withdraw_invitation(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result = proxy_service::withdraw_invitation(&state, viewer.patient.as_ref(), &id)
-        .await
-        .map(|()| Redirect::to("/account/people"));
-    respond(state, parts, "withdraw", answers, result).await
+    form_post(state, request, "withdraw", async |state, _| {
+        proxy_service::withdraw_invitation(state, viewer.patient.as_ref(), &id).await?;
+        Ok(Redirect::to("/account/people"))
+    })
+    .await
 }
 
 async fn change_grant(
@@ -200,15 +213,12 @@ async fn change_grant(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result =
-        proxy_service::change_grant_as_patient(&state, viewer.patient.as_ref(), &id, &answers)
-            .await
-            .map(|()| Redirect::to(&format!("/account/people/{id}")));
-    respond(state, parts, "grant", answers, result).await
+    form_post(state, request, "grant", async |state, answers| {
+        proxy_service::change_grant_as_patient(state, viewer.patient.as_ref(), &id, answers)
+            .await?;
+        Ok(Redirect::to(&format!("/account/people/{id}")))
+    })
+    .await
 }
 
 async fn accept(
@@ -239,15 +249,12 @@ async fn choose(
     Extension(viewer): Extension<Viewer>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let choice = answers.get("choice").cloned().unwrap_or_default();
-    let result = proxy_service::choose(&state, viewer.patient.as_ref(), &choice)
-        .await
-        .map(|()| Redirect::to("/record"));
-    respond(state, parts, "choose", answers, result).await
+    form_post(state, request, "choose", async |state, answers| {
+        let choice = answers.get("choice").cloned().unwrap_or_default();
+        proxy_service::choose(state, viewer.patient.as_ref(), &choice).await?;
+        Ok(Redirect::to("/record"))
+    })
+    .await
 }
 
 async fn apply(
@@ -255,14 +262,11 @@ async fn apply(
     Extension(viewer): Extension<Viewer>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result = proxy_service::apply(&state, viewer.patient.as_ref(), &answers)
-        .await
-        .map(|()| Redirect::to("/proxy/choose"));
-    respond(state, parts, "apply", answers, result).await
+    form_post(state, request, "apply", async |state, answers| {
+        proxy_service::apply(state, viewer.patient.as_ref(), answers).await?;
+        Ok(Redirect::to("/proxy/choose"))
+    })
+    .await
 }
 
 async fn decide_application(
@@ -271,14 +275,11 @@ async fn decide_application(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result = proxy_service::decide_application(&state, viewer.staff.as_ref(), &id, &answers)
-        .await
-        .map(|()| Redirect::to("/staff/proxy-applications"));
-    respond(state, parts, "decide", answers, result).await
+    form_post(state, request, "decide", async |state, answers| {
+        proxy_service::decide_application(state, viewer.staff.as_ref(), &id, answers).await?;
+        Ok(Redirect::to("/staff/proxy-applications"))
+    })
+    .await
 }
 
 async fn change_grant_as_desk(
@@ -287,14 +288,11 @@ async fn change_grant_as_desk(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result = proxy_service::change_grant_as_desk(&state, viewer.staff.as_ref(), &id, &answers)
-        .await
-        .map(|()| Redirect::to(&format!("/staff/proxy-grants/{id}")));
-    respond(state, parts, "desk-grant", answers, result).await
+    form_post(state, request, "desk-grant", async |state, answers| {
+        proxy_service::change_grant_as_desk(state, viewer.staff.as_ref(), &id, answers).await?;
+        Ok(Redirect::to(&format!("/staff/proxy-grants/{id}")))
+    })
+    .await
 }
 
 async fn make_choice(
@@ -302,14 +300,11 @@ async fn make_choice(
     Extension(viewer): Extension<Viewer>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result = choices_service::make_choice(&state, viewer.patient.as_ref(), &answers)
-        .await
-        .map(|()| Redirect::to("/account/choices"));
-    respond(state, parts, "choice", answers, result).await
+    form_post(state, request, "choice", async |state, answers| {
+        choices_service::make_choice(state, viewer.patient.as_ref(), answers).await?;
+        Ok(Redirect::to("/account/choices"))
+    })
+    .await
 }
 
 async fn find_patient(
@@ -317,14 +312,11 @@ async fn find_patient(
     Extension(viewer): Extension<Viewer>,
     request: Request,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let result = desk_service::find_patient(&state, viewer.staff.as_ref(), &answers)
-        .await
-        .map(|lookup| Redirect::to(&format!("/staff/patients/{lookup}")));
-    respond(state, parts, "find", answers, result).await
+    form_post(state, request, "find", async |state, answers| {
+        let lookup = desk_service::find_patient(state, viewer.staff.as_ref(), answers).await?;
+        Ok(Redirect::to(&format!("/staff/patients/{lookup}")))
+    })
+    .await
 }
 
 /// The patient page's two forms: a choice recorded for the patient, or an account
@@ -362,18 +354,15 @@ async fn resolve_held_item(
     request: Request,
     code_list: Arc<CodeList>,
 ) -> Response {
-    let (parts, answers) = match answers(request).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
     let map = |held: &app::server::storage::HeldResource, patient: &app::domain::NhsNumber| {
         crate::ingest::map_held(held, patient, &code_list).map_err(|e| match e {
             crate::ingest::IngestError::Mapping(problem) => problem.to_string(),
             _ => "Its content could not be read.".to_owned(),
         })
     };
-    let result = desk_service::resolve_held_item(&state, viewer.staff.as_ref(), &id, &answers, map)
-        .await
-        .map(|()| Redirect::to("/staff/held-items"));
-    respond(state, parts, "resolve", answers, result).await
+    form_post(state, request, "resolve", async |state, answers| {
+        desk_service::resolve_held_item(state, viewer.staff.as_ref(), &id, answers, map).await?;
+        Ok(Redirect::to("/staff/held-items"))
+    })
+    .await
 }

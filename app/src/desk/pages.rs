@@ -319,32 +319,12 @@ pub fn HeldItemsPage() -> impl IntoView {
 #[component]
 fn HeldQueue(queue: HeldQueueView) -> impl IntoView {
     let sender = queue.sender.clone().unwrap_or_default();
-    let link = {
-        let sender = sender.clone();
-        move |page: u32| {
-            if sender.is_empty() {
-                format!("/staff/held-items?page={page}")
-            } else {
-                format!("/staff/held-items?sender={sender}&page={page}")
-            }
-        }
-    };
+    let link = |page| page_link("/staff/held-items", ("sender", &sender), page);
     let previous = (queue.page > 1).then(|| link(queue.page - 1));
     let next = (queue.page < queue.pages).then(|| link(queue.page + 1));
     view! {
-        <form method="get" action="/staff/held-items">
-            <div class="nhsuk-form-group">
-                <label class="nhsuk-label" for="sender">"Sender"</label>
-                <select class="nhsuk-select" id="sender" name="sender">
-                    <option value="">"All senders"</option>
-                    {queue.senders.iter().map(|(ods, name)| {
-                        let selected = *ods == sender;
-                        view! { <option value=ods.clone() selected=selected>{name.clone()}</option> }
-                    }).collect_view()}
-                </select>
-            </div>
-            <button class="nhsuk-button nhsuk-button--secondary" type="submit">"Filter"</button>
-        </form>
+        <ListFilter action="/staff/held-items" name="sender" label="Sender" everything="All senders"
+            options=queue.senders.clone() chosen=sender.clone()/>
         {if queue.items.is_empty() {
             view! { <p>"There are no held items."</p> }.into_any()
         } else {
@@ -374,6 +354,44 @@ fn HeldQueue(queue: HeldQueueView) -> impl IntoView {
             }.into_any()
         }}
         <Pagination previous next label="Pages of held items"/>
+    }
+}
+
+/// A desk list's filter: one choice, sent as a GET form so the filtered list has an
+/// address of its own and works without JavaScript.
+#[component]
+pub fn ListFilter(
+    action: &'static str,
+    name: &'static str,
+    label: &'static str,
+    everything: &'static str,
+    options: Vec<(String, String)>,
+    chosen: String,
+) -> impl IntoView {
+    view! {
+        <form method="get" action=action>
+            <div class="nhsuk-form-group">
+                <label class="nhsuk-label" for=name>{label}</label>
+                <select class="nhsuk-select" id=name name=name>
+                    <option value="">{everything}</option>
+                    {options.into_iter().map(|(value, text)| {
+                        let selected = value == chosen;
+                        view! { <option value=value selected=selected>{text}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <button class="nhsuk-button nhsuk-button--secondary" type="submit">"Filter"</button>
+        </form>
+    }
+}
+
+/// The address of page `page` of a desk list at `path`, keeping its filter.
+pub fn page_link(path: &str, filter: (&str, &str), page: u32) -> String {
+    let (name, value) = filter;
+    if value.is_empty() {
+        format!("{path}?page={page}")
+    } else {
+        format!("{path}?{name}={value}&page={page}")
     }
 }
 

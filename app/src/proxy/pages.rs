@@ -688,32 +688,13 @@ pub fn DeskApplicationsPage() -> impl IntoView {
 #[component]
 fn DeskApplications(queue: DeskApplicationQueue) -> impl IntoView {
     let basis = queue.basis.clone().unwrap_or_default();
-    let link = {
-        let basis = basis.clone();
-        move |page: u32| {
-            if basis.is_empty() {
-                format!("/staff/proxy-applications?page={page}")
-            } else {
-                format!("/staff/proxy-applications?basis={basis}&page={page}")
-            }
-        }
-    };
+    let link =
+        |page| crate::desk::pages::page_link("/staff/proxy-applications", ("basis", &basis), page);
     let previous = (queue.page > 1).then(|| link(queue.page - 1));
     let next = (queue.page < queue.pages).then(|| link(queue.page + 1));
     view! {
-        <form method="get" action="/staff/proxy-applications">
-            <div class="nhsuk-form-group">
-                <label class="nhsuk-label" for="basis">"Basis"</label>
-                <select class="nhsuk-select" id="basis" name="basis">
-                    <option value="">"Every basis"</option>
-                    {queue.bases.iter().map(|(code, label)| {
-                        let selected = *code == basis;
-                        view! { <option value=code.clone() selected=selected>{label.clone()}</option> }
-                    }).collect_view()}
-                </select>
-            </div>
-            <button class="nhsuk-button nhsuk-button--secondary" type="submit">"Filter"</button>
-        </form>
+        <crate::desk::pages::ListFilter action="/staff/proxy-applications" name="basis" label="Basis"
+            everything="Every basis" options=queue.bases.clone() chosen=basis.clone()/>
         {if queue.items.is_empty() {
             view! { <p>"There are no applications waiting."</p> }.into_any()
         } else {

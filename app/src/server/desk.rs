@@ -127,6 +127,24 @@ async fn patient_by_number_and_birth_date(
     }
 }
 
+/// [`patient_by_number_and_birth_date`], with another field's problem (found before)
+/// listed with its own, so the form shows every problem at once.
+async fn patient_from_form(
+    state: &AppState,
+    answers: &Answers,
+    other_problem: Option<FieldProblem>,
+) -> Result<Patient, AppError> {
+    match patient_by_number_and_birth_date(state, answers).await {
+        Ok(_) if other_problem.is_some() => Err(invalid(other_problem.into_iter().collect())),
+        Ok(patient) => Ok(patient),
+        Err(AppError::Invalid { mut problems }) => {
+            problems.extend(other_problem);
+            Err(invalid(problems))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// Finds a patient by NHS number and date of birth, with a reason from the list: the
 /// look-up is audited, and its id opens the patient's page to this agent for an hour.
 pub async fn find_patient(
@@ -139,17 +157,7 @@ pub async fn find_patient(
     let reason_problem = rules::lookup_reason(reason)
         .is_none()
         .then(|| FieldProblem::new("reason", "Select why you are looking at this record"));
-    let patient = match patient_by_number_and_birth_date(state, answers).await {
-        Ok(patient) => patient,
-        Err(AppError::Invalid { mut problems }) => {
-            problems.extend(reason_problem);
-            return Err(invalid(problems));
-        }
-        Err(other) => return Err(other),
-    };
-    if let Some(problem) = reason_problem {
-        return Err(invalid(vec![problem]));
-    }
+    let patient = patient_from_form(state, answers, reason_problem).await?;
     let now = state.clock.now();
     let lookup = NewDeskLookup {
         agent: agent.id,
@@ -499,17 +507,7 @@ pub async fn resolve_held_item(
     let now = state.clock.now();
     let resolution = match answer(answers, "resolution") {
         "match" => {
-            let patient = match patient_by_number_and_birth_date(state, answers).await {
-                Ok(patient) => patient,
-                Err(AppError::Invalid { mut problems }) => {
-                    problems.extend(reason_problem);
-                    return Err(invalid(problems));
-                }
-                Err(other) => return Err(other),
-            };
-            if let Some(problem) = reason_problem {
-                return Err(invalid(vec![problem]));
-            }
+            let patient = patient_from_form(state, answers, reason_problem).await?;
             let delivery = map(&held, &patient.nhs_number).map_err(|why| {
                 invalid(vec![FieldProblem::new(
                     "resolution",
