@@ -188,6 +188,13 @@ test('the desk works the held items queue and opens the proxy queue', async ({ p
     await born.getByLabel('Month').fill('9')
     await born.getByLabel('Year').fill('1968')
     await page.getByLabel('Reason').fill('NHS number mistyped; confirmed with the practice by phone')
+    // The item carries a mistyped number: matching it needs the sender's confirmation.
+    await page.getByRole('button', { name: 'Record decision' }).click()
+    await settle(page, javaScriptEnabled)
+    await expect(page.getByRole('link', { name: /does not carry this NHS number/ })).toBeVisible()
+    await expect(page.getByLabel('Reason')).toHaveValue('NHS number mistyped; confirmed with the practice by phone')
+    await expectNoAccessibilityViolations(page, javaScriptEnabled)
+    await page.getByLabel('The sender confirmed this item is about this patient').check()
   } else {
     await expect(page.getByText('Patient/CHS-404-17')).toBeVisible()
     await page.getByLabel('Send it back to the sender as unmatched').check()

@@ -50,3 +50,13 @@ ALTER TABLE held_resources ADD COLUMN resolution TEXT CHECK (resolution IN ('mat
 ALTER TABLE held_resources ADD COLUMN resolved_by_account_id INTEGER REFERENCES accounts (id);
 ALTER TABLE held_resources ADD COLUMN resolution_reason TEXT;
 ALTER TABLE held_resources ADD COLUMN matched_patient_id INTEGER REFERENCES patients (id);
+
+-- Accounts the desk unlinked from a record (a wrong match), with the agent's reason.
+CREATE TABLE account_unlinks (
+    id               INTEGER PRIMARY KEY,
+    account_id       INTEGER NOT NULL REFERENCES accounts (id),
+    patient_id       INTEGER NOT NULL REFERENCES patients (id),
+    agent_account_id INTEGER NOT NULL REFERENCES accounts (id),
+    reason           TEXT    NOT NULL,
+    unlinked_at      INTEGER NOT NULL
+);

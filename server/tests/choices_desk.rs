@@ -226,6 +226,23 @@ async fn a_patient_who_leaves_is_shut_out_with_their_proxies_and_chooses_who_com
         .unwrap()
         .unwrap();
     assert_eq!(suspended.grant.state, GrantState::Suspended);
+    // While she is away, the desk cannot resume his access either.
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    let grant_page = format!("/staff/proxy-grants/{}", grant.grant.public_id);
+    let resumed = post(
+        &mut desk,
+        &server,
+        &grant_page,
+        &grant_page,
+        &[
+            ("action", "resume"),
+            ("decision-maker", "Jordan Okoro, service desk"),
+            ("reason", "asked by phone"),
+        ],
+    )
+    .await;
+    assert_eq!(resumed.status.as_u16(), 422);
+    assert!(resumed.body.contains("The patient has left the portal"));
     // Leaving twice is refused with a message, and changes nothing.
     let again = post(
         &mut amelia,
@@ -449,8 +466,16 @@ async fn an_objection_hides_a_sources_items_from_the_patient_and_their_proxy_on_
             assert_eq!(daniel.get(&server.url(&path)).await.status, 404, "{path}");
         }
     }
-    let summary = daniel.get(&server.url("/api/record/summary")).await.body;
-    assert!(others.iter().any(|i| summary.contains(&i.public_id)) || !summary.is_empty());
+    // The rest of his record is still there.
+    let mut seen_others = 0;
+    for path in LISTS {
+        let body = daniel.get(&server.url(path)).await.body;
+        seen_others += others
+            .iter()
+            .filter(|i| body.contains(&i.public_id))
+            .count();
+    }
+    assert!(seen_others > 0, "the other sources' items are still listed");
 
     // Oliver's history names the desk, the channel and the reference; the audit trail
     // names the agent.
@@ -652,7 +677,7 @@ async fn the_desk_matches_a_held_item_after_checking_and_sends_another_back() {
     let detail = desk.get(&server.url(&path)).await;
     assert!(detail.body.contains("Riverside Medical Practice"));
     assert!(!detail.body.contains("Annual review"));
-    let answers = |day: &'static str| {
+    let answers = |day: &'static str, confirmed: &'static str| {
         vec![
             ("resolution", "match"),
             ("nhs-number", demo::MOHAMMED),
@@ -663,11 +688,21 @@ async fn the_desk_matches_a_held_item_after_checking_and_sends_another_back() {
                 "reason",
                 "NHS number mistyped; confirmed with the practice by phone",
             ),
+            ("confirmed", confirmed),
         ]
     };
-    let wrong = post(&mut desk, &server, &path, &path, &answers("29")).await;
+    let wrong = post(&mut desk, &server, &path, &path, &answers("29", "yes")).await;
     assert_eq!(wrong.status.as_u16(), 422);
-    let matched = post(&mut desk, &server, &path, &path, &answers("30")).await;
+    // The item carries 999 000 4128, not his number: not without the sender's word.
+    let unconfirmed = post(&mut desk, &server, &path, &path, &answers("30", "")).await;
+    assert_eq!(unconfirmed.status.as_u16(), 422);
+    assert!(unconfirmed.body.contains("does not carry this NHS number"));
+    let stored_before: Vec<String> = support::stored_items(server.storage.as_ref(), mohammed)
+        .await
+        .into_iter()
+        .map(|i| i.public_id)
+        .collect();
+    let matched = post(&mut desk, &server, &path, &path, &answers("30", "yes")).await;
     assert_eq!(
         (matched.status.as_u16(), matched.location()),
         (303, "/staff/held-items".to_owned())
@@ -680,7 +715,7 @@ async fn the_desk_matches_a_held_item_after_checking_and_sends_another_back() {
     );
     // Once only.
     assert_eq!(
-        post(&mut desk, &server, &path, &path, &answers("30"))
+        post(&mut desk, &server, &path, &path, &answers("30", "yes"))
             .await
             .status
             .as_u16(),
@@ -710,6 +745,25 @@ async fn the_desk_matches_a_held_item_after_checking_and_sends_another_back() {
         server.clock.now(),
     );
     assert!(!decided.items().is_empty());
+    let new_item = support::stored_items(server.storage.as_ref(), mohammed)
+        .await
+        .into_iter()
+        .find(|i| !stored_before.contains(&i.public_id))
+        .expect("the matched appointment is stored");
+    assert_eq!(new_item.source_ods_code.as_str(), demo::GP_ODS);
+    assert!(
+        decided.item(&new_item.public_id).is_none(),
+        "hidden by his objection to the practice, like the rest of its items"
+    );
+    let matched_row = server
+        .storage
+        .list_recent_audit_events(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == action::DESK_HELD_ITEM_MATCHED)
+        .unwrap();
+    assert_eq!(matched_row.reason.as_deref(), Some("confirmed_with_sender"));
     let actions = actions_for(&server, mohammed).await;
     assert!(
         actions
@@ -978,4 +1032,43 @@ async fn the_console_answers_only_the_service_desk() {
         let page = desk.get(&server.url(path)).await;
         assert_eq!(page.status, 401, "desk, {path}");
     }
+}
+
+#[tokio::test]
+async fn a_look_up_opens_the_patient_only_to_its_agent_and_only_for_an_hour() {
+    let server = spawn_demo().await;
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    let page = find(&mut desk, &server, demo::OLIVER, ("21", "3", "2017")).await;
+    assert_eq!(desk.get(&server.url(&page)).await.status, 200);
+    // Another agent's look-up (made here for someone else's account) is not found.
+    let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    let someone_else = account_of(server.storage.as_ref(), demo::DANIEL).await;
+    let theirs = server
+        .storage
+        .create_lookup(app::server::storage::NewDeskLookup {
+            agent: someone_else,
+            patient: oliver,
+            reason: "patient_contact".into(),
+            at: server.clock.now(),
+            expires_at: server.clock.now() + chrono::Duration::hours(1),
+            audit: NewAuditEvent::new(
+                server.clock.now(),
+                ActorKind::Staff,
+                action::DESK_PATIENT_FOUND,
+            ),
+        })
+        .await
+        .unwrap();
+    for path in [
+        format!("/staff/patients/{theirs}"),
+        format!("/api/desk/patient?lookup={theirs}"),
+    ] {
+        let answer = desk.get(&server.url(&path)).await;
+        assert_eq!(answer.status, 404, "{path}");
+        assert!(!answer.body.contains("Oliver"), "{path}");
+    }
+    // An hour later the agent's own look-up has closed.
+    server.clock.advance(chrono::Duration::minutes(61));
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    assert_eq!(desk.get(&server.url(&page)).await.status, 404);
 }

@@ -118,6 +118,7 @@ pub mod action {
     pub const DESK_PATIENT_FOUND: &str = "desk.patient_found";
     pub const DESK_PATIENT_VIEWED: &str = "desk.patient_viewed";
     pub const DESK_ACCOUNT_UNLINKED: &str = "desk.account_unlinked";
+    pub const DESK_HELD_ITEMS_LISTED: &str = "desk.held_items_listed";
     pub const DESK_HELD_ITEM_VIEWED: &str = "desk.held_item_viewed";
     pub const DESK_HELD_ITEM_MATCHED: &str = "desk.held_item_matched";
     pub const DESK_HELD_ITEM_RETURNED: &str = "desk.held_item_returned";

@@ -357,6 +357,38 @@ fn HeldQueue(queue: HeldQueueView) -> impl IntoView {
     }
 }
 
+/// The agent's word that the sender confirmed whom a held item is about: needed when
+/// the item does not carry the NHS number it is matched to (a mistyped one, say).
+#[component]
+fn ConfirmedBySender(state: Option<FormState>) -> impl IntoView {
+    let problem = state.as_ref().and_then(|s| s.problem("confirmed"));
+    let ticked = state
+        .as_ref()
+        .is_some_and(|s| s.value("confirmed") == "yes");
+    let group = if problem.is_some() {
+        "nhsuk-form-group nhsuk-form-group--error"
+    } else {
+        "nhsuk-form-group"
+    };
+    view! {
+        <div class=group>
+            <fieldset class="nhsuk-fieldset" aria-describedby="confirmed-hint">
+                <legend class="nhsuk-fieldset__legend nhsuk-fieldset__legend--s">"If the item does not carry this NHS number"</legend>
+                <div class="nhsuk-hint" id="confirmed-hint">"For example, when the sender mistyped it. Match it only if the sender told you whom it is about."</div>
+                {problem.map(|p| view! {
+                    <span class="nhsuk-error-message" id="confirmed-error"><span class="nhsuk-u-visually-hidden">"Error: "</span>{p}</span>
+                })}
+                <div class="nhsuk-checkboxes">
+                    <div class="nhsuk-checkboxes__item">
+                        <input class="nhsuk-checkboxes__input" id="confirmed" name="confirmed" type="checkbox" value="yes" checked=ticked/>
+                        <label class="nhsuk-label nhsuk-checkboxes__label" for="confirmed">"The sender confirmed this item is about this patient"</label>
+                    </div>
+                </div>
+            </fieldset>
+        </div>
+    }
+}
+
 /// A desk list's filter: one choice, sent as a GET form so the filtered list has an
 /// address of its own and works without JavaScript.
 #[component]
@@ -466,6 +498,7 @@ fn HeldItem(item: HeldItemView) -> impl IntoView {
                 <h3>"If you are matching it"</h3>
                 <TextField name="nhs-number" label="Patient's NHS number" width_class="nhsuk-input--width-10" state=state.clone()/>
                 <DateField prefix="birth-date" legend="Patient's date of birth" hint="For example, 15 3 1984" state=state.clone()/>
+                <ConfirmedBySender state=state.clone()/>
                 <TextField name="reason" label="Reason" hint="What you checked, and with whom. For the audit trail." state=state.clone()/>
                 <button class="nhsuk-button" type="submit">"Record decision"</button>
             </form>

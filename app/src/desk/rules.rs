@@ -123,6 +123,34 @@ pub fn held_identifiers(raw: &str) -> Vec<HeldIdentifier> {
     out
 }
 
+/// Whether a resource points at other resources of its delivery by a bundle-local
+/// address (`urn:uuid:…`, `urn:oid:…`, or a contained `#…`), which it would lose if it
+/// were taken in on its own: a report's results, a result's report, a document's
+/// report. Its patient and the people who performed it are left out: the patient is
+/// what the desk supplies, and performers are not part of the record.
+pub fn refers_within_its_delivery(raw: &str) -> bool {
+    const NOT_RECORD_LINKS: [&str; 4] = ["subject", "patient", "participant", "performer"];
+    fn walk(value: &Value) -> bool {
+        match value {
+            Value::Object(map) => map.iter().any(|(key, v)| {
+                (key == "reference"
+                    && v.as_str()
+                        .is_some_and(|r| r.starts_with("urn:") || r.starts_with('#')))
+                    || walk(v)
+            }),
+            Value::Array(items) => items.iter().any(walk),
+            _ => false,
+        }
+    }
+    let Ok(Value::Object(resource)) = serde_json::from_str::<Value>(raw) else {
+        return false;
+    };
+    resource
+        .iter()
+        .filter(|(key, _)| !NOT_RECORD_LINKS.contains(&key.as_str()))
+        .any(|(_, value)| walk(value))
+}
+
 fn push_identifier(out: &mut Vec<HeldIdentifier>, what: &'static str, identifier: &Value) {
     if let Some(value) = identifier.get("value").and_then(Value::as_str) {
         out.push(HeldIdentifier {
@@ -201,6 +229,23 @@ mod tests {
         let ids = held_identifiers(raw);
         assert_eq!(ids.len(), 1);
         assert_eq!(ids[0].value, "Patient/p9");
+    }
+
+    #[test]
+    fn a_resource_pointing_at_others_of_its_delivery_is_recognised() {
+        assert!(refers_within_its_delivery(
+            r#"{"resourceType":"DiagnosticReport","result":[{"reference":"urn:uuid:1"}]}"#
+        ));
+        assert!(refers_within_its_delivery(
+            r##"{"resourceType":"Observation","hasMember":[{"reference":"#m1"}]}"##
+        ));
+        assert!(!refers_within_its_delivery(
+            r#"{"resourceType":"Observation","subject":{"reference":"Patient/p9"},"partOf":[{"reference":"Procedure/x"}]}"#
+        ));
+        // Its patient by bundle address is what the desk supplies.
+        assert!(!refers_within_its_delivery(
+            r#"{"resourceType":"Observation","subject":{"reference":"urn:uuid:p"},"performer":[{"reference":"urn:uuid:o"}]}"#
+        ));
     }
 
     #[test]

@@ -80,12 +80,15 @@ pub async fn home(state: &AppState, staff: Option<&SignedIn>) -> Result<DeskHome
 
 /// The patient a form names by NHS number and date of birth, if both match a record.
 /// The same answer whether the number is unknown or the date differs, so that the
-/// form cannot be used to learn dates of birth.
-async fn patient_by_number_and_birth_date(
+/// form cannot be used to learn dates of birth. `other_problem` (another field's,
+/// found before) is listed with the form's own; while there is any problem nothing is
+/// looked up, so a form with a missing reason cannot confirm that someone exists.
+async fn patient_from_form(
     state: &AppState,
     answers: &Answers,
+    other_problem: Option<FieldProblem>,
 ) -> Result<Patient, AppError> {
-    let mut problems = Vec::new();
+    let mut problems: Vec<FieldProblem> = other_problem.into_iter().collect();
     let number = NhsNumber::parse(answer(answers, "nhs-number"));
     if number.is_err() {
         problems.push(FieldProblem::new(
@@ -107,12 +110,9 @@ async fn patient_by_number_and_birth_date(
             None
         }
     };
-    let (Ok(number), Some(born)) = (number, born) else {
+    let (Ok(number), Some(born), true) = (number, born, problems.is_empty()) else {
         return Err(invalid(problems));
     };
-    if !problems.is_empty() {
-        return Err(invalid(problems));
-    }
     let found = state.storage.find_patient_by_nhs_number(&number).await?;
     match found {
         Some(patient)
@@ -124,24 +124,6 @@ async fn patient_by_number_and_birth_date(
             "nhs-number",
             "No record matches this NHS number and date of birth. Check both with the caller.",
         )])),
-    }
-}
-
-/// [`patient_by_number_and_birth_date`], with another field's problem (found before)
-/// listed with its own, so the form shows every problem at once.
-async fn patient_from_form(
-    state: &AppState,
-    answers: &Answers,
-    other_problem: Option<FieldProblem>,
-) -> Result<Patient, AppError> {
-    match patient_by_number_and_birth_date(state, answers).await {
-        Ok(_) if other_problem.is_some() => Err(invalid(other_problem.into_iter().collect())),
-        Ok(patient) => Ok(patient),
-        Err(AppError::Invalid { mut problems }) => {
-            problems.extend(other_problem);
-            Err(invalid(problems))
-        }
-        Err(other) => Err(other),
     }
 }
 
@@ -382,7 +364,7 @@ pub async fn unlink_account(
     };
     match state
         .storage
-        .unlink_account(account.id, patient.id, audit)
+        .unlink_account(account.id, patient.id, agent.id, reason, audit)
         .await
     {
         Ok(()) => Ok(()),
@@ -426,7 +408,7 @@ pub async fn held_queue(
     sender: &str,
     page: u32,
 ) -> Result<HeldQueueView, AppError> {
-    verified_staff(staff)?;
+    let agent = verified_staff(staff)?;
     let organisations = state.storage.list_organisations().await?;
     let filter = organisations
         .iter()
@@ -447,6 +429,24 @@ pub async fn held_queue(
         })
         .await?
         .items;
+    // The identifiers listed may name patients (an NHS number as sent): the view is
+    // audited, with the held items it showed.
+    if !items.is_empty() {
+        state
+            .storage
+            .append_audit(NewAuditEvent {
+                target: Some(format!(
+                    "held:{}",
+                    items
+                        .iter()
+                        .map(|h| h.public_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+                ..staff_audit(agent, state.clock.now(), action::DESK_HELD_ITEMS_LISTED)
+            })
+            .await?;
+    }
     Ok(HeldQueueView {
         items: items.iter().map(|h| held_view(h, &organisations)).collect(),
         total,
@@ -499,15 +499,41 @@ pub async fn resolve_held_item(
         .storage
         .find_held_resource(public_id)
         .await?
-        .filter(|h| h.resolution.is_none())
+        .filter(|h| h.resolved_at.is_none())
         .ok_or(AppError::NotFound)?;
     let reason = answer(answers, "reason");
     let reason_problem = (reason.is_empty() || reason.len() > 500)
         .then(|| FieldProblem::new("reason", "Enter the reason (500 characters or fewer)"));
     let now = state.clock.now();
+    let mut confirmation = None;
     let resolution = match answer(answers, "resolution") {
         "match" => {
             let patient = patient_from_form(state, answers, reason_problem).await?;
+            // A resource that points at others of its delivery by bundle-local address
+            // would lose those links matched on its own (a result its report's release
+            // rule or label should bind): the whole delivery must come again.
+            if rules::refers_within_its_delivery(&held.raw_resource) {
+                return Err(invalid(vec![FieldProblem::new(
+                    "resolution",
+                    "This item refers to other items sent with it, so it cannot be matched on its own. Send it back and ask the sender to send the whole delivery again with the patient corrected.",
+                )]));
+            }
+            // The number the item carries, or the agent's word that the sender confirmed
+            // it: never a match on a name or a guess.
+            let carried = rules::held_identifiers(&held.raw_resource)
+                .iter()
+                .any(|i| i.value.replace(' ', "") == patient.nhs_number.as_str());
+            if !carried && answer(answers, "confirmed") != "yes" {
+                return Err(invalid(vec![FieldProblem::new(
+                    "confirmed",
+                    "The item does not carry this NHS number. Confirm that the sender told you it is about this patient",
+                )]));
+            }
+            confirmation = Some(if carried {
+                "nhs_number_on_item"
+            } else {
+                "confirmed_with_sender"
+            });
             let delivery = map(&held, &patient.nhs_number).map_err(|why| {
                 invalid(vec![FieldProblem::new(
                     "resolution",
@@ -547,6 +573,7 @@ pub async fn resolve_held_item(
         audit: NewAuditEvent {
             patient,
             target: Some(format!("held:{public_id}")),
+            reason: confirmation.map(str::to_owned),
             ..staff_audit(agent, now, what)
         },
     };

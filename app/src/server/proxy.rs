@@ -54,6 +54,12 @@ pub(crate) fn verified_patient(
     Ok((account, patient))
 }
 
+/// Whether the patient has left the portal (`crate::choices`): no access for anyone
+/// else starts or resumes then; on coming back the patient chooses who returns.
+async fn patient_has_left(state: &AppState, patient: PatientId) -> Result<bool, AppError> {
+    Ok(state.storage.patient_choices(patient).await?.has_left())
+}
+
 /// An audit row for something the patient did about who can see their record.
 fn patient_audit(
     account: &Account,
@@ -844,6 +850,14 @@ pub async fn accept_invitation(
     let (account, _) = verified_patient(signed_in)?;
     let now = state.clock.now();
     let patient = invitation.invitation.patient;
+    if patient_has_left(state, patient).await? {
+        return Err(AppError::Invalid {
+            problems: vec![FieldProblem::new(
+                "code",
+                "This invitation cannot be accepted at the moment. Ask the person who invited you.",
+            )],
+        });
+    }
     close_ended_grant(state, patient, account.id, now).await?;
     let grant = NewGrant {
         patient,
@@ -1367,6 +1381,14 @@ pub async fn decide_application(
     } else {
         None
     };
+    if let Some(grant) = &grant
+        && patient_has_left(state, grant.patient).await?
+    {
+        problems.push(FieldProblem::new(
+            "decision",
+            "The patient has left the portal: access cannot start until they come back",
+        ));
+    }
     let refusal = (decision == "refuse").then(|| answer(answers, "refusal"));
     if let Some(code) = refusal
         && refusal_wording(code).is_none()
@@ -1564,6 +1586,13 @@ pub async fn change_grant_as_desk(
         problems.push(FieldProblem::new(
             "reason",
             "Reason must be 1000 characters or fewer",
+        ));
+    }
+    if action == PatientGrantAction::Resume && patient_has_left(state, record.grant.patient).await?
+    {
+        problems.push(FieldProblem::new(
+            "action",
+            "The patient has left the portal: access cannot resume until they come back and choose it",
         ));
     }
     let terms = match new_terms(&record.grant, action, answers, now) {

@@ -224,3 +224,28 @@ pub(crate) async fn objections_are_recorded_by_the_desk_read_with_the_record_and
         PatientChoices::none()
     );
 }
+
+pub(crate) async fn two_changes_made_at_once_apply_once(db: &TestDb) {
+    let s = db.storage.as_ref();
+    let amelia = person(s, "sub-amelia", PATIENT_A, "Amelia").await;
+    let patient = amelia.patient_id.unwrap();
+    let leave = || ChoiceChange {
+        patient,
+        choice: Choice::LeavePortal,
+        expected: PatientChoices::none(),
+        at: at(6, 9),
+        by: online(&amelia),
+        grant_changes: Vec::new(),
+        audit: audit_row(&amelia, patient, action::CHOICE_LEFT_PORTAL),
+    };
+    let (first, second) = tokio::join!(s.record_choice(leave()), s.record_choice(leave()));
+    assert_eq!(
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "exactly one of two simultaneous leavings applies"
+    );
+    assert_eq!(s.choice_history(patient).await.unwrap().len(), 1);
+}

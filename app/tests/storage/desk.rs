@@ -54,14 +54,26 @@ pub(crate) async fn an_unlinked_account_is_signed_out_and_relinked_by_its_next_s
     let accounts = s.accounts_of_patient(patient).await.unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0].id, amelia.id);
-    s.unlink_account(amelia.id, patient, staff_row(action::DESK_ACCOUNT_UNLINKED))
-        .await
-        .unwrap();
+    s.unlink_account(
+        amelia.id,
+        patient,
+        amelia.id,
+        "wrong match",
+        staff_row(action::DESK_ACCOUNT_UNLINKED),
+    )
+    .await
+    .unwrap();
     assert!(s.accounts_of_patient(patient).await.unwrap().is_empty());
     assert!(s.find_session("session-a").await.unwrap().is_none());
     assert!(matches!(
-        s.unlink_account(amelia.id, patient, staff_row(action::DESK_ACCOUNT_UNLINKED))
-            .await,
+        s.unlink_account(
+            amelia.id,
+            patient,
+            amelia.id,
+            "again",
+            staff_row(action::DESK_ACCOUNT_UNLINKED)
+        )
+        .await,
         Err(StorageError::Conflict(_))
     ));
     // The next sign-in links by NHS number again.

@@ -96,12 +96,14 @@ pub trait DeskStore: Send + Sync {
         patient: PatientId,
     ) -> Result<Vec<crate::domain::Account>, StorageError>;
 
-    /// Unlinks an account from a record and ends its sessions, with the audit row; a
-    /// conflict if it was not linked to that record.
+    /// Unlinks an account from a record and ends its sessions, keeping the agent's
+    /// reason, with the audit row; a conflict if it was not linked to that record.
     async fn unlink_account(
         &self,
         account: AccountId,
         patient: PatientId,
+        agent: AccountId,
+        reason: &str,
         audit: NewAuditEvent,
     ) -> Result<(), StorageError>;
 

@@ -94,40 +94,51 @@ impl ChoiceStore for SqlStorage {
             return Err(StorageError::Conflict("choices changed meanwhile"));
         }
         let at = to_millis(change.at);
-        match change.choice {
-            Choice::LeavePortal => {
-                Query::new("UPDATE patients SET left_portal_at = $2 WHERE id = $1")
+        // Each change applies only from the state it was decided on: on PostgreSQL a
+        // second transaction changing the same row waits for the first and then finds
+        // nothing to change, so two changes made at once cannot both apply.
+        let changed =
+            match change.choice {
+                Choice::LeavePortal => {
+                    Query::new(
+                        "UPDATE patients SET left_portal_at = $2 WHERE id = $1 \
+                     AND left_portal_at IS NULL",
+                    )
                     .bind(change.patient.0)
                     .bind(at)
                     .execute(&mut tx)
-                    .await?;
-            }
-            Choice::ReturnToPortal => {
-                Query::new("UPDATE patients SET left_portal_at = NULL WHERE id = $1")
+                    .await?
+                }
+                Choice::ReturnToPortal => {
+                    Query::new(
+                        "UPDATE patients SET left_portal_at = NULL WHERE id = $1 \
+                     AND left_portal_at IS NOT NULL",
+                    )
                     .bind(change.patient.0)
                     .execute(&mut tx)
-                    .await?;
-            }
-            Choice::ObjectToSource(org) => {
-                Query::new(
-                    "INSERT INTO source_objections (patient_id, organisation_id, since) \
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(change.patient.0)
-                .bind(org.0)
-                .bind(at)
-                .execute(&mut tx)
-                .await?;
-            }
-            Choice::WithdrawObjection(org) => {
-                Query::new(
+                    .await?
+                }
+                Choice::ObjectToSource(org) => {
+                    Query::new(
+                        "INSERT INTO source_objections (patient_id, organisation_id, since) \
+                 VALUES ($1, $2, $3) ON CONFLICT (patient_id, organisation_id) DO NOTHING",
+                    )
+                    .bind(change.patient.0)
+                    .bind(org.0)
+                    .bind(at)
+                    .execute(&mut tx)
+                    .await?
+                }
+                Choice::WithdrawObjection(org) => Query::new(
                     "DELETE FROM source_objections WHERE patient_id = $1 AND organisation_id = $2",
                 )
                 .bind(change.patient.0)
                 .bind(org.0)
                 .execute(&mut tx)
-                .await?;
-            }
+                .await?,
+            };
+        if changed == 0 {
+            return Err(StorageError::Conflict("choices changed meanwhile"));
         }
         Query::new(
             "INSERT INTO choice_events (patient_id, occurred_at, choice, organisation_id, \

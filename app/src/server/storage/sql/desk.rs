@@ -82,6 +82,8 @@ impl DeskStore for SqlStorage {
         &self,
         account: AccountId,
         patient: PatientId,
+        agent: AccountId,
+        reason: &str,
         audit: crate::audit::NewAuditEvent,
     ) -> Result<(), StorageError> {
         let mut tx = self.write().await?;
@@ -94,6 +96,17 @@ impl DeskStore for SqlStorage {
         if changed == 0 {
             return Err(StorageError::Conflict("account not linked to this record"));
         }
+        Query::new(
+            "INSERT INTO account_unlinks (account_id, patient_id, agent_account_id, reason, \
+             unlinked_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(account.0)
+        .bind(patient.0)
+        .bind(agent.0)
+        .bind(reason)
+        .bind(to_millis(audit.at))
+        .execute(&mut tx)
+        .await?;
         // Signed out everywhere: the next sign-in links by NHS number afresh.
         Query::new("DELETE FROM sessions WHERE account_id = $1")
             .bind(account.0)
