@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod proxy;
 pub mod records;
 pub mod release;
+pub mod sar;
 pub mod site;
 
 #[cfg(feature = "ssr")]
