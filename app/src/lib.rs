@@ -11,6 +11,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod access_log;
 pub mod audit;
 pub mod auth;
 pub mod choices;
@@ -98,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants")) view=crate::proxy::pages::DeskGrantsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-reviews")) view=crate::proxy::pages::DeskReviewsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants"), ParamSegment("id")) view=crate::proxy::pages::DeskGrantPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("access-log")) view=crate::access_log::pages::AccessLogPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices")) view=crate::choices::pages::ChoicesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("leave")) view=crate::choices::pages::LeavePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("return")) view=crate::choices::pages::ReturnPage ssr=SsrMode::Async/>

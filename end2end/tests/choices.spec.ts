@@ -264,3 +264,78 @@ test('the desk finds a patient using only the keyboard', async ({ page, consoleE
   await expect(page.getByText('Riverside Medical Practice').first()).toBeVisible()
   await expect(page.getByText('DEMO-LTR-0001')).toBeVisible()
 })
+
+test('a patient reads who has seen their record after a desk look-up and a proxy read', async ({ page, browser, consoleErrors, javaScriptEnabled }) => {
+  const invitee = javaScriptEnabled
+    ? { label: 'Ngozi Okafor (P9)', given: 'Ngozi', family: 'Okafor', born: ['14', '7', '1968'] }
+    : { label: 'Daniel Hart (P9)', given: 'Daniel', family: 'Hart', born: ['30', '1', '1982'] }
+  const name = `${invitee.given} ${invitee.family}`
+
+  // Amelia invites someone to see her letters.
+  await signIn(page, 'Amelia Hart (P9)', javaScriptEnabled)
+  await open(page, '/account/people/invite', javaScriptEnabled)
+  await page.getByLabel('First name').fill(invitee.given)
+  await page.getByLabel('Last name').fill(invitee.family)
+  const born = page.getByRole('group', { name: 'Date of birth' })
+  await born.getByLabel('Day').fill(invitee.born[0])
+  await born.getByLabel('Month').fill(invitee.born[1])
+  await born.getByLabel('Year').fill(invitee.born[2])
+  await page.getByLabel('How are they related to you?').fill('friend')
+  await page.getByRole('button', { name: 'Create invitation' }).click()
+  await settle(page, javaScriptEnabled)
+  const code = (await page.locator('.app-invitation-code').textContent())!.trim()
+
+  // They accept it and read her letters.
+  const { context, page: theirs } = await otherPerson(browser, javaScriptEnabled)
+  await signIn(theirs, invitee.label, javaScriptEnabled)
+  await open(theirs, '/proxy/accept', javaScriptEnabled)
+  await theirs.getByLabel('Invitation code').fill(code)
+  await theirs.getByRole('button', { name: 'Continue' }).click()
+  await settle(theirs, javaScriptEnabled)
+  await theirs.getByRole('button', { name: 'Accept invitation' }).click()
+  await settle(theirs, javaScriptEnabled)
+  await theirs.getByRole('button', { name: "See Amelia Hart's record" }).click()
+  await settle(theirs, javaScriptEnabled)
+  await open(theirs, '/record/letters', javaScriptEnabled)
+  await expect(theirs.getByRole('heading', { level: 1, name: 'Letters and documents' })).toBeVisible()
+  await context.close()
+
+  // The desk looks her up after a phone call.
+  const desk = await otherPerson(browser, javaScriptEnabled)
+  await signInAsDesk(desk.page, javaScriptEnabled)
+  await open(desk.page, '/staff/patients', javaScriptEnabled)
+  await desk.page.getByLabel('NHS number').fill('999 000 0018')
+  const dob = desk.page.getByRole('group', { name: 'Date of birth' })
+  await dob.getByLabel('Day').fill('12')
+  await dob.getByLabel('Month').fill('6')
+  await dob.getByLabel('Year').fill('1984')
+  await desk.page.getByLabel('The patient contacted us (phone, email or in person)').check()
+  await desk.page.getByRole('button', { name: 'Find patient' }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await expect(desk.page.getByRole('heading', { level: 1, name: 'Amelia Hart' })).toBeVisible()
+  await desk.context.close()
+
+  // Amelia reads who has seen her record.
+  await open(page, '/record', javaScriptEnabled)
+  await page.getByRole('link', { name: 'Who has seen your record' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Who has seen your record' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  const log = page.getByRole('table')
+  await expect(log).toContainText('Jordan Okoro (service desk)')
+  await expect(log).toContainText('Reason: The patient contacted us (phone, email or in person)')
+  await expect(log).toContainText(name)
+  await expect(log).toContainText('Viewed your letters')
+  // Only the service desk, then her own visits too.
+  await page.getByLabel('Who').selectOption({ label: 'The service desk' })
+  await page.getByRole('button', { name: 'Show' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('table')).toContainText('Jordan Okoro (service desk)')
+  await expect(page.getByRole('table')).not.toContainText(name)
+  await page.getByLabel('Who').selectOption({ label: 'Everyone' })
+  await page.getByLabel('Include your own visits').check()
+  await page.getByRole('button', { name: 'Show' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('table')).toContainText('You')
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+})

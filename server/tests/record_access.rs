@@ -118,6 +118,8 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         // The patient's choices and the service desk console; tested in
         // `choices_desk.rs` for every kind of actor.
         "/api/choices/mine",
+        // The patient's own access log; tested in `access_log.rs`.
+        "/api/account/access_log",
         "/api/desk/home",
         "/api/desk/patient",
         "/api/desk/held_items",

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AccountId, OrganisationId, PatientId};
 
+pub mod log;
+
 /// In what capacity someone acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,6 +124,51 @@ pub mod action {
     pub const DESK_HELD_ITEM_VIEWED: &str = "desk.held_item_viewed";
     pub const DESK_HELD_ITEM_MATCHED: &str = "desk.held_item_matched";
     pub const DESK_HELD_ITEM_RETURNED: &str = "desk.held_item_returned";
+
+    /// Every action code above, so that readers of the trail (the patient's log) can
+    /// be checked to know them all.
+    pub const ALL: [&str; 40] = [
+        RECORD_VIEWED,
+        FEED_RECEIVED,
+        ORGANISATION_CREATED,
+        CREDENTIAL_ROTATED,
+        CREDENTIAL_REVOKED,
+        SIGNED_IN,
+        SIGNED_OUT,
+        SIGN_IN_REFUSED,
+        RELEASE_RULES_CHANGED,
+        PRIVACY_LABELS_REAPPLIED,
+        ATTACHMENT_VIEWED,
+        PROXY_INVITED,
+        PROXY_INVITATION_WITHDRAWN,
+        PROXY_INVITATION_OPENED,
+        PROXY_INVITATION_ACCEPTED,
+        PROXY_ACTING_FOR,
+        PROXY_APPLIED,
+        PROXY_APPLICATION_CHECKED,
+        PROXY_GRANTED,
+        PROXY_REFUSED,
+        PROXY_GRANTS_VIEWED,
+        PROXY_GRANT_CHANGED,
+        PROXY_GRANT_SUSPENDED,
+        PROXY_GRANT_RESUMED,
+        PROXY_GRANT_REVOKED,
+        PROXY_GRANT_CONSENTED,
+        PROXY_GRANT_EXPIRED,
+        PROXY_GRANT_LAPSED,
+        PROXY_GRANT_SUSPENDED_AT_AGE,
+        CHOICE_LEFT_PORTAL,
+        CHOICE_RETURNED,
+        CHOICE_OBJECTED,
+        CHOICE_OBJECTION_WITHDRAWN,
+        DESK_PATIENT_FOUND,
+        DESK_PATIENT_VIEWED,
+        DESK_ACCOUNT_UNLINKED,
+        DESK_HELD_ITEMS_LISTED,
+        DESK_HELD_ITEM_VIEWED,
+        DESK_HELD_ITEM_MATCHED,
+        DESK_HELD_ITEM_RETURNED,
+    ];
 }
 
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! Everything in `app` that only exists on the server: the state shared by server
 //! functions, the clock, and storage. The browser build never sees this module.
 
+pub mod access_log;
 pub mod choices;
 pub mod clock;
 pub mod desk;

@@ -69,3 +69,85 @@ pub(crate) async fn the_audit_trail_cannot_be_changed_or_deleted(db: &TestDb) {
     );
     assert_eq!(s.list_recent_audit_events(1).await.unwrap().len(), 1);
 }
+
+pub(crate) async fn a_patients_log_is_filtered_named_and_paged(db: &TestDb) {
+    let s = db.storage.as_ref();
+    let amelia = super::proxy::person(s, "sub-amelia", PATIENT_A, "Amelia").await;
+    let daniel = super::proxy::person(s, "sub-daniel", PATIENT_B, "Daniel").await;
+    let patient = amelia.patient_id.unwrap();
+    let row = |kind, account: &Account, what, hour| NewAuditEvent {
+        actor_account: Some(account.id),
+        patient: Some(patient),
+        ..NewAuditEvent::new(at(6, hour), kind, what)
+    };
+    for event in [
+        row(ActorKind::Patient, &amelia, action::RECORD_VIEWED, 9),
+        row(ActorKind::Patient, &amelia, action::PROXY_INVITED, 10),
+        row(ActorKind::Proxy, &daniel, action::RECORD_VIEWED, 11),
+        row(ActorKind::Staff, &daniel, action::DESK_PATIENT_FOUND, 12),
+        row(ActorKind::Patient, &amelia, action::SIGNED_OUT, 13),
+        NewAuditEvent {
+            patient: Some(patient),
+            ..NewAuditEvent::new(at(6, 14), ActorKind::Sender, action::FEED_RECEIVED)
+        },
+    ] {
+        s.append_audit(event).await.unwrap();
+    }
+    let query = PatientLogQuery {
+        hide_views_of: Some(amelia.id),
+        own_views: vec![action::RECORD_VIEWED, action::SIGNED_IN],
+        left_out: vec![action::SIGNED_OUT],
+        limit: 10,
+        ..PatientLogQuery::default()
+    };
+    let page = s.patient_log(patient, query.clone()).await.unwrap();
+    // Her own view, the sign-out and the sender's row are left out; newest first.
+    let actions: Vec<&str> = page.rows.iter().map(|r| r.event.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            action::DESK_PATIENT_FOUND,
+            action::RECORD_VIEWED,
+            action::PROXY_INVITED
+        ]
+    );
+    assert_eq!(page.total, 3);
+    assert_eq!(page.rows[1].actor_name.as_deref(), Some("Daniel Hart"));
+    // Her own views when asked; one kind of actor; a page at a time.
+    let with_own = s
+        .patient_log(
+            patient,
+            PatientLogQuery {
+                hide_views_of: None,
+                ..query.clone()
+            },
+        )
+        .await
+        .unwrap();
+    // Her view, and her sign-in (written when her account was made).
+    assert_eq!(with_own.total, 5);
+    let desk = s
+        .patient_log(
+            patient,
+            PatientLogQuery {
+                actor_kinds: vec![ActorKind::Staff],
+                ..query.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((desk.total, desk.rows.len()), (1, 1));
+    let second = s
+        .patient_log(
+            patient,
+            PatientLogQuery {
+                offset: 1,
+                limit: 1,
+                ..query
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.total, second.rows.len()), (3, 1));
+    assert_eq!(second.rows[0].event.actor_kind, ActorKind::Proxy);
+}

@@ -314,8 +314,16 @@ async fn complete(
                     role: AccountRole::ServiceDesk,
                     identity_level: None,
                     patient_id: None,
-                    given_name: None,
-                    family_name: None,
+                    // The agent's name, which a patient reads in "who viewed my
+                    // record": the provider's given and family names, or its `name`.
+                    given_name: verified.identity.given_name.clone().or_else(|| {
+                        verified
+                            .claims
+                            .get("name")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned)
+                    }),
+                    family_name: verified.identity.family_name.clone(),
                     birth_date: None,
                     at: now,
                     request_id: request_id.clone(),

@@ -407,6 +407,17 @@ impl OidcProvider {
                 .map(|n| n.as_str().to_owned()),
         );
         let mut all_claims = extra.other.clone();
+        // The standard `name` claim (a staff member's name, which patients read in
+        // "who viewed my record"), kept with the others.
+        if let Some(full_name) = claims
+            .name()
+            .and_then(|n| n.get(None))
+            .or_else(|| userinfo.name().and_then(|n| n.get(None)))
+        {
+            all_claims
+                .entry("name".to_owned())
+                .or_insert_with(|| serde_json::Value::String(full_name.as_str().to_owned()));
+        }
         for (key, value) in &info.other {
             all_claims
                 .entry(key.clone())

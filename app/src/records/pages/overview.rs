@@ -109,6 +109,7 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
                     <ul class="nhsuk-list">
                         <li><a href="/account/people">"People who can see your record"</a></li>
                         <li><a href="/proxy/choose">"See someone else's record"</a></li>
+                        <li><a href="/account/access-log">"Who has seen your record"</a></li>
                         <li><a href="/account/choices">"Your choices"</a></li>
                     </ul>
                 })}

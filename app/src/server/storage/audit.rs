@@ -5,8 +5,37 @@
 use async_trait::async_trait;
 
 use super::StorageError;
-use crate::audit::{AuditEvent, NewAuditEvent};
-use crate::domain::PatientId;
+use crate::audit::{ActorKind, AuditEvent, NewAuditEvent};
+use crate::domain::{AccountId, PatientId};
+
+/// Which rows of a patient's audit trail their log shows.
+#[derive(Debug, Clone, Default)]
+pub struct PatientLogQuery {
+    /// Only these kinds of actor; empty means people (patient, proxy, staff) and the
+    /// portal, never senders or anonymous visitors.
+    pub actor_kinds: Vec<ActorKind>,
+    /// Leave out this account's `own_views` (the patient's own reading and signing in).
+    pub hide_views_of: Option<AccountId>,
+    pub own_views: Vec<&'static str>,
+    /// Never these actions.
+    pub left_out: Vec<&'static str>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// A row of the log with the actor's name as their account holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientLogRow {
+    pub event: AuditEvent,
+    pub actor_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientLogPage {
+    pub rows: Vec<PatientLogRow>,
+    /// Every row the query selects, not just this page.
+    pub total: u64,
+}
 
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -22,4 +51,12 @@ pub trait AuditStore: Send + Sync {
         patient_id: PatientId,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StorageError>;
+
+    /// A page of the patient's log ("who viewed my record"), newest first, with each
+    /// actor's name, and the count of every row the query selects.
+    async fn patient_log(
+        &self,
+        patient_id: PatientId,
+        query: PatientLogQuery,
+    ) -> Result<PatientLogPage, StorageError>;
 }

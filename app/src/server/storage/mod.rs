@@ -37,7 +37,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use accounts::*;
-pub use audit::AuditStore;
+pub use audit::{AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow};
 pub use choices::*;
 pub use desk::*;
 pub use feed::*;

@@ -6,7 +6,49 @@ use async_trait::async_trait;
 use super::{Conn, Pools, Query, SqlStorage, from_millis, to_millis};
 use crate::audit::{ActorKind, AuditEvent, AuditOutcome, NewAuditEvent};
 use crate::domain::{AccountId, OrganisationId, PatientId};
-use crate::server::storage::{AuditStore, StorageError};
+use crate::server::storage::{
+    AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow, StorageError,
+};
+
+#[derive(sqlx::FromRow)]
+struct LogRow {
+    #[sqlx(flatten)]
+    event: AuditRow,
+    given_name: Option<String>,
+    family_name: Option<String>,
+}
+
+/// The conditions of a patient's log, after `WHERE e.patient_id = `.
+fn push_log_conditions<'a>(sql: &mut Query<'a>, patient: PatientId, query: &'a PatientLogQuery) {
+    sql.push_bind(patient.0);
+    let kinds: Vec<&str> = if query.actor_kinds.is_empty() {
+        [
+            ActorKind::Patient,
+            ActorKind::Proxy,
+            ActorKind::Staff,
+            ActorKind::System,
+        ]
+        .iter()
+        .map(|k| k.code())
+        .collect()
+    } else {
+        query.actor_kinds.iter().map(|k| k.code()).collect()
+    };
+    sql.push(" AND e.actor_kind IN ").push_tuple(kinds);
+    if !query.left_out.is_empty() {
+        sql.push(" AND e.action NOT IN ")
+            .push_tuple(query.left_out.iter().copied());
+    }
+    if let Some(account) = query.hide_views_of
+        && !query.own_views.is_empty()
+    {
+        sql.push(" AND (e.actor_account_id IS NULL OR e.actor_account_id <> ")
+            .push_bind(account.0)
+            .push(" OR e.action NOT IN ")
+            .push_tuple(query.own_views.iter().copied())
+            .push(")");
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -124,6 +166,50 @@ impl AuditStore for SqlStorage {
         .into_iter()
         .map(AuditEvent::try_from)
         .collect()
+    }
+
+    async fn patient_log(
+        &self,
+        patient_id: PatientId,
+        query: PatientLogQuery,
+    ) -> Result<PatientLogPage, StorageError> {
+        let mut conn = self.read().await?;
+        let mut count = Query::new("SELECT COUNT(*) FROM audit_events e WHERE e.patient_id = ");
+        push_log_conditions(&mut count, patient_id, &query);
+        let total: i64 = count.fetch_scalar(&mut conn).await?;
+        let mut list = Query::new(
+            "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_account_id, e.actor_org_id, \
+             e.patient_id, e.action, e.target, e.outcome, e.reason, e.request_id, \
+             a.given_name, a.family_name FROM audit_events e \
+             LEFT JOIN accounts a ON a.id = e.actor_account_id WHERE e.patient_id = ",
+        );
+        push_log_conditions(&mut list, patient_id, &query);
+        list.push(" ORDER BY e.occurred_at DESC, e.id DESC LIMIT ")
+            .push_integer(i64::from(query.limit))
+            .push(" OFFSET ")
+            .push_integer(i64::from(query.offset));
+        let rows = list
+            .fetch_all::<LogRow>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let name = [row.given_name.as_deref(), row.family_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Ok(PatientLogRow {
+                    event: AuditEvent::try_from(row.event)?,
+                    actor_name: (!name.is_empty()).then_some(name),
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(PatientLogPage {
+            rows,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     async fn list_audit_events(

@@ -1,0 +1,364 @@
+//! "Who viewed my record" (`shared/docs/domain.md`, "Audit and who viewed my record"):
+//! the patient's audit rows in plain language: who read or acted on their record, what
+//! part, when, and on whose behalf. Every action code the portal writes with a patient
+//! is described here or deliberately left out ([`LEFT_OUT`], and docs/access-log.md says
+//! why); a test checks that no code is forgotten.
+//!
+//! Pure: an audit row and the actor's name in, a line or nothing out.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ActorKind, AuditEvent, action};
+use crate::domain::AccountId;
+
+/// Who acted, as the patient's log groups them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    /// The patient themselves.
+    You,
+    /// Someone acting for the patient under a grant, or applying to.
+    Proxy,
+    /// Service desk staff.
+    ServiceDesk,
+    /// The portal itself (a grant ending by the clock).
+    Portal,
+}
+
+impl Who {
+    pub const ALL: [Who; 4] = [Who::You, Who::Proxy, Who::ServiceDesk, Who::Portal];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Who::You => "you",
+            Who::Proxy => "proxy",
+            Who::ServiceDesk => "desk",
+            Who::Portal => "portal",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Who::You => "You",
+            Who::Proxy => "People acting for you",
+            Who::ServiceDesk => "The service desk",
+            Who::Portal => "The portal",
+        }
+    }
+
+    /// The actor kinds a filter on this group selects.
+    pub fn actor_kinds(self) -> &'static [ActorKind] {
+        match self {
+            Who::You => &[ActorKind::Patient],
+            Who::Proxy => &[ActorKind::Proxy],
+            Who::ServiceDesk => &[ActorKind::Staff],
+            Who::Portal => &[ActorKind::System],
+        }
+    }
+}
+
+/// Actions the patient's own account takes just by using the portal: their own views
+/// and sign-ins, shown only when they ask.
+pub const OWN_VIEWS: [&str; 3] = [
+    action::RECORD_VIEWED,
+    action::ATTACHMENT_VIEWED,
+    action::SIGNED_IN,
+];
+
+/// Actions never shown in a patient's log, and why (docs/access-log.md):
+/// - `auth.signed_out`, `auth.sign_in_refused`: about the session, not the record;
+/// - `proxy.invitation_opened`: the invitee checking a code, before any access (the
+///   acceptance that follows is shown).
+///
+/// [`WITHOUT_PATIENT`] lists those written without a patient.
+pub const LEFT_OUT: [&str; 3] = [
+    action::SIGNED_OUT,
+    action::SIGN_IN_REFUSED,
+    action::PROXY_INVITATION_OPENED,
+];
+
+/// Actions written without a patient, which no patient's log can show: the feed's
+/// deliveries, organisations and their credentials, release rules and privacy labels
+/// (the portal's own settings), and the desk's held-item views and returns (an item
+/// nobody was matched to).
+pub const WITHOUT_PATIENT: [&str; 9] = [
+    action::FEED_RECEIVED,
+    action::ORGANISATION_CREATED,
+    action::CREDENTIAL_ROTATED,
+    action::CREDENTIAL_REVOKED,
+    action::RELEASE_RULES_CHANGED,
+    action::PRIVACY_LABELS_REAPPLIED,
+    action::DESK_HELD_ITEMS_LISTED,
+    action::DESK_HELD_ITEM_VIEWED,
+    action::DESK_HELD_ITEM_RETURNED,
+];
+
+/// One line of the patient's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub who: Who,
+    /// "You", "Daniel Hart", "Jordan Okoro (service desk)".
+    pub name: String,
+    /// What they did, in plain words: "Viewed your test results".
+    pub what: String,
+    /// Why, where the portal knows: the desk's reason for looking.
+    pub why: Option<String>,
+}
+
+/// The part of the record a read target names.
+fn part(target: Option<&str>) -> &'static str {
+    let target = target.unwrap_or_default();
+    let head = target.split(':').next().unwrap_or_default();
+    match head {
+        "summary" => "the overview of your record",
+        "appointments" => "your appointments",
+        "letters" => "your letters",
+        "letter" if target.ends_with(":attachment") => "an attachment to a letter",
+        "letter" => "a letter",
+        "results" => "your test results",
+        "result" => "a test result",
+        "history" => "the history of a test result",
+        "choices" => "your choices",
+        _ => "your record",
+    }
+}
+
+/// The plain-language line for a row of the patient's log, or `None` for a row left
+/// out. `patient_account` is the patient's own account (their own actions are "You");
+/// `actor_name` the actor's name as their account holds it; `reason_words` turns a
+/// desk reason code into the words the agent picked.
+pub fn describe(
+    event: &AuditEvent,
+    patient_account: Option<AccountId>,
+    actor_name: Option<&str>,
+    reason_words: impl Fn(&str) -> Option<&'static str>,
+) -> Option<LogLine> {
+    if LEFT_OUT.contains(&event.action.as_str()) {
+        return None;
+    }
+    let who = match event.actor_kind {
+        ActorKind::Patient
+            if event.actor_account.is_some() && event.actor_account == patient_account =>
+        {
+            Who::You
+        }
+        ActorKind::Patient | ActorKind::Proxy => Who::Proxy,
+        ActorKind::Staff => Who::ServiceDesk,
+        ActorKind::System => Who::Portal,
+        ActorKind::Sender | ActorKind::Anonymous => return None,
+    };
+    let name = match who {
+        Who::You => "You".to_owned(),
+        Who::Proxy => actor_name.unwrap_or("Someone acting for you").to_owned(),
+        Who::ServiceDesk => match actor_name {
+            Some(name) => format!("{name} (service desk)"),
+            None => "The service desk".to_owned(),
+        },
+        Who::Portal => "The portal".to_owned(),
+    };
+    let target = event.target.as_deref();
+    let what: String = match event.action.as_str() {
+        action::RECORD_VIEWED => format!("Viewed {}", part(target)),
+        action::ATTACHMENT_VIEWED => "Opened an attachment to a letter".to_owned(),
+        action::SIGNED_IN => "Signed in".to_owned(),
+        action::PROXY_INVITED => "Invited someone to see your record".to_owned(),
+        action::PROXY_INVITATION_WITHDRAWN => "Withdrew an invitation".to_owned(),
+        action::PROXY_INVITATION_ACCEPTED => "Accepted an invitation to see your record".to_owned(),
+        action::PROXY_ACTING_FOR => "Opened your record to act for you".to_owned(),
+        action::PROXY_APPLIED => "Applied to see your record on your behalf".to_owned(),
+        action::PROXY_APPLICATION_CHECKED => "Checked an application to see your record".to_owned(),
+        action::PROXY_GRANTED => "Gave someone access to your record".to_owned(),
+        action::PROXY_REFUSED => "Refused an application to see your record".to_owned(),
+        action::PROXY_GRANTS_VIEWED => "Looked at who can see your record".to_owned(),
+        action::PROXY_GRANT_CHANGED => "Changed what someone can see".to_owned(),
+        action::PROXY_GRANT_SUSPENDED => "Paused someone's access to your record".to_owned(),
+        action::PROXY_GRANT_RESUMED => "Resumed someone's access to your record".to_owned(),
+        action::PROXY_GRANT_REVOKED => "Stopped someone's access to your record".to_owned(),
+        action::PROXY_GRANT_CONSENTED => "Agreed to a parent's access continuing".to_owned(),
+        action::PROXY_GRANT_EXPIRED => "Ended someone's access on its end date".to_owned(),
+        action::PROXY_GRANT_LAPSED => "Ended someone's access after a long time unused".to_owned(),
+        action::PROXY_GRANT_SUSPENDED_AT_AGE => {
+            "Paused a parent's access when you turned 16".to_owned()
+        }
+        action::CHOICE_LEFT_PORTAL => "Recorded that you left the portal".to_owned(),
+        action::CHOICE_RETURNED => "Recorded that you came back to the portal".to_owned(),
+        action::CHOICE_OBJECTED => "Stopped showing an organisation's records".to_owned(),
+        action::CHOICE_OBJECTION_WITHDRAWN => "Showed an organisation's records again".to_owned(),
+        action::DESK_PATIENT_FOUND => "Looked up your record (no health information)".to_owned(),
+        action::DESK_PATIENT_VIEWED => {
+            "Viewed your account and choices (no health information)".to_owned()
+        }
+        action::DESK_ACCOUNT_UNLINKED => {
+            "Unlinked an NHS login account from your record".to_owned()
+        }
+        action::DESK_HELD_ITEM_MATCHED => {
+            "Added a record a sender could not match to you".to_owned()
+        }
+        other => format!("Did something on your record ({other})"),
+    };
+    let why = match who {
+        Who::ServiceDesk => event
+            .reason
+            .as_deref()
+            .and_then(&reason_words)
+            .map(str::to_owned),
+        _ => None,
+    };
+    Some(LogLine {
+        who,
+        name,
+        what,
+        why,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::audit::AuditOutcome;
+    use crate::domain::PatientId;
+    use chrono::{TimeZone, Utc};
+
+    const ME: AccountId = AccountId(1);
+
+    fn row(
+        kind: ActorKind,
+        account: Option<i64>,
+        what: &str,
+        target: Option<&str>,
+        reason: Option<&str>,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: 1,
+            at: Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap(),
+            actor_kind: kind,
+            actor_account: account.map(AccountId),
+            actor_org: None,
+            patient: Some(PatientId(1)),
+            action: what.to_owned(),
+            target: target.map(str::to_owned),
+            outcome: AuditOutcome::Allowed,
+            reason: reason.map(str::to_owned),
+            request_id: None,
+        }
+    }
+
+    fn words(code: &str) -> Option<&'static str> {
+        (code == "letter").then_some("A letter or form from the patient")
+    }
+
+    #[test]
+    fn a_desk_look_up_names_the_agent_and_their_reason() {
+        let line = describe(
+            &row(
+                ActorKind::Staff,
+                Some(9),
+                action::DESK_PATIENT_FOUND,
+                None,
+                Some("letter"),
+            ),
+            Some(ME),
+            Some("Jordan Okoro"),
+            words,
+        )
+        .unwrap();
+        assert_eq!(line.who, Who::ServiceDesk);
+        assert_eq!(line.name, "Jordan Okoro (service desk)");
+        assert_eq!(
+            line.why.as_deref(),
+            Some("A letter or form from the patient")
+        );
+    }
+
+    #[test]
+    fn a_proxy_read_names_the_proxy_and_the_part_read() {
+        let line = describe(
+            &row(
+                ActorKind::Proxy,
+                Some(5),
+                action::RECORD_VIEWED,
+                Some("result:abc"),
+                Some("grant:g"),
+            ),
+            Some(ME),
+            Some("Daniel Hart"),
+            words,
+        )
+        .unwrap();
+        assert_eq!((line.who, line.name.as_str()), (Who::Proxy, "Daniel Hart"));
+        assert_eq!(line.what, "Viewed a test result");
+        assert_eq!(line.why, None, "a grant id is not for the log");
+    }
+
+    #[test]
+    fn the_patients_own_actions_are_theirs() {
+        let line = describe(
+            &row(
+                ActorKind::Patient,
+                Some(1),
+                action::RECORD_VIEWED,
+                Some("letters"),
+                None,
+            ),
+            Some(ME),
+            None,
+            words,
+        )
+        .unwrap();
+        assert_eq!(
+            (line.who, line.what.as_str()),
+            (Who::You, "Viewed your letters")
+        );
+        // Another person's account acting as a patient (a young person's parent
+        // consenting, say) is not "You".
+        let other = describe(
+            &row(
+                ActorKind::Patient,
+                Some(2),
+                action::PROXY_INVITED,
+                None,
+                None,
+            ),
+            Some(ME),
+            Some("Amelia Hart"),
+            words,
+        )
+        .unwrap();
+        assert_eq!(other.who, Who::Proxy);
+    }
+
+    #[test]
+    fn every_action_the_portal_writes_is_described_left_out_on_purpose_or_without_a_patient() {
+        for code in action::ALL {
+            if WITHOUT_PATIENT.contains(&code) {
+                continue;
+            }
+            let line = describe(
+                &row(ActorKind::Staff, Some(9), code, None, None),
+                Some(ME),
+                None,
+                words,
+            );
+            match line {
+                Some(line) => assert!(!line.what.contains(code), "{code} has no words"),
+                None => assert!(
+                    LEFT_OUT.contains(&code),
+                    "{code} dropped without saying why"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn filters_round_trip_through_their_codes() {
+        for who in Who::ALL {
+            assert_eq!(Who::from_code(who.code()), Some(who));
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! "Who viewed my record" through the real server: after a service desk look-up and a
+//! proxy's reading, the patient sees who, what part, when and why, in plain words; their
+//! own visits only when they ask; and the page is theirs alone: a proxy acting for them
+//! sees their own log, the desk and signed-out visitors nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use app::audit::{ActorKind, NewAuditEvent, action};
+use app::domain::NhsNumber;
+use app::proxy::rules::{ProxyBasisKind, Scope};
+use app::server::Clock;
+use app::server::storage::{GrantDecisionBy, NewGrant, PatientId, Storage};
+use server::demo;
+use support::browser::{Browser, Page, hidden_field};
+use support::{TestServer, signed_in, signed_in_staff, spawn_demo};
+
+async fn patient(storage: &dyn Storage, nhs_number: &str) -> PatientId {
+    storage
+        .find_patient_by_nhs_number(&NhsNumber::parse(nhs_number).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn post(
+    browser: &mut Browser,
+    server: &TestServer,
+    page_path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    let page = browser.get(&server.url(page_path)).await;
+    let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
+    let mut all = vec![("csrf_token", csrf.as_str())];
+    all.extend_from_slice(fields);
+    browser.post_form(&server.url(page_path), &all).await
+}
+
+/// Amelia lets Daniel see her record, as an accepted invitation would, and he opens it.
+async fn daniel_reads_amelias_results(server: &TestServer) -> Browser {
+    let amelia = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let daniel_patient = patient(server.storage.as_ref(), demo::DANIEL).await;
+    let daniel = server
+        .storage
+        .accounts_of_patient(daniel_patient)
+        .await
+        .unwrap()[0]
+        .id;
+    let now = server.clock.now();
+    let grant = server
+        .storage
+        .create_grant(
+            NewGrant {
+                patient: amelia,
+                proxy: daniel,
+                basis: ProxyBasisKind::Consent,
+                relationship: "husband".into(),
+                scope: Scope::all_sections(),
+                starts_at: now - chrono::Duration::days(1),
+                ends_at: None,
+                evidence_reference: None,
+            },
+            "accepted",
+            GrantDecisionBy {
+                actor_kind: ActorKind::Proxy,
+                actor_account: Some(daniel),
+                decision_maker: None,
+                reason: None,
+            },
+            now,
+            NewAuditEvent {
+                actor_account: Some(daniel),
+                patient: Some(amelia),
+                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_INVITATION_ACCEPTED)
+            },
+        )
+        .await
+        .unwrap();
+    let mut browser = signed_in(server, "daniel").await;
+    let chosen = post(
+        &mut browser,
+        server,
+        "/proxy/choose",
+        &[("choice", &grant.grant.public_id)],
+    )
+    .await;
+    assert_eq!(chosen.status.as_u16(), 303);
+    assert_eq!(
+        browser.get(&server.url("/record/results")).await.status,
+        200
+    );
+    browser
+}
+
+#[tokio::test]
+async fn a_patient_sees_who_looked_at_their_record_and_why_in_plain_words() {
+    let server = spawn_demo().await;
+    let mut amelia = signed_in(&server, "amelia").await;
+    assert_eq!(amelia.get(&server.url("/record/letters")).await.status, 200);
+    let mut daniel = daniel_reads_amelias_results(&server).await;
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    let found = post(
+        &mut desk,
+        &server,
+        "/staff/patients",
+        &[
+            ("nhs-number", demo::AMELIA),
+            ("birth-date-day", "12"),
+            ("birth-date-month", "6"),
+            ("birth-date-year", "1984"),
+            ("reason", "letter"),
+        ],
+    )
+    .await;
+    assert_eq!(found.status.as_u16(), 303);
+
+    let log = amelia.get(&server.url("/account/access-log")).await;
+    assert_eq!(log.status, 200);
+    for expected in [
+        "Jordan Okoro (service desk)",
+        "Looked up your record (no health information)",
+        "Reason: A letter or form from the patient",
+        "Daniel Hart",
+        "Viewed your test results",
+        "Accepted an invitation to see your record",
+    ] {
+        assert!(log.body.contains(expected), "the log says {expected:?}");
+    }
+    // Her own visits only when she asks.
+    assert!(!log.body.contains("Viewed your letters"));
+    let with_own = amelia.get(&server.url("/account/access-log?own=yes")).await;
+    assert!(with_own.body.contains("Viewed your letters"));
+    // Filtered by who.
+    let desk_only = amelia
+        .get(&server.url("/account/access-log?who=desk"))
+        .await;
+    assert!(desk_only.body.contains("Jordan Okoro"));
+    assert!(!desk_only.body.contains("Daniel Hart"));
+    let api = amelia
+        .get(&server.url("/api/account/access_log?who=proxy&own=false&page=1"))
+        .await;
+    assert_eq!(api.status, 200);
+    assert!(api.body.contains("Daniel Hart") && !api.body.contains("Jordan"));
+
+    // The page is the signed-in person's own: Daniel, acting for Amelia, sees his.
+    let his = daniel.get(&server.url("/account/access-log")).await;
+    assert_eq!(his.status, 200);
+    assert!(!his.body.contains("Jordan Okoro"), "not Amelia's log");
+    assert!(!his.body.contains("Viewed your test results"));
+}
+
+#[tokio::test]
+async fn nobody_else_reads_a_patients_log() {
+    let server = spawn_demo().await;
+    let mut signed_out = Browser::new(&server.url(""));
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    for path in [
+        "/account/access-log",
+        "/api/account/access_log?who=&own=true&page=1",
+    ] {
+        assert_eq!(
+            signed_out.get(&server.url(path)).await.status,
+            401,
+            "signed out, {path}"
+        );
+        assert_eq!(
+            desk.get(&server.url(path)).await.status,
+            401,
+            "desk, {path}"
+        );
+    }
+}
