@@ -1241,6 +1241,7 @@ async fn the_desk_is_shown_a_parents_access_while_the_child_is_between_the_revie
         due.body
             .contains("The service desk will review this access by 21 March 2030")
     );
+    assert!(due.body.contains("1 due for review."));
     let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
     let trail = server.storage.list_audit_events(oliver, 50).await.unwrap();
     assert!(

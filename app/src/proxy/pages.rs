@@ -946,6 +946,7 @@ pub fn DeskReviewsPage() -> impl IntoView {
             {move || due.get().map(|result| match result {
                 Ok(list) if list.is_empty() => view! { <p>"No access is due for review."</p> }.into_any(),
                 Ok(list) => view! {
+                    <p>{format!("{} due for review.", list.len())}</p>
                     <ul class="nhsuk-list">
                         {list.into_iter().map(|g| {
                             let href = format!("/staff/proxy-grants/{}", g.public_id);
