@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::choices::rules::PatientChoices;
 use crate::domain::{Account, AccountId, AccountRole, PatientId};
-use crate::proxy::rules::{self as proxy_rules, AgeRules, Grant, GrantDecision, Section};
+use crate::proxy::rules::{self as proxy_rules, AgeRules, Grant, Section};
 use crate::records::{RecordItem, RecordKind};
 use crate::release::{Availability, DecidedBy, ItemFacts, RuleSet};
 
@@ -193,17 +193,13 @@ pub fn check_record_access(
             Err(Refusal::NotTheirRecord)
         }
         Basis::Proxy { grant, age_rules } => {
-            if decide_basis_grant(grant, age_rules, now).is_in_force() {
+            if proxy_rules::decide_grant(grant, age_rules, now).is_in_force() {
                 Ok(())
             } else {
                 Err(Refusal::GrantNotInForce)
             }
         }
     }
-}
-
-fn decide_basis_grant(grant: &Grant, age_rules: &AgeRules, now: DateTime<Utc>) -> GrantDecision {
-    proxy_rules::decide_grant(grant, age_rules, now)
 }
 
 /// Whether the patient's choices let anyone read their record in the portal: not
