@@ -326,6 +326,8 @@ test('a patient reads who has seen their record after a desk look-up and a proxy
   await expect(log).toContainText('Reason: The patient contacted us (phone, email or in person)')
   await expect(log).toContainText(name)
   await expect(log).toContainText('Viewed your letters')
+  // Her own sign-in is left out until she asks for her own visits.
+  await expect(log).not.toContainText('Signed in')
   // Only the service desk, then her own visits too.
   await page.getByLabel('Who').selectOption({ label: 'The service desk' })
   await page.getByRole('button', { name: 'Show' }).click()
@@ -336,6 +338,6 @@ test('a patient reads who has seen their record after a desk look-up and a proxy
   await page.getByLabel('Include your own visits').check()
   await page.getByRole('button', { name: 'Show' }).click()
   await settle(page, javaScriptEnabled)
-  await expect(page.getByRole('table')).toContainText('You')
+  await expect(page.getByRole('table')).toContainText('Signed in')
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
 })

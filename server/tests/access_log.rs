@@ -171,3 +171,37 @@ async fn nobody_else_reads_a_patients_log() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_application_with_the_wrong_date_of_birth_never_reaches_the_numbers_owner() {
+    let server = spawn_demo().await;
+    let mohammed = patient(server.storage.as_ref(), demo::MOHAMMED).await;
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    for (day, expected) in [("1", 0), ("30", 1)] {
+        let applied = post(
+            &mut ngozi,
+            &server,
+            "/proxy/apply",
+            &[
+                ("basis", "court_deputy"),
+                ("relationship", "deputy"),
+                ("nhs-number", demo::MOHAMMED),
+                ("birth-date-day", day),
+                ("birth-date-month", "9"),
+                ("birth-date-year", "1968"),
+                ("evidence", "COP 12345678"),
+            ],
+        )
+        .await;
+        assert_eq!(applied.status.as_u16(), 303, "{}", applied.body);
+        let on_his_trail = server
+            .storage
+            .list_audit_events(mohammed, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == action::PROXY_APPLIED)
+            .count();
+        assert_eq!(on_his_trail, expected, "born on day {day}");
+    }
+}

@@ -9,7 +9,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ActorKind, AuditEvent, action};
-use crate::domain::AccountId;
 
 /// Who acted, as the patient's log groups them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,32 +126,61 @@ fn part(target: Option<&str>) -> &'static str {
     }
 }
 
+/// A desk row's reason code in the words the patient reads: the look-up reasons the
+/// agent picks from (`lookup`), and the codes the portal writes itself.
+pub fn reason_in_words(
+    code: &str,
+    lookup: impl Fn(&str) -> Option<&'static str>,
+) -> Option<String> {
+    if let Some(words) = lookup(code) {
+        return Some(words.to_owned());
+    }
+    let words = match code {
+        "wrong_match" => "The account had been linked to the wrong person's record",
+        "proxy_verification" => "Checking an application to see your record",
+        "age_review" => "The regular review of a parent's access to a child's record",
+        "patient_left_portal" => "You left the portal",
+        "patient_returned" => "You came back to the portal",
+        "confirmed_with_sender" => "The sender confirmed the record is yours",
+        "nhs_number_on_item" => "The record carried your NHS number",
+        "channel:post" => "You asked by post",
+        "channel:phone" => "You asked by phone",
+        "channel:in_person" => "You asked in person",
+        _ if code.contains("refusal=") => "The evidence did not support the application",
+        _ if code.starts_with("basis=") => "The evidence was checked",
+        _ => return None,
+    };
+    Some(words.to_owned())
+}
+
 /// The plain-language line for a row of the patient's log, or `None` for a row left
-/// out. `patient_account` is the patient's own account (their own actions are "You");
-/// `actor_name` the actor's name as their account holds it; `reason_words` turns a
-/// desk reason code into the words the agent picked.
+/// out. `by_the_patient` says whether the actor's account is linked to this record now
+/// (their own actions are "You"); `actor_name` is the actor's name as their account
+/// holds it; `lookup` turns a desk look-up reason code into the words the agent picked.
 pub fn describe(
     event: &AuditEvent,
-    patient_account: Option<AccountId>,
+    by_the_patient: bool,
     actor_name: Option<&str>,
-    reason_words: impl Fn(&str) -> Option<&'static str>,
+    lookup: impl Fn(&str) -> Option<&'static str>,
 ) -> Option<LogLine> {
     if LEFT_OUT.contains(&event.action.as_str()) {
         return None;
     }
     let who = match event.actor_kind {
-        ActorKind::Patient
-            if event.actor_account.is_some() && event.actor_account == patient_account =>
-        {
-            Who::You
-        }
-        ActorKind::Patient | ActorKind::Proxy => Who::Proxy,
+        ActorKind::Patient => Who::You,
+        ActorKind::Proxy => Who::Proxy,
         ActorKind::Staff => Who::ServiceDesk,
         ActorKind::System => Who::Portal,
         ActorKind::Sender | ActorKind::Anonymous => return None,
     };
+    let applying = event.action == action::PROXY_APPLIED;
     let name = match who {
-        Who::You => "You".to_owned(),
+        Who::You if by_the_patient => "You".to_owned(),
+        // An account once linked to this record and unlinked since (a wrong match):
+        // never named, as it may be someone else.
+        Who::You => "An NHS login account once linked to your record".to_owned(),
+        // Someone applying is not named until the desk has checked their evidence.
+        Who::Proxy if applying => "Someone applying to act for you".to_owned(),
         Who::Proxy => actor_name.unwrap_or("Someone acting for you").to_owned(),
         Who::ServiceDesk => match actor_name {
             Some(name) => format!("{name} (service desk)"),
@@ -201,11 +229,13 @@ pub fn describe(
         other => format!("Did something on your record ({other})"),
     };
     let why = match who {
-        Who::ServiceDesk => event
-            .reason
-            .as_deref()
-            .and_then(&reason_words)
-            .map(str::to_owned),
+        Who::ServiceDesk => Some(
+            event
+                .reason
+                .as_deref()
+                .and_then(|code| reason_in_words(code, &lookup))
+                .unwrap_or_else(|| "No reason recorded".to_owned()),
+        ),
         _ => None,
     };
     Some(LogLine {
@@ -225,7 +255,7 @@ mod tests {
     use crate::domain::PatientId;
     use chrono::{TimeZone, Utc};
 
-    const ME: AccountId = AccountId(1);
+    use crate::domain::AccountId;
 
     fn row(
         kind: ActorKind,
@@ -263,7 +293,7 @@ mod tests {
                 None,
                 Some("letter"),
             ),
-            Some(ME),
+            false,
             Some("Jordan Okoro"),
             words,
         )
@@ -286,7 +316,7 @@ mod tests {
                 Some("result:abc"),
                 Some("grant:g"),
             ),
-            Some(ME),
+            false,
             Some("Daniel Hart"),
             words,
         )
@@ -297,51 +327,90 @@ mod tests {
     }
 
     #[test]
-    fn the_patients_own_actions_are_theirs() {
+    fn the_patients_own_actions_are_theirs_and_an_unlinked_account_is_never_named() {
+        let mine = row(
+            ActorKind::Patient,
+            Some(1),
+            action::RECORD_VIEWED,
+            Some("letters"),
+            None,
+        );
+        let line = describe(&mine, true, Some("Amelia Hart"), words).unwrap();
+        assert_eq!((line.who, line.name.as_str()), (Who::You, "You"));
+        assert_eq!(line.what, "Viewed your letters");
+        // The same row by an account since unlinked (a wrong match): not named.
+        let theirs = describe(&mine, false, Some("Someone Else"), words).unwrap();
+        assert_eq!(theirs.who, Who::You);
+        assert!(!theirs.name.contains("Someone Else"));
+    }
+
+    #[test]
+    fn someone_applying_is_not_named() {
         let line = describe(
             &row(
-                ActorKind::Patient,
-                Some(1),
-                action::RECORD_VIEWED,
-                Some("letters"),
+                ActorKind::Proxy,
+                Some(5),
+                action::PROXY_APPLIED,
                 None,
+                Some("court_deputy"),
             ),
-            Some(ME),
+            false,
+            Some("Daniel Hart"),
+            words,
+        )
+        .unwrap();
+        assert!(!line.name.contains("Daniel"));
+    }
+
+    #[test]
+    fn every_desk_row_says_why_in_words() {
+        for code in [
+            "wrong_match",
+            "proxy_verification",
+            "age_review",
+            "channel:post",
+            "confirmed_with_sender",
+            "basis=court_deputy;refusal=not_matched",
+            "basis=lasting_power_of_attorney;ends=none",
+        ] {
+            let row = row(
+                ActorKind::Staff,
+                Some(9),
+                action::DESK_ACCOUNT_UNLINKED,
+                None,
+                Some(code),
+            );
+            let why = describe(&row, false, None, words).unwrap().why.unwrap();
+            assert!(
+                !why.contains(code) && why != "No reason recorded",
+                "{code}: {why}"
+            );
+        }
+        let unexplained = row(
+            ActorKind::Staff,
+            Some(9),
+            action::PROXY_GRANTS_VIEWED,
             None,
-            words,
-        )
-        .unwrap();
-        assert_eq!(
-            (line.who, line.what.as_str()),
-            (Who::You, "Viewed your letters")
+            None,
         );
-        // Another person's account acting as a patient (a young person's parent
-        // consenting, say) is not "You".
-        let other = describe(
-            &row(
-                ActorKind::Patient,
-                Some(2),
-                action::PROXY_INVITED,
-                None,
-                None,
-            ),
-            Some(ME),
-            Some("Amelia Hart"),
-            words,
-        )
-        .unwrap();
-        assert_eq!(other.who, Who::Proxy);
+        assert_eq!(
+            describe(&unexplained, false, None, words)
+                .unwrap()
+                .why
+                .as_deref(),
+            Some("No reason recorded")
+        );
     }
 
     #[test]
     fn every_action_the_portal_writes_is_described_left_out_on_purpose_or_without_a_patient() {
-        for code in action::ALL {
+        for &code in action::ALL {
             if WITHOUT_PATIENT.contains(&code) {
                 continue;
             }
             let line = describe(
                 &row(ActorKind::Staff, Some(9), code, None, None),
-                Some(ME),
+                false,
                 None,
                 words,
             );

@@ -81,94 +81,61 @@ impl AuditOutcome {
 
 /// Stable action codes. Adding one is fine; renaming one breaks the meaning of old rows.
 pub mod action {
-    pub const RECORD_VIEWED: &str = "record.viewed";
-    pub const FEED_RECEIVED: &str = "feed.received";
-    pub const ORGANISATION_CREATED: &str = "organisation.created";
-    pub const CREDENTIAL_ROTATED: &str = "organisation.credential_rotated";
-    pub const CREDENTIAL_REVOKED: &str = "organisation.credential_revoked";
-    pub const SIGNED_IN: &str = "auth.signed_in";
-    pub const SIGNED_OUT: &str = "auth.signed_out";
-    pub const SIGN_IN_REFUSED: &str = "auth.sign_in_refused";
-    pub const RELEASE_RULES_CHANGED: &str = "release_rules.changed";
-    pub const PRIVACY_LABELS_REAPPLIED: &str = "privacy.labels_reapplied";
-    pub const ATTACHMENT_VIEWED: &str = "record.attachment_viewed";
-    // Proxy access: every grant decision, by whoever made it.
-    pub const PROXY_INVITED: &str = "proxy.invited";
-    pub const PROXY_INVITATION_WITHDRAWN: &str = "proxy.invitation_withdrawn";
-    pub const PROXY_INVITATION_OPENED: &str = "proxy.invitation_opened";
-    pub const PROXY_INVITATION_ACCEPTED: &str = "proxy.invitation_accepted";
-    pub const PROXY_ACTING_FOR: &str = "proxy.acting_for";
-    pub const PROXY_APPLIED: &str = "proxy.applied";
-    pub const PROXY_APPLICATION_CHECKED: &str = "proxy.application_checked";
-    pub const PROXY_GRANTED: &str = "proxy.granted";
-    pub const PROXY_REFUSED: &str = "proxy.refused";
-    pub const PROXY_GRANTS_VIEWED: &str = "proxy.grants_viewed";
-    pub const PROXY_GRANT_CHANGED: &str = "proxy.grant_changed";
-    pub const PROXY_GRANT_SUSPENDED: &str = "proxy.grant_suspended";
-    pub const PROXY_GRANT_RESUMED: &str = "proxy.grant_resumed";
-    pub const PROXY_GRANT_REVOKED: &str = "proxy.grant_revoked";
-    pub const PROXY_GRANT_CONSENTED: &str = "proxy.grant_consented";
-    pub const PROXY_GRANT_EXPIRED: &str = "proxy.grant_expired";
-    pub const PROXY_GRANT_LAPSED: &str = "proxy.grant_lapsed";
-    pub const PROXY_GRANT_SUSPENDED_AT_AGE: &str = "proxy.grant_suspended_at_age";
-    // The patient's choices, made online or recorded by the service desk.
-    pub const CHOICE_LEFT_PORTAL: &str = "choice.left_portal";
-    pub const CHOICE_RETURNED: &str = "choice.returned";
-    pub const CHOICE_OBJECTED: &str = "choice.objected";
-    pub const CHOICE_OBJECTION_WITHDRAWN: &str = "choice.objection_withdrawn";
-    // The service desk console: every look-up and action, with the agent's account.
-    pub const DESK_PATIENT_FOUND: &str = "desk.patient_found";
-    pub const DESK_PATIENT_VIEWED: &str = "desk.patient_viewed";
-    pub const DESK_ACCOUNT_UNLINKED: &str = "desk.account_unlinked";
-    pub const DESK_HELD_ITEMS_LISTED: &str = "desk.held_items_listed";
-    pub const DESK_HELD_ITEM_VIEWED: &str = "desk.held_item_viewed";
-    pub const DESK_HELD_ITEM_MATCHED: &str = "desk.held_item_matched";
-    pub const DESK_HELD_ITEM_RETURNED: &str = "desk.held_item_returned";
+    /// Declares the action codes and [`ALL`], from one list, so that no code can be
+    /// added without readers of the trail (the patient's log) being checked to know it.
+    macro_rules! actions {
+        ($($(#[$doc:meta])* $name:ident = $code:literal,)*) => {
+            $($(#[$doc])* pub const $name: &str = $code;)*
+            /// Every action code, in the order declared.
+            pub const ALL: &[&str] = &[$($name),*];
+        };
+    }
 
-    /// Every action code above, so that readers of the trail (the patient's log) can
-    /// be checked to know them all.
-    pub const ALL: [&str; 40] = [
-        RECORD_VIEWED,
-        FEED_RECEIVED,
-        ORGANISATION_CREATED,
-        CREDENTIAL_ROTATED,
-        CREDENTIAL_REVOKED,
-        SIGNED_IN,
-        SIGNED_OUT,
-        SIGN_IN_REFUSED,
-        RELEASE_RULES_CHANGED,
-        PRIVACY_LABELS_REAPPLIED,
-        ATTACHMENT_VIEWED,
-        PROXY_INVITED,
-        PROXY_INVITATION_WITHDRAWN,
-        PROXY_INVITATION_OPENED,
-        PROXY_INVITATION_ACCEPTED,
-        PROXY_ACTING_FOR,
-        PROXY_APPLIED,
-        PROXY_APPLICATION_CHECKED,
-        PROXY_GRANTED,
-        PROXY_REFUSED,
-        PROXY_GRANTS_VIEWED,
-        PROXY_GRANT_CHANGED,
-        PROXY_GRANT_SUSPENDED,
-        PROXY_GRANT_RESUMED,
-        PROXY_GRANT_REVOKED,
-        PROXY_GRANT_CONSENTED,
-        PROXY_GRANT_EXPIRED,
-        PROXY_GRANT_LAPSED,
-        PROXY_GRANT_SUSPENDED_AT_AGE,
-        CHOICE_LEFT_PORTAL,
-        CHOICE_RETURNED,
-        CHOICE_OBJECTED,
-        CHOICE_OBJECTION_WITHDRAWN,
-        DESK_PATIENT_FOUND,
-        DESK_PATIENT_VIEWED,
-        DESK_ACCOUNT_UNLINKED,
-        DESK_HELD_ITEMS_LISTED,
-        DESK_HELD_ITEM_VIEWED,
-        DESK_HELD_ITEM_MATCHED,
-        DESK_HELD_ITEM_RETURNED,
-    ];
+    actions! {
+        RECORD_VIEWED = "record.viewed",
+        FEED_RECEIVED = "feed.received",
+        ORGANISATION_CREATED = "organisation.created",
+        CREDENTIAL_ROTATED = "organisation.credential_rotated",
+        CREDENTIAL_REVOKED = "organisation.credential_revoked",
+        SIGNED_IN = "auth.signed_in",
+        SIGNED_OUT = "auth.signed_out",
+        SIGN_IN_REFUSED = "auth.sign_in_refused",
+        RELEASE_RULES_CHANGED = "release_rules.changed",
+        PRIVACY_LABELS_REAPPLIED = "privacy.labels_reapplied",
+        ATTACHMENT_VIEWED = "record.attachment_viewed",
+        // Proxy access: every grant decision, by whoever made it.
+        PROXY_INVITED = "proxy.invited",
+        PROXY_INVITATION_WITHDRAWN = "proxy.invitation_withdrawn",
+        PROXY_INVITATION_OPENED = "proxy.invitation_opened",
+        PROXY_INVITATION_ACCEPTED = "proxy.invitation_accepted",
+        PROXY_ACTING_FOR = "proxy.acting_for",
+        PROXY_APPLIED = "proxy.applied",
+        PROXY_APPLICATION_CHECKED = "proxy.application_checked",
+        PROXY_GRANTED = "proxy.granted",
+        PROXY_REFUSED = "proxy.refused",
+        PROXY_GRANTS_VIEWED = "proxy.grants_viewed",
+        PROXY_GRANT_CHANGED = "proxy.grant_changed",
+        PROXY_GRANT_SUSPENDED = "proxy.grant_suspended",
+        PROXY_GRANT_RESUMED = "proxy.grant_resumed",
+        PROXY_GRANT_REVOKED = "proxy.grant_revoked",
+        PROXY_GRANT_CONSENTED = "proxy.grant_consented",
+        PROXY_GRANT_EXPIRED = "proxy.grant_expired",
+        PROXY_GRANT_LAPSED = "proxy.grant_lapsed",
+        PROXY_GRANT_SUSPENDED_AT_AGE = "proxy.grant_suspended_at_age",
+        // The patient's choices, made online or recorded by the service desk.
+        CHOICE_LEFT_PORTAL = "choice.left_portal",
+        CHOICE_RETURNED = "choice.returned",
+        CHOICE_OBJECTED = "choice.objected",
+        CHOICE_OBJECTION_WITHDRAWN = "choice.objection_withdrawn",
+        // The service desk console: every look-up and action, with the agent's account.
+        DESK_PATIENT_FOUND = "desk.patient_found",
+        DESK_PATIENT_VIEWED = "desk.patient_viewed",
+        DESK_ACCOUNT_UNLINKED = "desk.account_unlinked",
+        DESK_HELD_ITEMS_LISTED = "desk.held_items_listed",
+        DESK_HELD_ITEM_VIEWED = "desk.held_item_viewed",
+        DESK_HELD_ITEM_MATCHED = "desk.held_item_matched",
+        DESK_HELD_ITEM_RETURNED = "desk.held_item_returned",
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -21,13 +21,13 @@ pub async fn my_access_log(
     own: bool,
     page: u32,
 ) -> Result<AccessLogView, AppError> {
-    let (account, patient) = verified_patient(signed_in)?;
+    let (_, patient) = verified_patient(signed_in)?;
     let who = Who::from_code(who);
     // Asking for "You" is asking for the patient's own views too.
     let show_own = own || who == Some(Who::You);
     let query = PatientLogQuery {
         actor_kinds: who.map(|w| w.actor_kinds().to_vec()).unwrap_or_default(),
-        hide_views_of: (!show_own).then_some(account.id),
+        hide_own_views: !show_own,
         own_views: OWN_VIEWS.to_vec(),
         left_out: LEFT_OUT.to_vec(),
         offset: 0,
@@ -56,7 +56,7 @@ pub async fn my_access_log(
         .filter_map(|row| {
             let line = log::describe(
                 &row.event,
-                Some(account.id),
+                row.actor_patient == Some(patient),
                 row.actor_name.as_deref(),
                 lookup_reason,
             )?;

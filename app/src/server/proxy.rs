@@ -1073,12 +1073,15 @@ pub async fn apply(
     if !problems.is_empty() {
         return Err(AppError::Invalid { problems });
     }
-    // The audit row goes on the named patient's trail if the portal holds their record
-    // (the applicant is told nothing either way).
+    // The audit row goes on the named patient's trail only if the portal holds a record
+    // with both the NHS number and the date of birth given: a mistyped number must not
+    // put the application on a stranger's log (the applicant is told nothing either way).
+    let born = birth_date.format("%Y-%m-%d").to_string();
     let patient = state
         .storage
         .find_patient_by_nhs_number(&nhs_number)
         .await?
+        .filter(|p| p.birth_date.as_deref() == Some(born.as_str()))
         .map(|p| p.id);
     state
         .storage

@@ -94,7 +94,7 @@ pub(crate) async fn a_patients_log_is_filtered_named_and_paged(db: &TestDb) {
         s.append_audit(event).await.unwrap();
     }
     let query = PatientLogQuery {
-        hide_views_of: Some(amelia.id),
+        hide_own_views: true,
         own_views: vec![action::RECORD_VIEWED, action::SIGNED_IN],
         left_out: vec![action::SIGNED_OUT],
         limit: 10,
@@ -118,7 +118,7 @@ pub(crate) async fn a_patients_log_is_filtered_named_and_paged(db: &TestDb) {
         .patient_log(
             patient,
             PatientLogQuery {
-                hide_views_of: None,
+                hide_own_views: false,
                 ..query.clone()
             },
         )

@@ -316,13 +316,17 @@ async fn complete(
                     patient_id: None,
                     // The agent's name, which a patient reads in "who viewed my
                     // record": the provider's given and family names, or its `name`.
-                    given_name: verified.identity.given_name.clone().or_else(|| {
-                        verified
+                    given_name: match (
+                        &verified.identity.given_name,
+                        &verified.identity.family_name,
+                    ) {
+                        (None, None) => verified
                             .claims
                             .get("name")
                             .and_then(serde_json::Value::as_str)
-                            .map(str::to_owned)
-                    }),
+                            .map(str::to_owned),
+                        (given, _) => given.clone(),
+                    },
                     family_name: verified.identity.family_name.clone(),
                     birth_date: None,
                     at: now,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::StorageError;
 use crate::audit::{ActorKind, AuditEvent, NewAuditEvent};
-use crate::domain::{AccountId, PatientId};
+use crate::domain::PatientId;
 
 /// Which rows of a patient's audit trail their log shows.
 #[derive(Debug, Clone, Default)]
@@ -14,8 +14,9 @@ pub struct PatientLogQuery {
     /// Only these kinds of actor; empty means people (patient, proxy, staff) and the
     /// portal, never senders or anonymous visitors.
     pub actor_kinds: Vec<ActorKind>,
-    /// Leave out this account's `own_views` (the patient's own reading and signing in).
-    pub hide_views_of: Option<AccountId>,
+    /// Leave out the `own_views` (reading, signing in) of the accounts linked to the
+    /// patient's record now: the patient's own visits.
+    pub hide_own_views: bool,
     pub own_views: Vec<&'static str>,
     /// Never these actions.
     pub left_out: Vec<&'static str>,
@@ -28,6 +29,9 @@ pub struct PatientLogQuery {
 pub struct PatientLogRow {
     pub event: AuditEvent,
     pub actor_name: Option<String>,
+    /// The record the actor's account is linked to now: the patient's own, for their
+    /// own actions.
+    pub actor_patient: Option<PatientId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

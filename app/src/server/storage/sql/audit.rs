@@ -16,6 +16,7 @@ struct LogRow {
     event: AuditRow,
     given_name: Option<String>,
     family_name: Option<String>,
+    actor_patient_id: Option<i64>,
 }
 
 /// The conditions of a patient's log, after `WHERE e.patient_id = `.
@@ -39,14 +40,15 @@ fn push_log_conditions<'a>(sql: &mut Query<'a>, patient: PatientId, query: &'a P
         sql.push(" AND e.action NOT IN ")
             .push_tuple(query.left_out.iter().copied());
     }
-    if let Some(account) = query.hide_views_of
-        && !query.own_views.is_empty()
-    {
-        sql.push(" AND (e.actor_account_id IS NULL OR e.actor_account_id <> ")
-            .push_bind(account.0)
-            .push(" OR e.action NOT IN ")
-            .push_tuple(query.own_views.iter().copied())
-            .push(")");
+    if query.hide_own_views && !query.own_views.is_empty() {
+        // The patient's own visits: by an account linked to this record now. (A row
+        // without an account, or by one no longer linked, is always shown.)
+        sql.push(
+            " AND NOT (e.actor_kind = 'patient' AND a.patient_id IS NOT NULL \
+             AND a.patient_id = e.patient_id AND e.action IN ",
+        )
+        .push_tuple(query.own_views.iter().copied())
+        .push(")");
     }
 }
 
@@ -174,13 +176,17 @@ impl AuditStore for SqlStorage {
         query: PatientLogQuery,
     ) -> Result<PatientLogPage, StorageError> {
         let mut conn = self.read().await?;
-        let mut count = Query::new("SELECT COUNT(*) FROM audit_events e WHERE e.patient_id = ");
+        let mut count = Query::new(
+            "SELECT COUNT(*) FROM audit_events e \
+             LEFT JOIN accounts a ON a.id = e.actor_account_id WHERE e.patient_id = ",
+        );
         push_log_conditions(&mut count, patient_id, &query);
         let total: i64 = count.fetch_scalar(&mut conn).await?;
         let mut list = Query::new(
             "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_account_id, e.actor_org_id, \
              e.patient_id, e.action, e.target, e.outcome, e.reason, e.request_id, \
-             a.given_name, a.family_name FROM audit_events e \
+             a.given_name, a.family_name, a.patient_id AS actor_patient_id \
+             FROM audit_events e \
              LEFT JOIN accounts a ON a.id = e.actor_account_id WHERE e.patient_id = ",
         );
         push_log_conditions(&mut list, patient_id, &query);
@@ -203,6 +209,7 @@ impl AuditStore for SqlStorage {
                 Ok(PatientLogRow {
                     event: AuditEvent::try_from(row.event)?,
                     actor_name: (!name.is_empty()).then_some(name),
+                    actor_patient: row.actor_patient_id.map(PatientId),
                 })
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
