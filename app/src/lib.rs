@@ -100,6 +100,10 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-reviews")) view=crate::proxy::pages::DeskReviewsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("proxy-grants"), ParamSegment("id")) view=crate::proxy::pages::DeskGrantPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("access-log")) view=crate::access_log::pages::AccessLogPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("requests")) view=crate::sar::pages::MyRequestsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("requests"), StaticSegment("new")) view=crate::sar::pages::NewRequestPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("requests")) view=crate::sar::pages::DeskRequestsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("requests"), ParamSegment("id")) view=crate::sar::pages::DeskRequestPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices")) view=crate::choices::pages::ChoicesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("leave")) view=crate::choices::pages::LeavePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("return")) view=crate::choices::pages::ReturnPage ssr=SsrMode::Async/>

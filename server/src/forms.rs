@@ -22,6 +22,7 @@ use std::sync::Arc;
 use app::privacy::CodeList;
 use app::server::{
     AppState, Viewer, choices as choices_service, desk as desk_service, proxy as proxy_service,
+    sar as sar_service,
 };
 
 type Answers = BTreeMap<String, String>;
@@ -34,6 +35,8 @@ pub fn router(code_list: Arc<CodeList>) -> Router<AppState> {
         .route("/account/choices/return", post(make_choice))
         .route("/account/choices/object", post(make_choice))
         .route("/account/choices/withdraw", post(make_choice))
+        .route("/account/requests/new", post(make_request))
+        .route("/staff/requests/{id}", post(change_request))
         .route("/staff/patients", post(find_patient))
         .route("/staff/patients/{lookup}", post(desk_patient_form))
         .route(
@@ -363,6 +366,31 @@ async fn resolve_held_item(
     form_post(state, request, "resolve", async |state, answers| {
         desk_service::resolve_held_item(state, viewer.staff.as_ref(), &id, answers, map).await?;
         Ok(Redirect::to("/staff/held-items"))
+    })
+    .await
+}
+
+async fn make_request(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    request: Request,
+) -> Response {
+    form_post(state, request, "request", async |state, answers| {
+        sar_service::make_request(state, viewer.patient.as_ref(), answers).await?;
+        Ok(Redirect::to("/account/requests"))
+    })
+    .await
+}
+
+async fn change_request(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    form_post(state, request, "desk-request", async |state, answers| {
+        sar_service::change_request(state, viewer.staff.as_ref(), &id, answers).await?;
+        Ok(Redirect::to(&format!("/staff/requests/{id}")))
     })
     .await
 }

@@ -120,6 +120,10 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         "/api/choices/mine",
         // The patient's own access log; tested in `access_log.rs`.
         "/api/account/access_log",
+        // Subject access requests; tested in `subject_access.rs`.
+        "/api/sar/mine",
+        "/api/desk/requests",
+        "/api/desk/request",
         "/api/desk/home",
         "/api/desk/patient",
         "/api/desk/held_items",

@@ -98,6 +98,6 @@ fn AccessLog(log: AccessLogView) -> impl IntoView {
                 </table>
             }.into_any()
         }}
-        <Pagination previous next label="Pages of who has seen your record"/>
+        <Pagination previous next label="Pages of the log"/>
     }
 }

@@ -226,6 +226,9 @@ pub fn describe(
         action::DESK_HELD_ITEM_MATCHED => {
             "Added a record a sender could not match to you".to_owned()
         }
+        action::SAR_REQUESTED => "Asked for a copy of your data".to_owned(),
+        action::SAR_VIEWED => "Looked at a request for a copy of your data".to_owned(),
+        action::SAR_CHANGED => "Moved a request for a copy of your data on".to_owned(),
         other => format!("Did something on your record ({other})"),
     };
     let why = match who {

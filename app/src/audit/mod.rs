@@ -135,6 +135,10 @@ pub mod action {
         DESK_HELD_ITEM_VIEWED = "desk.held_item_viewed",
         DESK_HELD_ITEM_MATCHED = "desk.held_item_matched",
         DESK_HELD_ITEM_RETURNED = "desk.held_item_returned",
+        // Subject access requests.
+        SAR_REQUESTED = "sar.requested",
+        SAR_VIEWED = "sar.viewed",
+        SAR_CHANGED = "sar.changed",
     }
 }
 

@@ -31,6 +31,7 @@ pub fn DeskNav() -> impl IntoView {
         ("/staff/patients", "Find a patient"),
         ("/staff/proxy-applications", "Proxy applications"),
         ("/staff/held-items", "Held feed items"),
+        ("/staff/requests", "Requests for copies of data"),
         ("/staff/proxy-reviews", "Parents' access to review"),
         ("/staff/proxy-grants", "Who can see a record"),
     ];

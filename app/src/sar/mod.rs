@@ -3,9 +3,13 @@
 //! data, and the service desk answers within the statutory time.
 //!
 //! - `rules`: the pure rules: the statutory clock (calendar month, bank holidays,
-//!   pauses, extensions) and the request's state machine.
+//!   pauses, extensions) and the request's state machine;
+//! - `api`: the wire types and server functions behind the pages;
+//! - `pages`: making and following a request; the desk's queue.
 //!
-//! Making and following a request, the desk's queue and the answer's download are
-//! still to come (issue #14).
+//! The answer (a FHIR bundle and a readable copy, downloaded in the portal) is still
+//! to come (issue #14): until then a request cannot be marked fulfilled.
 
+pub mod api;
+pub mod pages;
 pub mod rules;

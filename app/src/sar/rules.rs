@@ -247,6 +247,42 @@ pub enum SarState {
 }
 
 impl SarState {
+    pub const ALL: [SarState; 6] = [
+        SarState::Received,
+        SarState::AwaitingIdentity,
+        SarState::AwaitingClarification,
+        SarState::InReview,
+        SarState::Fulfilled,
+        SarState::Refused,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            SarState::Received => "received",
+            SarState::AwaitingIdentity => "awaiting_identity",
+            SarState::AwaitingClarification => "awaiting_clarification",
+            SarState::InReview => "in_review",
+            SarState::Fulfilled => "fulfilled",
+            SarState::Refused => "refused",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// As the requester and the desk read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            SarState::Received => "Received",
+            SarState::AwaitingIdentity => "Waiting for proof of identity",
+            SarState::AwaitingClarification => "Waiting for more information from you",
+            SarState::InReview => "Being prepared",
+            SarState::Fulfilled => "Ready",
+            SarState::Refused => "Refused",
+        }
+    }
+
     pub fn pauses_the_clock(self) -> bool {
         matches!(
             self,
@@ -269,6 +305,52 @@ pub enum SarEvent {
     StartReview,
     Fulfil,
     Refuse,
+}
+
+impl SarEvent {
+    /// The code kept in the request's history.
+    pub fn code(self) -> &'static str {
+        match self {
+            SarEvent::AskForIdentity => "asked_for_identity",
+            SarEvent::IdentityVerified => "identity_verified",
+            SarEvent::AskForClarification => "asked_for_clarification",
+            SarEvent::Clarified => "clarified",
+            SarEvent::StartReview => "review_started",
+            SarEvent::Fulfil => "fulfilled",
+            SarEvent::Refuse => "refused",
+        }
+    }
+}
+
+/// The clock's pauses after a change of state: entering a pausing state opens one on
+/// `today`, leaving it closes the open one on `today`.
+pub fn pauses_after(
+    pauses: &[Pause],
+    from: SarState,
+    to: SarState,
+    today: NaiveDate,
+) -> Vec<Pause> {
+    let mut pauses = pauses.to_vec();
+    if from.pauses_the_clock() && !to.pauses_the_clock() {
+        for pause in pauses.iter_mut().filter(|p| p.until.is_none()) {
+            pause.until = Some(today.max(pause.from));
+        }
+    }
+    if !from.pauses_the_clock() && to.pauses_the_clock() {
+        pauses.push(Pause {
+            from: today,
+            until: None,
+        });
+    }
+    pauses
+}
+
+/// What a request covers: everything, or some sections of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RequestScope {
+    pub everything: bool,
+    #[serde(default)]
+    pub sections: Vec<crate::proxy::rules::Section>,
 }
 
 /// A change a request's state does not allow.
@@ -573,6 +655,35 @@ mod tests {
             BankHolidays::default().next_working_day(d("2026-12-25")),
             d("2026-12-25")
         );
+    }
+
+    #[test]
+    fn a_pause_opens_when_the_clock_stops_and_closes_when_it_runs_again() {
+        use SarState::*;
+        let opened = pauses_after(&[], Received, AwaitingIdentity, d("2026-10-10"));
+        assert_eq!(
+            opened,
+            vec![Pause {
+                from: d("2026-10-10"),
+                until: None
+            }]
+        );
+        let closed = pauses_after(&opened, AwaitingIdentity, Received, d("2026-10-17"));
+        assert_eq!(
+            closed,
+            vec![Pause {
+                from: d("2026-10-10"),
+                until: Some(d("2026-10-17"))
+            }]
+        );
+        // Between two running states nothing changes.
+        assert_eq!(
+            pauses_after(&closed, Received, InReview, d("2026-10-18")),
+            closed
+        );
+        for state in SarState::ALL {
+            assert_eq!(SarState::from_code(state.code()), Some(state));
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod desk;
 pub mod proxy;
 pub mod record_reader;
 pub mod record_view;
+pub mod sar;
 pub mod state;
 pub mod storage;
 pub mod viewer;

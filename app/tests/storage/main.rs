@@ -135,6 +135,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod access_requests;
 mod accounts;
 mod audit;
 mod choices;
@@ -176,6 +177,7 @@ on_both_backends!(
     choices::leaving_suspends_grants_in_one_transaction_and_coming_back_restores_those_chosen,
     choices::objections_are_recorded_by_the_desk_read_with_the_record_and_withdrawn,
     choices::two_changes_made_at_once_apply_once,
+    access_requests::a_request_is_recorded_listed_and_changed_once,
     desk::a_lookup_opens_a_patient_to_its_own_agent_only,
     desk::an_unlinked_account_is_signed_out_and_relinked_by_its_next_sign_in,
     desk::held_items_are_counted_paged_filtered_and_resolved_once,

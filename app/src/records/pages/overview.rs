@@ -110,6 +110,7 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
                         <li><a href="/account/people">"People who can see your record"</a></li>
                         <li><a href="/proxy/choose">"See someone else's record"</a></li>
                         <li><a href="/account/access-log">"Who has seen your record"</a></li>
+                        <li><a href="/account/requests">"Copies of your data"</a></li>
                         <li><a href="/account/choices">"Your choices"</a></li>
                     </ul>
                 })}

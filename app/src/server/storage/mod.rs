@@ -1,6 +1,6 @@
 //! Storage: a trait per area ([`OrganisationStore`], [`PatientStore`], [`FeedStore`],
 //! [`RecordStore`], [`AccountStore`], [`ReleaseRuleStore`], [`PrivacyStore`], [`ProxyStore`],
-//! [`ChoiceStore`], [`DeskStore`], [`AuditStore`]), combined as [`Storage`], which the rest of the portal holds as
+//! [`ChoiceStore`], [`DeskStore`], [`AccessRequestStore`], [`AuditStore`]), combined as [`Storage`], which the rest of the portal holds as
 //! `Arc<dyn Storage>`. Each area's file here holds its trait and the values that cross
 //! it (`New*` for what goes in, plain names for what comes out); its SQL is in
 //! `sql/<area>.rs`. One implementation, [`SqlStorage`], serves both databases: SQLite
@@ -17,6 +17,7 @@
 //! (`impl <Area>Store for SqlStorage`), its trait among [`Storage`]'s supertraits, and
 //! its stories in `app/tests/storage/<area>.rs`, run on both backends.
 
+mod access_requests;
 mod accounts;
 mod audit;
 mod choices;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use access_requests::*;
 pub use accounts::*;
 pub use audit::{AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow};
 pub use choices::*;
@@ -124,6 +126,7 @@ pub trait Storage:
     + ProxyStore
     + ProxyApplicationStore
     + ChoiceStore
+    + AccessRequestStore
     + DeskStore
     + AuditStore
     + Send

@@ -14,6 +14,7 @@
 //! Rows are read into each area's private `*Row` structs and converted to the public
 //! types, rejecting anything the database should never contain.
 
+mod access_requests;
 mod accounts;
 mod audit;
 mod choices;
