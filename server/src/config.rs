@@ -226,6 +226,12 @@ pub struct SettingsArgs {
     /// Months ahead of an age rule that patient and proxy are told [default: 3].
     #[arg(long, env = "PORTAL_PROXY_NOTICE_MONTHS", global = true)]
     pub proxy_notice_months: Option<u32>,
+
+    /// Bank holidays beyond the built-in England and Wales list (2025 to 2028), as
+    /// comma-separated dates (2029-01-01,2029-03-30); subject access requests due on one
+    /// are due the next working day.
+    #[arg(long, env = "PORTAL_BANK_HOLIDAYS", global = true)]
+    pub bank_holidays: Option<String>,
 }
 
 /// The same settings as read from the TOML file.
@@ -259,6 +265,7 @@ pub struct SettingsFile {
     pub proxy_suspend_at_age: Option<u32>,
     pub proxy_review_ages: Option<String>,
     pub proxy_notice_months: Option<u32>,
+    pub bank_holidays: Option<String>,
 }
 
 /// One identity provider's client settings, after defaults.
@@ -295,6 +302,9 @@ pub struct Config {
     pub staff_role_value: String,
     /// Proxy access: the age rules for child patients and how long invitations last.
     pub proxy: app::proxy::rules::ProxySettings,
+    /// The days on which no subject access request is due (England and Wales, and
+    /// any the trust adds).
+    pub bank_holidays: app::sar::rules::BankHolidays,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -310,6 +320,8 @@ pub enum ConfigError {
     InvalidVectors,
     #[error("{0} needs a client id and a private key file")]
     IncompleteProvider(&'static str),
+    #[error("PORTAL_BANK_HOLIDAYS must be comma-separated dates, such as 2029-01-01,2029-03-30")]
+    InvalidBankHolidays,
     #[error(
         "the proxy age rules must have review ages \"from-by\" with from <= by < the suspension age, and invitations must last 1 to 90 days"
     )]
@@ -350,6 +362,25 @@ fn proxy_settings(
         age_rules,
         invitation_days,
     })
+}
+
+/// The built-in England and Wales bank holidays, with the trust's own added.
+fn bank_holidays(extra: Option<String>) -> Result<app::sar::rules::BankHolidays, ConfigError> {
+    let mut days: Vec<chrono::NaiveDate> = app::sar::rules::ENGLAND_AND_WALES_BANK_HOLIDAYS
+        .iter()
+        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .collect();
+    for text in extra.iter().flat_map(|list| list.split(',')) {
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        days.push(
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| ConfigError::InvalidBankHolidays)?,
+        );
+    }
+    Ok(app::sar::rules::BankHolidays::new(days))
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portal.db";
@@ -453,8 +484,10 @@ impl Config {
             args.proxy_review_ages.or(file.proxy_review_ages),
             args.proxy_notice_months.or(file.proxy_notice_months),
         )?;
+        let bank_holidays = bank_holidays(args.bank_holidays.or(file.bank_holidays))?;
         Ok(Config {
             proxy,
+            bank_holidays,
             database_url: args
                 .database_url
                 .or(file.database_url)
@@ -636,6 +669,22 @@ mod tests {
             ..SettingsArgs::default()
         });
         assert!(matches!(bad_vectors, Err(ConfigError::InvalidVectors)));
+    }
+
+    #[test]
+    fn a_trust_adds_bank_holidays_to_the_built_in_list() {
+        let day = |text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let days = bank_holidays(Some("2029-01-01, 2029-03-30".to_owned())).unwrap();
+        assert!(!days.is_working_day(day("2029-03-30")));
+        assert!(
+            !days.is_working_day(day("2026-12-25")),
+            "the built-in list stays"
+        );
+        assert!(days.is_working_day(day("2029-04-03")));
+        assert!(matches!(
+            bank_holidays(Some("Easter Monday".to_owned())),
+            Err(ConfigError::InvalidBankHolidays)
+        ));
     }
 
     #[test]

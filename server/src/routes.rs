@@ -135,6 +135,7 @@ pub fn build_router(
         clock,
         demo_mode: config.demo || config.simulator,
         proxy: config.proxy,
+        bank_holidays: config.bank_holidays.clone(),
     };
     let routes = app_routes();
     let context_state = state.clone();

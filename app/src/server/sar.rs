@@ -29,7 +29,7 @@ use crate::domain::{AccountId, PatientId};
 use crate::error::{AppError, FieldProblem};
 use crate::proxy::rules::{ProxyBasisKind, Section};
 use crate::sar::api::{DeskRequestView, RequestHistoryLine, RequestView};
-use crate::sar::rules::{self, BankHolidays, Due, RequestScope, SarClock, SarEvent, Urgency};
+use crate::sar::rules::{self, Due, RequestScope, SarClock, SarEvent, Urgency};
 
 type Answers = BTreeMap<String, String>;
 
@@ -128,10 +128,6 @@ async fn history(state: &AppState, public_id: &str) -> Result<Vec<RequestHistory
         .collect())
 }
 
-fn holidays() -> BankHolidays {
-    BankHolidays::england_and_wales()
-}
-
 async fn request_view(
     state: &AppState,
     request: &StoredAccessRequest,
@@ -144,7 +140,7 @@ async fn request_view(
         state: request.state.label().to_owned(),
         is_open: !request.state.is_final(),
         due: (!request.state.is_final())
-            .then(|| due_text(rules::due(&clock_of(request), &holidays()))),
+            .then(|| due_text(rules::due(&clock_of(request), &state.bank_holidays))),
         history: history(state, &request.public_id).await?,
     })
 }
@@ -261,7 +257,7 @@ pub async fn desk_queue(
         .await?
         .into_iter()
         .map(|r| {
-            let due = rules::due(&clock_of(&r), &holidays());
+            let due = rules::due(&clock_of(&r), &state.bank_holidays);
             (r, due)
         })
         .collect();
@@ -347,7 +343,7 @@ pub async fn desk_request(
             ..NewAuditEvent::new(now, ActorKind::Staff, action::SAR_VIEWED)
         })
         .await?;
-    let due = rules::due(&clock_of(&request), &holidays());
+    let due = rules::due(&clock_of(&request), &state.bank_holidays);
     desk_view(state, &request, due, now.date_naive()).await
 }
 
@@ -383,7 +379,7 @@ pub async fn change_request(
             months,
             today,
             reason,
-            &holidays(),
+            &state.bank_holidays,
         )
         .map_err(|refusal| match refusal {
             rules::ExtensionRefusal::TooLong => invalid("months", "Extend by 1 or 2 months"),

@@ -18,6 +18,8 @@ pub struct AppState {
     pub demo_mode: bool,
     /// The proxy access rules in force (age rules, how long invitations stay open).
     pub proxy: crate::proxy::rules::ProxySettings,
+    /// The days on which no subject access request is due.
+    pub bank_holidays: crate::sar::rules::BankHolidays,
 }
 
 impl FromRef<AppState> for LeptosOptions {
