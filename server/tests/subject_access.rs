@@ -129,7 +129,8 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     assert!(paused.body.contains("Paused since 22 November 2026"));
     server.clock.advance(chrono::Duration::days(3));
     let mut desk = signed_in_staff(&server, "jordan").await;
-    post(&mut desk, &server, &path, &[("action", "clarified")]).await;
+    let resumed = post(&mut desk, &server, &path, &[("action", "clarified")]).await;
+    assert_eq!(resumed.status.as_u16(), 303);
     let running = desk.get(&server.url(&path)).await;
     assert!(
         running.body.contains("29 December 2026"),
@@ -146,7 +147,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     )
     .await;
     assert_eq!(no_reason.status.as_u16(), 422);
-    post(
+    let extended = post(
         &mut desk,
         &server,
         &path,
@@ -160,6 +161,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
         ],
     )
     .await;
+    assert_eq!(extended.status.as_u16(), 303);
     let extended = desk.get(&server.url(&path)).await;
     assert!(
         extended.body.contains("25 February 2027"),
@@ -176,6 +178,16 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     .await;
     assert_eq!(again.status.as_u16(), 422);
 
+    // An online request came with a verified NHS login: proof of identity is not asked.
+    assert!(!extended.body.contains("value=\"asked_for_identity\""));
+    let identity = post(
+        &mut desk,
+        &server,
+        &path,
+        &[("action", "asked_for_identity")],
+    )
+    .await;
+    assert_eq!(identity.status.as_u16(), 422);
     // Fulfilling is not offered yet (the answer's download is still to come); a
     // change the state does not allow is refused.
     assert!(!extended.body.contains("value=\"fulfilled\""));
@@ -337,4 +349,126 @@ async fn requests_answer_only_their_requester_and_the_desk() {
         .unwrap()
         .unwrap();
     assert_eq!(still.state, app::sar::rules::SarState::Received);
+}
+
+#[tokio::test]
+async fn a_proxy_invited_by_the_patient_cannot_ask_and_a_proxy_follows_only_their_own() {
+    use app::audit::{ActorKind, NewAuditEvent};
+    use app::proxy::rules::{ProxyBasisKind, Scope};
+    use app::server::Clock;
+    use app::server::storage::{GrantDecisionBy, NewGrant};
+    let server = spawn_demo().await;
+    let amelia = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let daniel_patient = patient(server.storage.as_ref(), demo::DANIEL).await;
+    let daniel = server
+        .storage
+        .accounts_of_patient(daniel_patient)
+        .await
+        .unwrap()[0]
+        .id;
+    let now = server.clock.now();
+    let grant = server
+        .storage
+        .create_grant(
+            NewGrant {
+                patient: amelia,
+                proxy: daniel,
+                basis: ProxyBasisKind::Consent,
+                relationship: "husband".into(),
+                scope: Scope::all_sections(),
+                starts_at: now - chrono::Duration::days(1),
+                ends_at: None,
+                evidence_reference: None,
+            },
+            "accepted",
+            GrantDecisionBy {
+                actor_kind: ActorKind::Proxy,
+                actor_account: Some(daniel),
+                decision_maker: None,
+                reason: None,
+            },
+            now,
+            NewAuditEvent {
+                patient: Some(amelia),
+                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_INVITATION_ACCEPTED)
+            },
+        )
+        .await
+        .unwrap();
+    let mut browser = signed_in(&server, "daniel").await;
+    choose(&mut browser, &server, &grant.grant.public_id).await;
+    // Invited by the patient: not a basis that carries the right to ask for them.
+    let page = browser.get(&server.url("/account/requests")).await;
+    assert_eq!(page.status, 403);
+    let token = hidden_field(
+        &browser.get(&server.url("/proxy/choose")).await.body,
+        "csrf_token",
+    )
+    .unwrap();
+    let refused = browser
+        .post_form(
+            &server.url("/account/requests/new"),
+            &[("csrf_token", &token), ("scope", "everything")],
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 403);
+    assert!(
+        server
+            .storage
+            .access_requests_for_patient(amelia)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Ngozi holds Grace's LPA for appointments and letters: her request covers those
+    // only, and she follows her own requests, which is audited.
+    let grace = patient(server.storage.as_ref(), demo::GRACE).await;
+    let ngozi_grant = server
+        .storage
+        .grants_for_patient(grace)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut ngozi = signed_in(&server, "ngozi").await;
+    choose(&mut ngozi, &server, &ngozi_grant.grant.public_id).await;
+    let asked = post(
+        &mut ngozi,
+        &server,
+        "/account/requests/new",
+        &[("scope", "everything")],
+    )
+    .await;
+    assert_eq!(asked.status.as_u16(), 303, "{}", asked.body);
+    let request = server
+        .storage
+        .access_requests_for_patient(grace)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!request.scope.everything);
+    assert_eq!(
+        request.scope.sections,
+        vec![
+            app::proxy::rules::Section::Appointments,
+            app::proxy::rules::Section::Letters
+        ]
+    );
+    let only_results = post(
+        &mut ngozi,
+        &server,
+        "/account/requests/new",
+        &[("scope", "some"), ("results", "yes")],
+    )
+    .await;
+    assert_eq!(only_results.status.as_u16(), 422);
+    assert!(only_results.body.contains("does not include those parts"));
+    let hers = ngozi.get(&server.url("/account/requests")).await;
+    assert!(hers.body.contains("Appointments, Letters"));
+    let trail = server.storage.list_audit_events(grace, 100).await.unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == action::SAR_VIEWED && e.actor_kind == ActorKind::Proxy)
+    );
 }

@@ -145,9 +145,22 @@ pub fn due(clock: &SarClock, holidays: &BankHolidays) -> Due {
         return Due::Paused { since: open.from };
     }
     let months = 1 + clock.extension.as_ref().map_or(0, |e| e.months);
-    let paused: i64 = clock.pauses.iter().filter_map(Pause::days).sum();
-    let raw = months_after(clock.received, months) + chrono::Duration::days(paused);
-    Due::By(holidays.next_working_day(raw))
+    // A pause counts only if it began while the request was still in time: stopping
+    // the clock after the deadline cannot hide that it was missed.
+    let mut pauses: Vec<&Pause> = clock.pauses.iter().collect();
+    pauses.sort_by_key(|p| p.from);
+    let mut due = holidays.next_working_day(months_after(clock.received, months));
+    let mut paused = 0;
+    for pause in pauses {
+        if pause.from > due {
+            continue;
+        }
+        paused += pause.days().unwrap_or(0);
+        due = holidays.next_working_day(
+            months_after(clock.received, months) + chrono::Duration::days(paused),
+        );
+    }
+    Due::By(due)
 }
 
 /// The due date without any extension: the end of "the first month", by which an
@@ -558,6 +571,33 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_begun_after_the_deadline_does_not_hide_the_breach() {
+        let holidays = BankHolidays::england_and_wales();
+        // Received 1 October 2026, due Monday 2 November; paused 10 to 20 November.
+        let late = clock("2026-10-01", &[("2026-11-10", Some("2026-11-20"))], None);
+        assert_eq!(due(&late, &holidays), Due::By(d("2026-11-02")));
+        assert_eq!(
+            urgency(due(&late, &holidays), d("2026-11-21")),
+            Urgency::Overdue
+        );
+        // Nor can it open the way to an extension told too late.
+        assert!(matches!(
+            decide_extension(&late, 1, d("2026-11-11"), "late", &holidays),
+            Err(ExtensionRefusal::TooLate { .. })
+        ));
+        // A pause in time that pushes the deadline on lets a second one count.
+        let chained = clock(
+            "2026-10-01",
+            &[
+                ("2026-11-01", Some("2026-11-11")),
+                ("2026-11-11", Some("2026-11-12")),
+            ],
+            None,
+        );
+        assert_eq!(due(&chained, &holidays), Due::By(d("2026-11-12")));
+    }
+
+    #[test]
     fn a_pause_still_open_stops_the_clock() {
         let paused = clock("2026-10-01", &[("2026-10-10", None)], None);
         assert_eq!(
@@ -681,6 +721,20 @@ mod tests {
             pauses_after(&closed, Received, InReview, d("2026-10-18")),
             closed
         );
+        // From review back to a question and on again: a second pause.
+        let asked = pauses_after(&closed, InReview, AwaitingClarification, d("2026-10-20"));
+        let answered = pauses_after(&asked, AwaitingClarification, Received, d("2026-10-22"));
+        assert_eq!(answered.len(), 2);
+        assert_eq!(
+            answered[1],
+            Pause {
+                from: d("2026-10-20"),
+                until: Some(d("2026-10-22"))
+            }
+        );
+        // Refused while paused: the pause ends with it.
+        let refused = pauses_after(&asked, AwaitingClarification, Refused, d("2026-10-21"));
+        assert_eq!(refused[1].until, Some(d("2026-10-21")));
         for state in SarState::ALL {
             assert_eq!(SarState::from_code(state.code()), Some(state));
         }

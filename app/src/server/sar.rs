@@ -44,7 +44,7 @@ fn invalid(field: &str, message: &str) -> AppError {
 fn requester(
     state: &AppState,
     signed_in: Option<&SignedIn>,
-) -> Result<(AccountId, PatientId, RequesterKind), AppError> {
+) -> Result<(AccountId, PatientId, RequesterKind, Vec<Section>), AppError> {
     let signed_in = signed_in.ok_or(AppError::NotSignedIn)?;
     let account = &signed_in.account;
     if account.identity_level.as_deref() != Some(VERIFIED_IDENTITY) {
@@ -59,13 +59,29 @@ fn requester(
             if !in_force || grant.proxy != account.id || grant.basis == ProxyBasisKind::Consent {
                 return Err(AppError::ProxyAccessEnded);
             }
-            Ok((account.id, grant.patient, RequesterKind::Proxy))
+            Ok((
+                account.id,
+                grant.patient,
+                RequesterKind::Proxy,
+                grant.scope.sections(),
+            ))
         }
         None => {
             let patient = account.patient_id.ok_or(AppError::IdentityNotVerified)?;
-            Ok((account.id, patient, RequesterKind::Patient))
+            Ok((
+                account.id,
+                patient,
+                RequesterKind::Patient,
+                Section::ALL.to_vec(),
+            ))
         }
     }
+}
+
+/// Today in England: the statutory clock counts UK calendar days, so a request made at
+/// 00:30 in summer time was received that day, not the UTC day before.
+fn uk_today(now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    format::uk_local(now).date()
 }
 
 fn clock_of(request: &StoredAccessRequest) -> SarClock {
@@ -150,10 +166,27 @@ pub async fn my_requests(
     state: &AppState,
     signed_in: Option<&SignedIn>,
 ) -> Result<Vec<RequestView>, AppError> {
-    let (_, patient, _) = requester(state, signed_in)?;
+    let (account, patient, kind, _) = requester(state, signed_in)?;
     let mut views = Vec::new();
     for request in state.storage.access_requests_for_patient(patient).await? {
+        // A proxy follows the requests they made, not the patient's own or another
+        // proxy's.
+        if kind == RequesterKind::Proxy && request.requested_by != Some(account) {
+            continue;
+        }
         views.push(request_view(state, &request).await?);
+    }
+    if kind == RequesterKind::Proxy {
+        let now = state.clock.now();
+        state
+            .storage
+            .append_audit(NewAuditEvent {
+                actor_account: Some(account),
+                patient: Some(patient),
+                target: Some("requests".to_owned()),
+                ..NewAuditEvent::new(now, ActorKind::Proxy, action::SAR_VIEWED)
+            })
+            .await?;
     }
     Ok(views)
 }
@@ -165,7 +198,7 @@ pub async fn make_request(
     signed_in: Option<&SignedIn>,
     answers: &Answers,
 ) -> Result<String, AppError> {
-    let (account, patient, kind) = requester(state, signed_in)?;
+    let (account, patient, kind, allowed) = requester(state, signed_in)?;
     let mut problems = Vec::new();
     let scope = match answer(answers, "scope") {
         "everything" => Some(RequestScope {
@@ -216,6 +249,36 @@ pub async fn make_request(
             "Your note must be 1000 characters or fewer",
         ));
     }
+    // A proxy asks only for what their grant opens.
+    let scope = scope.map(|scope| {
+        if allowed.len() == Section::ALL.len() {
+            scope
+        } else if scope.everything {
+            RequestScope {
+                everything: false,
+                sections: allowed.clone(),
+            }
+        } else {
+            RequestScope {
+                everything: false,
+                sections: scope
+                    .sections
+                    .into_iter()
+                    .filter(|s| allowed.contains(s))
+                    .collect(),
+            }
+        }
+    });
+    if scope
+        .as_ref()
+        .is_some_and(|s| !s.everything && s.sections.is_empty())
+        && problems.is_empty()
+    {
+        problems.push(FieldProblem::new(
+            "appointments",
+            "Your access to this record does not include those parts",
+        ));
+    }
     let (Some(scope), true) = (scope, problems.is_empty()) else {
         return Err(AppError::Invalid { problems });
     };
@@ -232,7 +295,7 @@ pub async fn make_request(
         date_from: from,
         date_to: to,
         note: (!note.is_empty()).then(|| note.to_owned()),
-        received_on: now.date_naive(),
+        received_on: uk_today(now),
         at: now,
         audit: NewAuditEvent {
             actor_account: Some(account),
@@ -250,7 +313,7 @@ pub async fn desk_queue(
     staff: Option<&SignedIn>,
 ) -> Result<Vec<DeskRequestView>, AppError> {
     verified_staff(staff)?;
-    let today = state.clock.now().date_naive();
+    let today = uk_today(state.clock.now());
     let mut open: Vec<(StoredAccessRequest, Due)> = state
         .storage
         .open_access_requests()
@@ -265,11 +328,26 @@ pub async fn desk_queue(
         Due::By(day) => (0, *day),
         Due::Paused { since } => (1, *since),
     });
+    // The queue shows when each is due and where it is, nothing of what was asked:
+    // opening one is the audited read.
     let mut views = Vec::new();
     for (request, due) in open {
-        views.push(desk_view(state, &request, due, today).await?);
+        let mut view = desk_view(state, &request, due, today).await?;
+        view.request.note = None;
+        view.request.scope = String::new();
+        view.request.history = Vec::new();
+        views.push(view);
     }
     Ok(views)
+}
+
+/// Whether the desk may make this change now: the state machine allows it, and proof
+/// of identity is asked only of a request that did not come through a verified (P9)
+/// NHS login session.
+fn allowed_now(request: &StoredAccessRequest, event: SarEvent) -> bool {
+    let verified_online = request.channel == "online";
+    rules::transition(request.state, event).is_ok()
+        && !(verified_online && event == SarEvent::AskForIdentity)
 }
 
 async fn desk_view(
@@ -300,7 +378,7 @@ async fn desk_view(
         (SarEvent::Refuse, "Refuse the request"),
     ]
     .into_iter()
-    .filter(|(event, _)| rules::transition(request.state, *event).is_ok())
+    .filter(|(event, _)| allowed_now(request, *event))
     .map(|(event, label)| (event.code().to_owned(), label.to_owned()))
     .collect();
     Ok(DeskRequestView {
@@ -344,7 +422,7 @@ pub async fn desk_request(
         })
         .await?;
     let due = rules::due(&clock_of(&request), &state.bank_holidays);
-    desk_view(state, &request, due, now.date_naive()).await
+    desk_view(state, &request, due, uk_today(now)).await
 }
 
 /// The desk moves a request on: `action` is a `SarEvent` code or `extend` (with
@@ -363,7 +441,7 @@ pub async fn change_request(
         .await?
         .ok_or(AppError::NotFound)?;
     let now = state.clock.now();
-    let today = now.date_naive();
+    let today = uk_today(now);
     let reason = answer(answers, "reason");
     if reason.chars().count() > 1000 {
         return Err(invalid(
@@ -373,6 +451,9 @@ pub async fn change_request(
     }
     let chosen = answer(answers, "action");
     let (state_after, pauses, extension, event, note) = if chosen == "extend" {
+        if request.state.is_final() {
+            return Err(invalid("action", "This request is closed"));
+        }
         let months = answer(answers, "months").parse::<u32>().unwrap_or(0);
         let extension = rules::decide_extension(
             &clock_of(&request),
@@ -416,6 +497,9 @@ pub async fn change_request(
         .into_iter()
         .find(|e| e.code() == chosen)
         .ok_or_else(|| invalid("action", "Select what to do"))?;
+        if !allowed_now(&request, event) {
+            return Err(invalid("action", "That cannot be done to this request now"));
+        }
         let to = rules::transition(request.state, event)
             .map_err(|_| invalid("action", "That cannot be done to this request now"))?;
         if event == SarEvent::Refuse && reason.is_empty() {
@@ -438,6 +522,7 @@ pub async fn change_request(
     let change = AccessRequestChange {
         public_id: public_id.to_owned(),
         from_state: request.state,
+        read_at: request.updated_at,
         state: state_after,
         pauses,
         extension,

@@ -45,6 +45,7 @@ pub(crate) async fn a_request_is_recorded_listed_and_changed_once(db: &TestDb) {
     let change = AccessRequestChange {
         public_id: public_id.clone(),
         from_state: SarState::Received,
+        read_at: mine[0].updated_at,
         state: SarState::AwaitingClarification,
         pauses: pause.clone(),
         extension: None,
@@ -63,13 +64,29 @@ pub(crate) async fn a_request_is_recorded_listed_and_changed_once(db: &TestDb) {
     );
     // Decided on a state it is no longer in: refused, nothing written.
     assert!(matches!(
-        s.change_access_request(change).await,
+        s.change_access_request(change.clone()).await,
+        Err(StorageError::Conflict(_))
+    ));
+    // Two changes decided on the same reading that keep the state (two extensions):
+    // the second is refused.
+    let found = s.find_access_request(&public_id).await.unwrap().unwrap();
+    let extend = AccessRequestChange {
+        from_state: found.state,
+        read_at: found.updated_at,
+        state: found.state,
+        pauses: found.pauses.clone(),
+        event: "extended",
+        ..change
+    };
+    s.change_access_request(extend.clone()).await.unwrap();
+    assert!(matches!(
+        s.change_access_request(extend).await,
         Err(StorageError::Conflict(_))
     ));
     let history = s.access_request_history(&public_id).await.unwrap();
     assert_eq!(
         history.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
-        vec!["received", "asked_for_clarification"]
+        vec!["received", "asked_for_clarification", "extended"]
     );
     assert_eq!(history[1].note.as_deref(), Some("Which x-ray?"));
     assert_eq!(s.find_access_request("no-such").await.unwrap(), None);

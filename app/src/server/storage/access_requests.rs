@@ -58,6 +58,8 @@ pub struct StoredAccessRequest {
     pub pauses: Vec<Pause>,
     pub extension: Option<Extension>,
     pub created_at: DateTime<Utc>,
+    /// When it last changed: a change is decided on what was read then.
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +76,9 @@ pub struct AccessRequestEvent {
 pub struct AccessRequestChange {
     pub public_id: String,
     pub from_state: SarState,
+    /// The request's `updated_at` when the change was decided: if anything changed it
+    /// since (another agent's extension, say), the change is refused.
+    pub read_at: DateTime<Utc>,
     pub state: SarState,
     pub pauses: Vec<Pause>,
     pub extension: Option<Extension>,

@@ -15,7 +15,7 @@ use crate::server::storage::{
 
 const REQUEST_COLUMNS: &str = "SELECT public_id, patient_id, requested_by_account_id, \
      requester_kind, channel, scope, date_from, date_to, note, received_on, state, pauses, \
-     extension, created_at FROM access_requests ";
+     extension, created_at, updated_at FROM access_requests ";
 
 #[derive(sqlx::FromRow)]
 struct RequestRow {
@@ -33,6 +33,7 @@ struct RequestRow {
     pauses: String,
     extension: Option<String>,
     created_at: i64,
+    updated_at: i64,
 }
 
 fn day(text: &str, what: &'static str) -> Result<NaiveDate, StorageError> {
@@ -79,6 +80,7 @@ impl TryFrom<RequestRow> for StoredAccessRequest {
                 })
                 .transpose()?,
             created_at: from_millis(row.created_at)?,
+            updated_at: from_millis(row.updated_at)?,
         })
     }
 }
@@ -224,7 +226,9 @@ impl AccessRequestStore for SqlStorage {
     }
 
     async fn change_access_request(&self, change: AccessRequestChange) -> Result<(), StorageError> {
-        let at = to_millis(change.at);
+        // Always moves on from what was read, even within the same millisecond, so a
+        // second change decided on the same reading finds it changed.
+        let at = to_millis(change.at).max(to_millis(change.read_at) + 1);
         let extension = change
             .extension
             .as_ref()
@@ -233,7 +237,8 @@ impl AccessRequestStore for SqlStorage {
         let mut tx = self.write().await?;
         let id: Option<i64> = Query::new(
             "UPDATE access_requests SET state = $2, pauses = $3, extension = $4, \
-             updated_at = $5 WHERE public_id = $1 AND state = $6 RETURNING id",
+             updated_at = $5 WHERE public_id = $1 AND state = $6 AND updated_at = $7 \
+             RETURNING id",
         )
         .bind(change.public_id.as_str())
         .bind(change.state.code())
@@ -241,6 +246,7 @@ impl AccessRequestStore for SqlStorage {
         .bind(extension.as_deref())
         .bind(at)
         .bind(change.from_state.code())
+        .bind(to_millis(change.read_at))
         .fetch_optional_scalar(&mut tx)
         .await?;
         let Some(id) = id else {
