@@ -6,85 +6,17 @@
 
 mod support;
 
-use app::audit::{ActorKind, NewAuditEvent, action};
-use app::domain::NhsNumber;
-use app::proxy::rules::{ProxyBasisKind, Scope};
-use app::server::Clock;
-use app::server::storage::{GrantDecisionBy, NewGrant, PatientId, Storage};
+use app::audit::action;
 use server::demo;
-use support::browser::{Browser, Page, hidden_field};
+use support::browser::Browser;
+use support::people::{choose, consent_grant, patient, post};
 use support::{TestServer, signed_in, signed_in_staff, spawn_demo};
-
-async fn patient(storage: &dyn Storage, nhs_number: &str) -> PatientId {
-    storage
-        .find_patient_by_nhs_number(&NhsNumber::parse(nhs_number).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
-async fn post(
-    browser: &mut Browser,
-    server: &TestServer,
-    page_path: &str,
-    fields: &[(&str, &str)],
-) -> Page {
-    let page = browser.get(&server.url(page_path)).await;
-    let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
-    let mut all = vec![("csrf_token", csrf.as_str())];
-    all.extend_from_slice(fields);
-    browser.post_form(&server.url(page_path), &all).await
-}
 
 /// Amelia lets Daniel see her record, as an accepted invitation would, and he opens it.
 async fn daniel_reads_amelias_results(server: &TestServer) -> Browser {
-    let amelia = patient(server.storage.as_ref(), demo::AMELIA).await;
-    let daniel_patient = patient(server.storage.as_ref(), demo::DANIEL).await;
-    let daniel = server
-        .storage
-        .accounts_of_patient(daniel_patient)
-        .await
-        .unwrap()[0]
-        .id;
-    let now = server.clock.now();
-    let grant = server
-        .storage
-        .create_grant(
-            NewGrant {
-                patient: amelia,
-                proxy: daniel,
-                basis: ProxyBasisKind::Consent,
-                relationship: "husband".into(),
-                scope: Scope::all_sections(),
-                starts_at: now - chrono::Duration::days(1),
-                ends_at: None,
-                evidence_reference: None,
-            },
-            "accepted",
-            GrantDecisionBy {
-                actor_kind: ActorKind::Proxy,
-                actor_account: Some(daniel),
-                decision_maker: None,
-                reason: None,
-            },
-            now,
-            NewAuditEvent {
-                actor_account: Some(daniel),
-                patient: Some(amelia),
-                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_INVITATION_ACCEPTED)
-            },
-        )
-        .await
-        .unwrap();
+    let grant = consent_grant(server, demo::AMELIA, demo::DANIEL).await;
     let mut browser = signed_in(server, "daniel").await;
-    let chosen = post(
-        &mut browser,
-        server,
-        "/proxy/choose",
-        &[("choice", &grant.grant.public_id)],
-    )
-    .await;
+    let chosen = choose(&mut browser, server, &grant.grant.public_id).await;
     assert_eq!(chosen.status.as_u16(), 303);
     assert_eq!(
         browser.get(&server.url("/record/results")).await.status,
@@ -103,6 +35,7 @@ async fn a_patient_sees_who_looked_at_their_record_and_why_in_plain_words() {
     let found = post(
         &mut desk,
         &server,
+        "/staff/patients",
         "/staff/patients",
         &[
             ("nhs-number", demo::AMELIA),
@@ -181,6 +114,7 @@ async fn an_application_with_the_wrong_date_of_birth_never_reaches_the_numbers_o
         let applied = post(
             &mut ngozi,
             &server,
+            "/proxy/apply",
             "/proxy/apply",
             &[
                 ("basis", "court_deputy"),

@@ -10,25 +10,14 @@
 mod support;
 
 use app::audit::{ActorKind, NewAuditEvent, action};
-use app::domain::NhsNumber;
-use app::proxy::rules::{GrantState, ProxyBasisKind, Scope};
+use app::proxy::rules::GrantState;
 use app::records::{ItemDetails, RecordKind};
 use app::server::Clock;
-use app::server::storage::{
-    GrantDecisionBy, GrantRecord, HeldQuery, NewGrant, PatientId, RecordItem, Storage,
-};
+use app::server::storage::{HeldQuery, PatientId, RecordItem, Storage};
 use server::demo;
-use support::browser::{Browser, Page, hidden_field};
+use support::browser::{Browser, hidden_field};
+use support::people::{account_of, choose, consent_grant, patient, post};
 use support::{TestServer, signed_in, signed_in_staff, spawn_demo};
-
-async fn patient(storage: &dyn Storage, nhs_number: &str) -> PatientId {
-    storage
-        .find_patient_by_nhs_number(&NhsNumber::parse(nhs_number).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
 
 async fn items(storage: &dyn Storage, nhs_number: &str) -> Vec<RecordItem> {
     support::stored_items(storage, patient(storage, nhs_number).await).await
@@ -67,33 +56,6 @@ fn paths_for(item: &RecordItem) -> Vec<String> {
         RecordKind::Appointment | RecordKind::Encounter => {}
     }
     paths
-}
-
-/// Posts a form from a page, with the CSRF token that page carries.
-async fn post(
-    browser: &mut Browser,
-    server: &TestServer,
-    page_path: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> Page {
-    let page = browser.get(&server.url(page_path)).await;
-    let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
-    let mut all = vec![("csrf_token", csrf.as_str())];
-    all.extend_from_slice(fields);
-    browser.post_form(&server.url(action), &all).await
-}
-
-/// Chooses whose record to read, as the "Whose record" page's form does.
-async fn choose(browser: &mut Browser, server: &TestServer, choice: &str) -> Page {
-    post(
-        browser,
-        server,
-        "/proxy/choose",
-        "/proxy/choose",
-        &[("choice", choice)],
-    )
-    .await
 }
 
 /// The desk finds a patient and returns the look-up's page address.
@@ -135,51 +97,10 @@ async fn actions_for(server: &TestServer, patient: PatientId) -> Vec<(String, Ac
         .collect()
 }
 
-/// Amelia lets Daniel see her record, as an accepted invitation would.
-async fn amelia_shares_with_daniel(server: &TestServer) -> GrantRecord {
-    let amelia = patient(server.storage.as_ref(), demo::AMELIA).await;
-    let daniel = account_of(server.storage.as_ref(), demo::DANIEL).await;
-    let now = server.clock.now();
-    server
-        .storage
-        .create_grant(
-            NewGrant {
-                patient: amelia,
-                proxy: daniel,
-                basis: ProxyBasisKind::Consent,
-                relationship: "husband".into(),
-                scope: Scope::all_sections(),
-                starts_at: now - chrono::Duration::days(1),
-                ends_at: None,
-                evidence_reference: None,
-            },
-            "accepted",
-            GrantDecisionBy {
-                actor_kind: ActorKind::Proxy,
-                actor_account: Some(daniel),
-                decision_maker: None,
-                reason: None,
-            },
-            now,
-            NewAuditEvent {
-                patient: Some(amelia),
-                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_INVITATION_ACCEPTED)
-            },
-        )
-        .await
-        .unwrap()
-}
-
-/// The account of a demo person, by their NHS number.
-async fn account_of(storage: &dyn Storage, nhs_number: &str) -> app::domain::AccountId {
-    let patient = patient(storage, nhs_number).await;
-    storage.accounts_of_patient(patient).await.unwrap()[0].id
-}
-
 #[tokio::test]
 async fn a_patient_who_leaves_is_shut_out_with_their_proxies_and_chooses_who_comes_back() {
     let server = spawn_demo().await;
-    let grant = amelia_shares_with_daniel(&server).await;
+    let grant = consent_grant(&server, demo::AMELIA, demo::DANIEL).await;
     let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
     let mut amelia = signed_in(&server, "amelia").await;
     let mut daniel = signed_in(&server, "daniel").await;
@@ -328,7 +249,7 @@ async fn a_patient_who_leaves_is_shut_out_with_their_proxies_and_chooses_who_com
 #[tokio::test]
 async fn coming_back_lets_the_chosen_proxies_back_in() {
     let server = spawn_demo().await;
-    let grant = amelia_shares_with_daniel(&server).await;
+    let grant = consent_grant(&server, demo::AMELIA, demo::DANIEL).await;
     let mut amelia = signed_in(&server, "amelia").await;
     let mut daniel = signed_in(&server, "daniel").await;
     post(

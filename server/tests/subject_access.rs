@@ -9,38 +9,10 @@
 mod support;
 
 use app::audit::action;
-use app::domain::NhsNumber;
-use app::server::storage::{PatientId, Storage};
 use server::demo;
-use support::browser::{Browser, Page, hidden_field};
-use support::{TestServer, signed_in, signed_in_staff, spawn_demo};
-
-async fn patient(storage: &dyn Storage, nhs_number: &str) -> PatientId {
-    storage
-        .find_patient_by_nhs_number(&NhsNumber::parse(nhs_number).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
-async fn post(
-    browser: &mut Browser,
-    server: &TestServer,
-    page_path: &str,
-    fields: &[(&str, &str)],
-) -> Page {
-    let page = browser.get(&server.url(page_path)).await;
-    let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
-    let mut all = vec![("csrf_token", csrf.as_str())];
-    all.extend_from_slice(fields);
-    browser.post_form(&server.url(page_path), &all).await
-}
-
-async fn choose(browser: &mut Browser, server: &TestServer, grant: &str) {
-    let chosen = post(browser, server, "/proxy/choose", &[("choice", grant)]).await;
-    assert_eq!(chosen.status.as_u16(), 303);
-}
+use support::browser::{Browser, hidden_field};
+use support::people::{choose, consent_grant, patient, submit};
+use support::{signed_in, signed_in_staff, spawn_demo};
 
 #[tokio::test]
 async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_clock() {
@@ -49,7 +21,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     let mut amelia = signed_in(&server, "amelia").await;
 
     // Bad answers are explained and kept.
-    let nothing = post(
+    let nothing = submit(
         &mut amelia,
         &server,
         "/account/requests/new",
@@ -63,7 +35,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
             .contains("Select at least one part of your record")
     );
     assert!(nothing.body.contains("only the x-ray"));
-    let backwards = post(
+    let backwards = submit(
         &mut amelia,
         &server,
         "/account/requests/new",
@@ -86,7 +58,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     );
 
     // Received on Sunday 22 November 2026: due on Tuesday 22 December.
-    let asked = post(
+    let asked = submit(
         &mut amelia,
         &server,
         "/account/requests/new",
@@ -114,7 +86,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     let queue = desk.get(&server.url("/staff/requests")).await;
     assert!(queue.body.contains("1 open, soonest due first"));
     assert!(queue.body.contains(&request.public_id));
-    let asked_more = post(
+    let asked_more = submit(
         &mut desk,
         &server,
         &path,
@@ -129,7 +101,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     assert!(paused.body.contains("Paused since 22 November 2026"));
     server.clock.advance(chrono::Duration::days(3));
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let resumed = post(&mut desk, &server, &path, &[("action", "clarified")]).await;
+    let resumed = submit(&mut desk, &server, &path, &[("action", "clarified")]).await;
     assert_eq!(resumed.status.as_u16(), 303);
     let running = desk.get(&server.url(&path)).await;
     assert!(
@@ -139,7 +111,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     );
 
     // Extended by two months, told within the first month: due 25 February 2027.
-    let no_reason = post(
+    let no_reason = submit(
         &mut desk,
         &server,
         &path,
@@ -147,7 +119,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     )
     .await;
     assert_eq!(no_reason.status.as_u16(), 422);
-    let extended = post(
+    let extended = submit(
         &mut desk,
         &server,
         &path,
@@ -169,7 +141,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
         extended.body
     );
     // Not twice.
-    let again = post(
+    let again = submit(
         &mut desk,
         &server,
         &path,
@@ -180,7 +152,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
 
     // An online request came with a verified NHS login: proof of identity is not asked.
     assert!(!extended.body.contains("value=\"asked_for_identity\""));
-    let identity = post(
+    let identity = submit(
         &mut desk,
         &server,
         &path,
@@ -191,18 +163,18 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     // Fulfilling is not offered yet (the answer's download is still to come); a
     // change the state does not allow is refused.
     assert!(!extended.body.contains("value=\"fulfilled\""));
-    let not_now = post(&mut desk, &server, &path, &[("action", "clarified")]).await;
+    let not_now = submit(&mut desk, &server, &path, &[("action", "clarified")]).await;
     assert_eq!(not_now.status.as_u16(), 422);
 
     // Refused, with the reason and the right to complain to the ICO, which Amelia reads.
-    let no_reason = post(&mut desk, &server, &path, &[("action", "refused")]).await;
+    let no_reason = submit(&mut desk, &server, &path, &[("action", "refused")]).await;
     assert_eq!(no_reason.status.as_u16(), 422);
     assert!(
         no_reason
             .body
             .contains("Enter the reason the requester is told")
     );
-    let refused = post(
+    let refused = submit(
         &mut desk,
         &server,
         &path,
@@ -247,7 +219,7 @@ async fn a_proxy_asks_only_when_their_grants_basis_carries_the_right() {
     // Daniel has parental responsibility for Oliver: he may ask for Oliver.
     let mut daniel = signed_in(&server, "daniel").await;
     choose(&mut daniel, &server, &oliver_grant.grant.public_id).await;
-    let asked = post(
+    let asked = submit(
         &mut daniel,
         &server,
         "/account/requests/new",
@@ -273,7 +245,7 @@ async fn a_proxy_asks_only_when_their_grants_basis_carries_the_right() {
 async fn requests_answer_only_their_requester_and_the_desk() {
     let server = spawn_demo().await;
     let mut amelia = signed_in(&server, "amelia").await;
-    post(
+    submit(
         &mut amelia,
         &server,
         "/account/requests/new",
@@ -353,48 +325,10 @@ async fn requests_answer_only_their_requester_and_the_desk() {
 
 #[tokio::test]
 async fn a_proxy_invited_by_the_patient_cannot_ask_and_a_proxy_follows_only_their_own() {
-    use app::audit::{ActorKind, NewAuditEvent};
-    use app::proxy::rules::{ProxyBasisKind, Scope};
-    use app::server::Clock;
-    use app::server::storage::{GrantDecisionBy, NewGrant};
+    use app::audit::ActorKind;
     let server = spawn_demo().await;
     let amelia = patient(server.storage.as_ref(), demo::AMELIA).await;
-    let daniel_patient = patient(server.storage.as_ref(), demo::DANIEL).await;
-    let daniel = server
-        .storage
-        .accounts_of_patient(daniel_patient)
-        .await
-        .unwrap()[0]
-        .id;
-    let now = server.clock.now();
-    let grant = server
-        .storage
-        .create_grant(
-            NewGrant {
-                patient: amelia,
-                proxy: daniel,
-                basis: ProxyBasisKind::Consent,
-                relationship: "husband".into(),
-                scope: Scope::all_sections(),
-                starts_at: now - chrono::Duration::days(1),
-                ends_at: None,
-                evidence_reference: None,
-            },
-            "accepted",
-            GrantDecisionBy {
-                actor_kind: ActorKind::Proxy,
-                actor_account: Some(daniel),
-                decision_maker: None,
-                reason: None,
-            },
-            now,
-            NewAuditEvent {
-                patient: Some(amelia),
-                ..NewAuditEvent::new(now, ActorKind::Proxy, action::PROXY_INVITATION_ACCEPTED)
-            },
-        )
-        .await
-        .unwrap();
+    let grant = consent_grant(&server, demo::AMELIA, demo::DANIEL).await;
     let mut browser = signed_in(&server, "daniel").await;
     choose(&mut browser, &server, &grant.grant.public_id).await;
     // Invited by the patient: not a basis that carries the right to ask for them.
@@ -432,7 +366,7 @@ async fn a_proxy_invited_by_the_patient_cannot_ask_and_a_proxy_follows_only_thei
         .remove(0);
     let mut ngozi = signed_in(&server, "ngozi").await;
     choose(&mut ngozi, &server, &ngozi_grant.grant.public_id).await;
-    let asked = post(
+    let asked = submit(
         &mut ngozi,
         &server,
         "/account/requests/new",
@@ -454,7 +388,7 @@ async fn a_proxy_invited_by_the_patient_cannot_ask_and_a_proxy_follows_only_thei
             app::proxy::rules::Section::Letters
         ]
     );
-    let only_results = post(
+    let only_results = submit(
         &mut ngozi,
         &server,
         "/account/requests/new",

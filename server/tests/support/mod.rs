@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod fake_idp;
+pub mod people;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
