@@ -144,11 +144,9 @@ async fn history(state: &AppState, public_id: &str) -> Result<Vec<RequestHistory
         .collect())
 }
 
-async fn request_view(
-    state: &AppState,
-    request: &StoredAccessRequest,
-) -> Result<RequestView, AppError> {
-    Ok(RequestView {
+/// A request as its page shows it, without its history (which costs a read).
+fn request_summary(state: &AppState, request: &StoredAccessRequest) -> RequestView {
+    RequestView {
         public_id: request.public_id.clone(),
         received: day_text(request.received_on),
         scope: scope_text(request),
@@ -157,7 +155,18 @@ async fn request_view(
         is_open: !request.state.is_final(),
         due: (!request.state.is_final())
             .then(|| due_text(rules::due(&clock_of(request), &state.bank_holidays))),
+        history: Vec::new(),
+    }
+}
+
+/// A request with its history.
+async fn request_view(
+    state: &AppState,
+    request: &StoredAccessRequest,
+) -> Result<RequestView, AppError> {
+    Ok(RequestView {
         history: history(state, &request.public_id).await?,
+        ..request_summary(state, request)
     })
 }
 
@@ -328,17 +337,19 @@ pub async fn desk_queue(
         Due::By(day) => (0, *day),
         Due::Paused { since } => (1, *since),
     });
-    // The queue shows when each is due and where it is, nothing of what was asked:
-    // opening one is the audited read.
-    let mut views = Vec::new();
-    for (request, due) in open {
-        let mut view = desk_view(state, &request, due, today).await?;
-        view.request.note = None;
-        view.request.scope = String::new();
-        view.request.history = Vec::new();
-        views.push(view);
-    }
-    Ok(views)
+    // The queue shows when each is due and where it is, nothing of what was asked (and
+    // reads no history): opening one is the audited read.
+    Ok(open
+        .iter()
+        .map(|(request, due)| {
+            let summary = RequestView {
+                note: None,
+                scope: String::new(),
+                ..request_summary(state, request)
+            };
+            desk_view(summary, request, *due, today)
+        })
+        .collect())
 }
 
 /// Whether the desk may make this change now: the state machine allows it, and proof
@@ -350,12 +361,12 @@ fn allowed_now(request: &StoredAccessRequest, event: SarEvent) -> bool {
         && !(verified_online && event == SarEvent::AskForIdentity)
 }
 
-async fn desk_view(
-    state: &AppState,
+fn desk_view(
+    view: RequestView,
     request: &StoredAccessRequest,
     due: Due,
     today: NaiveDate,
-) -> Result<DeskRequestView, AppError> {
+) -> DeskRequestView {
     let urgency = rules::urgency(due, today);
     let actions = [
         (
@@ -381,8 +392,8 @@ async fn desk_view(
     .filter(|(event, _)| allowed_now(request, *event))
     .map(|(event, label)| (event.code().to_owned(), label.to_owned()))
     .collect();
-    Ok(DeskRequestView {
-        request: request_view(state, request).await?,
+    DeskRequestView {
+        request: view,
         requester: request.requester_kind.clone(),
         urgency: match urgency {
             Urgency::Overdue => "Overdue",
@@ -395,7 +406,7 @@ async fn desk_view(
         is_due_soon: urgency == Urgency::DueSoon,
         actions,
         can_extend: request.extension.is_none() && !request.state.is_final(),
-    })
+    }
 }
 
 /// One request, for the desk. Opening it is the desk reading about a patient: audited.
@@ -422,7 +433,8 @@ pub async fn desk_request(
         })
         .await?;
     let due = rules::due(&clock_of(&request), &state.bank_holidays);
-    desk_view(state, &request, due, uk_today(now)).await
+    let view = request_view(state, &request).await?;
+    Ok(desk_view(view, &request, due, uk_today(now)))
 }
 
 /// The desk moves a request on: `action` is a `SarEvent` code or `extend` (with
