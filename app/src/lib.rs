@@ -19,6 +19,8 @@ pub mod components;
 pub mod desk;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod export;
 pub mod pages;
 pub mod privacy;
 pub mod proxy;
@@ -104,6 +106,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("account"), StaticSegment("requests"), StaticSegment("new")) view=crate::sar::pages::NewRequestPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("requests")) view=crate::sar::pages::DeskRequestsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("staff"), StaticSegment("requests"), ParamSegment("id")) view=crate::sar::pages::DeskRequestPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("staff"), StaticSegment("requests"), ParamSegment("id"), StaticSegment("review")) view=crate::sar::pages::ReviewPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("download")) view=crate::sar::pages::DownloadRecordPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices")) view=crate::choices::pages::ChoicesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("leave")) view=crate::choices::pages::LeavePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("choices"), StaticSegment("return")) view=crate::choices::pages::ReturnPage ssr=SsrMode::Async/>

@@ -37,6 +37,7 @@ pub fn router(code_list: Arc<CodeList>) -> Router<AppState> {
         .route("/account/choices/withdraw", post(make_choice))
         .route("/account/requests/new", post(make_request))
         .route("/staff/requests/{id}", post(change_request))
+        .route("/staff/requests/{id}/review", post(record_review))
         .route("/staff/patients", post(find_patient))
         .route("/staff/patients/{lookup}", post(desk_patient_form))
         .route(
@@ -336,16 +337,26 @@ async fn desk_patient_form(
     };
     let staff = viewer.staff.as_ref();
     let form = answers.get("form").cloned().unwrap_or_default();
-    let result = if form == "unlink" {
-        desk_service::unlink_account(&state, staff, &lookup, &answers).await
-    } else {
-        desk_service::record_choice(&state, staff, &lookup, &answers).await
-    }
-    .map(|()| Redirect::to(&format!("/staff/patients/{lookup}")));
-    let form = if form == "unlink" {
-        "unlink"
-    } else {
-        "desk-choice"
+    let back = || Redirect::to(&format!("/staff/patients/{lookup}"));
+    let (result, form) = match form.as_str() {
+        "unlink" => (
+            desk_service::unlink_account(&state, staff, &lookup, &answers)
+                .await
+                .map(|()| back()),
+            "unlink",
+        ),
+        "log-request" => (
+            desk_service::log_request(&state, staff, &lookup, &answers)
+                .await
+                .map(|id| Redirect::to(&format!("/staff/requests/{id}"))),
+            "log-request",
+        ),
+        _ => (
+            desk_service::record_choice(&state, staff, &lookup, &answers)
+                .await
+                .map(|()| back()),
+            "desk-choice",
+        ),
     };
     respond(state, parts, form, answers, result).await
 }
@@ -390,6 +401,19 @@ async fn change_request(
 ) -> Response {
     form_post(state, request, "desk-request", async |state, answers| {
         sar_service::change_request(state, viewer.staff.as_ref(), &id, answers).await?;
+        Ok(Redirect::to(&format!("/staff/requests/{id}")))
+    })
+    .await
+}
+
+async fn record_review(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    form_post(state, request, "review", async |state, answers| {
+        sar_service::record_review(state, viewer.staff.as_ref(), &id, answers).await?;
         Ok(Redirect::to(&format!("/staff/requests/{id}")))
     })
     .await

@@ -6,6 +6,7 @@
 //! found". The read is audited with the letter.
 
 use app::records::{ItemDetails, RecordKind};
+use app::server::export::{Download, ExportFormat};
 use app::server::record_reader::{ReadRecord, RecordReader};
 use app::server::record_view::letter_entry;
 use app::server::{AppState, Viewer};
@@ -93,6 +94,73 @@ pub async fn letter_attachment(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"),
     );
+    response
+}
+
+/// The format a download's file name asks for: `record.json`, `record.html`,
+/// `record.pdf` (or `answer.*` for a request's answer).
+fn format_of(file: &str, stem: &str) -> Option<ExportFormat> {
+    let (name, extension) = file.rsplit_once('.')?;
+    (name == stem)
+        .then(|| ExportFormat::from_extension(extension))
+        .flatten()
+}
+
+/// "Download my record": everything the signed-in reader can see now, as a FHIR
+/// bundle, a web page or a PDF (`app::server::export`). Audited as a download.
+pub async fn record_download(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(format) = format_of(&file, "record") else {
+        return refusal(StatusCode::NOT_FOUND, "Page not found.");
+    };
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match app::server::export::download_record(state, viewer.patient, request_id, format).await {
+        Ok(download) => send(download),
+        Err(error) => refusal(error.status(), &error.to_string()),
+    }
+}
+
+/// A subject access request's answer, for its requester while it is available.
+pub async fn answer_download(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    let Some(format) = format_of(&file, "answer") else {
+        return refusal(StatusCode::NOT_FOUND, "Page not found.");
+    };
+    match app::server::sar::download_answer(&state, viewer.patient.as_ref(), &id, format).await {
+        Ok(download) => send(download),
+        Err(error) => refusal(error.status(), &error.to_string()),
+    }
+}
+
+/// A copy as a download: always saved, never shown in the portal's own pages; the web
+/// page copy runs no script and loads nothing.
+fn send(download: Download) -> Response {
+    let mut response = download.content.into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(download.format.content_type()),
+    );
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", download.file_name))
+    {
+        response_headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response_headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -154,6 +154,14 @@ pub fn build_router(
             "/record/letters/{id}/attachments/{sha256}",
             get(crate::record_files::letter_attachment),
         )
+        .route(
+            "/account/download/{file}",
+            get(crate::record_files::record_download),
+        )
+        .route(
+            "/account/requests/{id}/{file}",
+            get(crate::record_files::answer_download),
+        )
         .merge(crate::forms::router(Arc::new(config.privacy_codes.clone())))
         .leptos_routes_with_context(&state, routes, provide_state.clone(), {
             let options = leptos_options.clone();

@@ -32,7 +32,7 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     assert!(
         nothing
             .body
-            .contains("Select at least one part of your record")
+            .contains("Select at least one part of the record")
     );
     assert!(nothing.body.contains("only the x-ray"));
     let backwards = submit(
@@ -160,8 +160,8 @@ async fn a_patient_asks_for_a_copy_and_the_desk_works_it_through_the_statutory_c
     )
     .await;
     assert_eq!(identity.status.as_u16(), 422);
-    // Fulfilling is not offered yet (the answer's download is still to come); a
-    // change the state does not allow is refused.
+    // Fulfilling is not offered before a clinical review; a change the state does not
+    // allow is refused.
     assert!(!extended.body.contains("value=\"fulfilled\""));
     let not_now = submit(&mut desk, &server, &path, &[("action", "clarified")]).await;
     assert_eq!(not_now.status.as_u16(), 422);
@@ -259,11 +259,20 @@ async fn requests_answer_only_their_requester_and_the_desk() {
         .await
         .unwrap()
         .remove(0);
+    // In review, so that its review page exists.
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    let path = format!("/staff/requests/{}", request.public_id);
+    let started = submit(&mut desk, &server, &path, &[("action", "review_started")]).await;
+    assert_eq!(started.status.as_u16(), 303);
+    let review = desk.get(&server.url(&format!("{path}/review"))).await;
+    assert_eq!(review.status.as_u16(), 200);
     let desk_paths = [
         "/staff/requests".to_owned(),
         format!("/staff/requests/{}", request.public_id),
+        format!("/staff/requests/{}/review", request.public_id),
         "/api/desk/requests".to_owned(),
         format!("/api/desk/request?id={}", request.public_id),
+        format!("/api/desk/request_review?id={}", request.public_id),
     ];
     let mut signed_out = Browser::new(&server.url(""));
     let mut ngozi = signed_in(&server, "ngozi").await;
@@ -285,9 +294,16 @@ async fn requests_answer_only_their_requester_and_the_desk() {
     // Another patient's list is their own.
     let theirs = ngozi.get(&server.url("/account/requests")).await;
     assert!(!theirs.body.contains(&request.public_id));
-    // The desk never reaches a patient's page of requests.
-    let mut desk = signed_in_staff(&server, "jordan").await;
-    for path in ["/account/requests", "/api/sar/mine"] {
+    // The desk never reaches a patient's requests, forms or copies.
+    let answer = format!("/account/requests/{}/answer.json", request.public_id);
+    for path in [
+        "/account/requests",
+        "/api/sar/mine",
+        "/api/sar/form",
+        "/account/download/record.json",
+        "/account/download/record.pdf",
+        answer.as_str(),
+    ] {
         assert_eq!(
             desk.get(&server.url(path)).await.status,
             401,
@@ -314,13 +330,40 @@ async fn requests_answer_only_their_requester_and_the_desk() {
         (meddling.status.as_u16(), meddling.location()),
         (303, "/staff/auth/login".to_owned())
     );
+    // Nor to the clinical review's: nothing is withheld, no review recorded.
+    let ground = format!("ground-{}", "any");
+    let meddling = amelia
+        .post_form(
+            &server.url(&format!("/staff/requests/{}/review", request.public_id)),
+            &[
+                ("csrf_token", &token),
+                (ground.as_str(), "serious_harm"),
+                ("reviewer", "me"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (meddling.status.as_u16(), meddling.location()),
+        (303, "/staff/auth/login".to_owned())
+    );
+    assert!(
+        !server
+            .storage
+            .review_recorded(&request.public_id)
+            .await
+            .unwrap()
+    );
+    // Nobody downloads an answer that was never sent, the requester included.
+    let (status, _, _) = amelia.get_bytes(&server.url(&answer)).await;
+    assert_eq!(status.as_u16(), 404);
     let still = server
         .storage
         .find_access_request(&request.public_id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(still.state, app::sar::rules::SarState::Received);
+    assert_eq!(still.state, app::sar::rules::SarState::InReview);
 }
 
 #[tokio::test]

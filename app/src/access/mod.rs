@@ -83,6 +83,20 @@ impl Reader {
         }
     }
 
+    /// The requester of a subject access request, as the request's answer is prepared
+    /// for them: the patient (`own_record`) or a proxy (`account`, with no record of
+    /// their own here). Their identity was proved when they asked (a P9 NHS login
+    /// session) or checked by the service desk before the request could move on, so
+    /// the answer holds what the access decision lets that person see, and no more.
+    pub fn requester_of_answer(account: AccountId, own_record: Option<PatientId>) -> Self {
+        Self {
+            account,
+            kind: ReaderKind::Patient,
+            identity_level: Some(VERIFIED_IDENTITY.to_owned()),
+            own_record,
+        }
+    }
+
     fn is_verified(&self) -> bool {
         self.identity_level.as_deref() == Some(VERIFIED_IDENTITY)
     }

@@ -60,12 +60,15 @@ impl Who {
     }
 }
 
-/// Actions the patient's own account takes just by using the portal: their own views
-/// and sign-ins, shown only when they ask.
-pub const OWN_VIEWS: [&str; 3] = [
+/// Actions the patient's own account takes just by using the portal: their own views,
+/// downloads and sign-ins, shown only when they ask. Someone acting for them doing the
+/// same is always shown.
+pub const OWN_VIEWS: [&str; 5] = [
     action::RECORD_VIEWED,
     action::ATTACHMENT_VIEWED,
     action::SIGNED_IN,
+    action::RECORD_DOWNLOADED,
+    action::SAR_ANSWER_DOWNLOADED,
 ];
 
 /// Actions never shown in a patient's log, and why (docs/access-log.md):
@@ -146,6 +149,8 @@ pub fn reason_in_words(
         "channel:post" => "You asked by post",
         "channel:phone" => "You asked by phone",
         "channel:in_person" => "You asked in person",
+        "channel:email" => "You asked by email",
+        "subject_access_request" => "Your request for a copy of your data",
         _ if code.contains("refusal=") => "The evidence did not support the application",
         _ if code.starts_with("basis=") => "The evidence was checked",
         _ => return None,
@@ -229,6 +234,15 @@ pub fn describe(
         action::SAR_REQUESTED => "Asked for a copy of your data".to_owned(),
         action::SAR_VIEWED => "Looked at a request for a copy of your data".to_owned(),
         action::SAR_CHANGED => "Moved a request for a copy of your data on".to_owned(),
+        action::SAR_LOGGED => {
+            "Logged a request for a copy of your data that came by post, phone or email".to_owned()
+        }
+        action::SAR_REVIEWED => {
+            "Recorded the clinical review of a request for a copy of your data".to_owned()
+        }
+        action::SAR_ANSWER_PREPARED => "Prepared the copy of your data you asked for".to_owned(),
+        action::SAR_ANSWER_DOWNLOADED => "Downloaded the copy of your data".to_owned(),
+        action::RECORD_DOWNLOADED => "Downloaded a copy of your record".to_owned(),
         other => format!("Did something on your record ({other})"),
     };
     let why = match who {

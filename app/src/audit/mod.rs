@@ -139,6 +139,15 @@ pub mod action {
         SAR_REQUESTED = "sar.requested",
         SAR_VIEWED = "sar.viewed",
         SAR_CHANGED = "sar.changed",
+        /// The desk logged a request that came by post, phone or email.
+        SAR_LOGGED = "sar.logged",
+        /// A clinical review of a request's items was recorded.
+        SAR_REVIEWED = "sar.reviewed",
+        /// The answer to a request was prepared from the record.
+        SAR_ANSWER_PREPARED = "sar.answer_prepared",
+        SAR_ANSWER_DOWNLOADED = "sar.answer_downloaded",
+        // "Download my record".
+        RECORD_DOWNLOADED = "record.downloaded",
     }
 }
 

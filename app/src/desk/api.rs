@@ -54,6 +54,8 @@ pub struct DeskPatientView {
     pub grants: Vec<GrantView>,
     /// Proxy applications waiting that name this patient.
     pub open_requests: Vec<String>,
+    /// Requests for a copy of data: `(id, summary)`, newest first.
+    pub access_requests: Vec<(String, String)>,
     pub history: Vec<ChoiceHistoryLine>,
 }
 

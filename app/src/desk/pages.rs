@@ -293,6 +293,19 @@ fn DeskPatient(patient: DeskPatientView) -> impl IntoView {
             <button class="nhsuk-button" type="submit">"Record choice"</button>
         </form>
         <History lines=patient.history/>
+        <h2>"Requests for a copy of their data"</h2>
+        {if patient.access_requests.is_empty() {
+            view! { <p>"None."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="nhsuk-list">
+                    {patient.access_requests.iter().map(|(id, summary)| view! {
+                        <li><a href=format!("/staff/requests/{id}")>{summary.clone()}</a></li>
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+        <crate::sar::pages::LogRequestForm lookup=patient.lookup.clone()/>
     }
 }
 

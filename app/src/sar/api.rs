@@ -28,7 +28,41 @@ pub struct RequestView {
     pub is_open: bool,
     /// The date the answer is due by, or since when the clock has been paused.
     pub due: Option<String>,
+    /// Until when the answer can be downloaded (fulfilled, not yet expired).
+    pub answer_until: Option<String>,
     pub history: Vec<RequestHistoryLine>,
+}
+
+/// What the request form needs: the record it is opened for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestFormView {
+    /// Sent back with the form: `own`, or the grant acted under.
+    pub record: String,
+    /// The patient's name, when asking for someone else.
+    pub for_name: Option<String>,
+}
+
+/// One item the answer would hold, for the clinical review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewItemView {
+    pub public_id: String,
+    pub section: String,
+    pub title: String,
+    pub date: String,
+    pub source: String,
+    /// Empty when included, otherwise the ground it is withheld on.
+    pub withheld: String,
+}
+
+/// The clinical review of a request in review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewView {
+    pub public_id: String,
+    pub items: Vec<ReviewItemView>,
+    pub reviewer: String,
+    pub reason: String,
+    /// Whether a review has been recorded (the answer can then be sent).
+    pub recorded: bool,
 }
 
 /// A request in the desk's queue.
@@ -44,6 +78,11 @@ pub struct DeskRequestView {
     /// `(code, words)` for every change the request's state allows now.
     pub actions: Vec<(String, String)>,
     pub can_extend: bool,
+    pub in_review: bool,
+    /// In review, and the clinical review has been recorded.
+    pub reviewed: bool,
+    /// `online`, `post`, `phone` or `email`.
+    pub channel: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -65,4 +104,16 @@ pub async fn list_desk_requests() -> Result<Vec<DeskRequestView>, AppError> {
 pub async fn get_desk_request(id: String) -> Result<DeskRequestView, AppError> {
     let (state, viewer) = context().await?;
     with_status(crate::server::sar::desk_request(&state, viewer.staff.as_ref(), &id).await)
+}
+
+#[server(endpoint = "sar/form", input = GetUrl)]
+pub async fn get_request_form() -> Result<RequestFormView, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(crate::server::sar::request_form(&state, viewer.patient.as_ref()).await)
+}
+
+#[server(endpoint = "desk/request_review", input = GetUrl)]
+pub async fn get_request_review(id: String) -> Result<ReviewView, AppError> {
+    let (state, viewer) = context().await?;
+    with_status(crate::server::sar::review(&state, viewer.staff.as_ref(), &id).await)
 }

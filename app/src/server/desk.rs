@@ -251,6 +251,28 @@ pub async fn patient(
         })
         .collect();
     let history = history_lines(&state.storage.choice_history(patient.id).await?, false);
+    let access_requests = state
+        .storage
+        .access_requests_for_patient(patient.id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                r.public_id.clone(),
+                format!(
+                    "Received {} ({}): {}",
+                    format::date(
+                        r.received_on
+                            .and_hms_opt(12, 0, 0)
+                            .unwrap_or_default()
+                            .and_utc()
+                    ),
+                    r.channel,
+                    r.state.label()
+                ),
+            )
+        })
+        .collect();
     Ok(DeskPatientView {
         lookup: lookup.to_owned(),
         name: crate::server::storage::PersonName {
@@ -271,6 +293,7 @@ pub async fn patient(
         sources,
         grants,
         open_requests,
+        access_requests,
         history,
     })
 }
@@ -328,6 +351,19 @@ pub async fn record_choice(
     };
     // The desk brings a patient back, but only the patient decides who is let back in.
     apply_choice(state, patient.id, choice, by, &[]).await
+}
+
+/// Logs a request for a copy of data that came by post, phone or email, for the
+/// patient the agent's own look-up opens (`super::sar::log_request`).
+pub async fn log_request(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    lookup: &str,
+    answers: &Answers,
+) -> Result<String, AppError> {
+    let agent = verified_staff(staff)?;
+    let (patient, _) = looked_up(state, agent, lookup).await?;
+    super::sar::log_request(state, agent.id, patient.id, answers).await
 }
 
 /// Unlinks an account from the record (a wrong match): its sessions end, and its next

@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod choices;
 pub mod clock;
 pub mod desk;
+pub mod export;
 pub mod proxy;
 pub mod record_reader;
 pub mod record_view;

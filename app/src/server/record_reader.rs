@@ -125,7 +125,10 @@ impl RecordReader {
         let read = self
             .state
             .storage
-            .read_record(query, self.audit("choices".to_owned()))
+            .read_record(
+                query,
+                self.audit(action::RECORD_VIEWED, "choices".to_owned()),
+            )
             .await?;
         if access::check_choices(&read.choices).is_err() {
             return Err(AppError::LeftPortal);
@@ -150,7 +153,7 @@ impl RecordReader {
     /// The audit row for this read. The patient's own views are marked as such (actor
     /// kind Patient, and the actor's record is the record read); a proxy's read is the
     /// proxy's own action on the patient's record, naming the grant it was made under.
-    fn audit(&self, target: String) -> NewAuditEvent {
+    fn audit(&self, action: &'static str, target: String) -> NewAuditEvent {
         let (actor_kind, reason) = match &self.basis {
             Basis::OwnRecord => (ActorKind::Patient, "own_record".to_owned()),
             Basis::Proxy { grant, .. } => (ActorKind::Proxy, format!("grant:{}", grant.public_id)),
@@ -161,7 +164,7 @@ impl RecordReader {
             target: Some(target),
             request_id: self.request_id.clone(),
             reason: Some(reason),
-            ..NewAuditEvent::new(self.now, actor_kind, action::RECORD_VIEWED)
+            ..NewAuditEvent::new(self.now, actor_kind, action)
         }
     }
 
@@ -175,6 +178,15 @@ impl RecordReader {
     /// is read whatever the page shows, because an item is decided with its relatives
     /// (a result with its report, a report with the PDF of it).
     pub async fn read(&self, target: String) -> Result<ReadRecord, AppError> {
+        self.read_for(action::RECORD_VIEWED, target).await
+    }
+
+    /// [`read`](Self::read), audited as `action` (a download is not a page view).
+    pub async fn read_for(
+        &self,
+        action: &'static str,
+        target: String,
+    ) -> Result<ReadRecord, AppError> {
         let query = RecordQuery {
             limit: WHOLE_RECORD,
             ..RecordQuery::for_patient(self.patient_id)
@@ -182,7 +194,7 @@ impl RecordReader {
         let read = self
             .state
             .storage
-            .read_record(query, self.audit(target))
+            .read_record(query, self.audit(action, target))
             .await?;
         // The patient's choices come first: after leaving the portal nobody reads the
         // record here (a proxy's grants were suspended too; this holds even if one
@@ -218,7 +230,7 @@ pub struct ReadRecord {
 
 /// The saved rule set, or with none saved an empty one, under which every result is
 /// held for a clinician (a missing rule never opens a result early).
-fn in_force(saved: Option<RuleSet>) -> RuleSet {
+pub(crate) fn in_force(saved: Option<RuleSet>) -> RuleSet {
     saved.unwrap_or(RuleSet {
         version: 0,
         rules: Vec::<ReleaseRule>::new(),

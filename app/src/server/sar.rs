@@ -10,16 +10,23 @@
 //!   patient's behalf (a grant made by invitation does not carry that right);
 //! - the service desk sees every open request and changes them.
 //!
-//! Sending the answer (the FHIR bundle and the readable copy) is still to come: a
-//! request can be moved to review, paused, extended or refused, not yet fulfilled.
+//! The desk also logs a request that came by post, phone or email: it starts waiting
+//! for proof of identity, with the clock paused from the day it was received. In
+//! review, the desk records the clinical reviewer's decisions (items withheld for
+//! serious harm or third-party information, each with its reason); fulfilling then
+//! prepares the answer from the record as the access decision lets the requester see
+//! it, less the withheld items, and keeps it for the requester to download (FHIR,
+//! HTML or PDF) for [`ANSWER_AVAILABLE_DAYS`] days, each download audited.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use super::export::{Download, ExportFormat};
 use super::proxy::{answer, date_answer, verified_staff};
 use super::storage::{
-    AccessRequestChange, NewAccessRequest, RequesterKind, StorageError, StoredAccessRequest,
+    AccessRequestChange, NewAccessRequest, NewAnswer, NewReview, RecordQuery, RequesterKind,
+    StorageError, StoredAccessRequest, WithheldItem,
 };
 use super::{AppState, SignedIn};
 use crate::access::VERIFIED_IDENTITY;
@@ -27,8 +34,11 @@ use crate::audit::{ActorKind, NewAuditEvent, action};
 use crate::components::format;
 use crate::domain::{AccountId, PatientId};
 use crate::error::{AppError, FieldProblem};
+use crate::export::{ExportPurpose, ExportScope, PreparedFor, RecordExport, WithholdingGround};
 use crate::proxy::rules::{ProxyBasisKind, Section};
-use crate::sar::api::{DeskRequestView, RequestHistoryLine, RequestView};
+use crate::sar::api::{
+    DeskRequestView, RequestFormView, RequestHistoryLine, RequestView, ReviewItemView, ReviewView,
+};
 use crate::sar::rules::{self, Due, RequestScope, SarClock, SarEvent, Urgency};
 
 type Answers = BTreeMap<String, String>;
@@ -153,6 +163,7 @@ fn request_summary(state: &AppState, request: &StoredAccessRequest) -> RequestVi
         note: request.note.clone(),
         state: request.state.label().to_owned(),
         is_open: !request.state.is_final(),
+        answer_until: None,
         due: (!request.state.is_final())
             .then(|| due_text(rules::due(&clock_of(request), &state.bank_holidays))),
         history: Vec::new(),
@@ -164,9 +175,61 @@ async fn request_view(
     state: &AppState,
     request: &StoredAccessRequest,
 ) -> Result<RequestView, AppError> {
+    let answer_until = match request.state {
+        rules::SarState::Fulfilled => state
+            .storage
+            .access_request_answer(&request.public_id)
+            .await?
+            .filter(|a| a.available_until > state.clock.now())
+            .map(|a| format::date_and_time(a.available_until)),
+        _ => None,
+    };
     Ok(RequestView {
         history: history(state, &request.public_id).await?,
+        answer_until,
         ..request_summary(state, request)
+    })
+}
+
+/// Days a request's answer stays downloadable after it is sent.
+pub const ANSWER_AVAILABLE_DAYS: i64 = 30;
+
+/// The request form's tie to the record it was opened for: `own`, or the grant the
+/// signed-in person is acting under. A form sent after switching to another record in
+/// another tab is refused rather than filed for the wrong person.
+fn record_reference(signed_in: Option<&SignedIn>) -> String {
+    match signed_in.and_then(|s| s.acting_for.as_ref()) {
+        Some(record) => record.grant.public_id.clone(),
+        None => "own".to_owned(),
+    }
+}
+
+/// What the request form needs: whose record it is for.
+pub async fn request_form(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+) -> Result<RequestFormView, AppError> {
+    let (_, patient, kind, _) = requester(state, signed_in)?;
+    let for_name = match kind {
+        RequesterKind::Proxy => Some(
+            state
+                .storage
+                .find_patient(patient)
+                .await?
+                .map(|p| {
+                    crate::server::storage::PersonName {
+                        given: p.given_name,
+                        family: p.family_name,
+                    }
+                    .display_or("this person")
+                })
+                .unwrap_or_else(|| "this person".to_owned()),
+        ),
+        _ => None,
+    };
+    Ok(RequestFormView {
+        record: record_reference(signed_in),
+        for_name,
     })
 }
 
@@ -200,14 +263,18 @@ pub async fn my_requests(
     Ok(views)
 }
 
-/// Makes a request: `scope` is `everything` or `some` with a tick per section; an
-/// optional date range (`from-*`, `to-*`); an optional note.
-pub async fn make_request(
-    state: &AppState,
-    signed_in: Option<&SignedIn>,
-    answers: &Answers,
-) -> Result<String, AppError> {
-    let (account, patient, kind, allowed) = requester(state, signed_in)?;
+/// What a request covers, as its form gave it.
+struct RequestAnswers {
+    scope: RequestScope,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    note: Option<String>,
+}
+
+/// A request form's answers, checked: what it covers (`scope` is `everything` or
+/// `some` with a tick per section, narrowed to `allowed`), an optional date range
+/// (`from-*`, `to-*`) and an optional note.
+fn request_answers(answers: &Answers, allowed: &[Section]) -> Result<RequestAnswers, AppError> {
     let mut problems = Vec::new();
     let scope = match answer(answers, "scope") {
         "everything" => Some(RequestScope {
@@ -222,7 +289,7 @@ pub async fn make_request(
             if sections.is_empty() {
                 problems.push(FieldProblem::new(
                     "appointments",
-                    "Select at least one part of your record",
+                    "Select at least one part of the record",
                 ));
             }
             Some(RequestScope {
@@ -231,7 +298,7 @@ pub async fn make_request(
             })
         }
         _ => {
-            problems.push(FieldProblem::new("scope", "Select what you want a copy of"));
+            problems.push(FieldProblem::new("scope", "Select what the copy is of"));
             None
         }
     };
@@ -255,7 +322,7 @@ pub async fn make_request(
     if note.chars().count() > 1000 {
         problems.push(FieldProblem::new(
             "note",
-            "Your note must be 1000 characters or fewer",
+            "The note must be 1000 characters or fewer",
         ));
     }
     // A proxy asks only for what their grant opens.
@@ -265,7 +332,7 @@ pub async fn make_request(
         } else if scope.everything {
             RequestScope {
                 everything: false,
-                sections: allowed.clone(),
+                sections: allowed.to_vec(),
             }
         } else {
             RequestScope {
@@ -288,22 +355,54 @@ pub async fn make_request(
             "Your access to this record does not include those parts",
         ));
     }
-    let (Some(scope), true) = (scope, problems.is_empty()) else {
-        return Err(AppError::Invalid { problems });
-    };
+    match (scope, problems.is_empty()) {
+        (Some(scope), true) => Ok(RequestAnswers {
+            scope,
+            from,
+            to,
+            note: (!note.is_empty()).then(|| note.to_owned()),
+        }),
+        _ => Err(AppError::Invalid { problems }),
+    }
+}
+
+/// Makes a request from the signed-in patient or proxy: see [`request_answers`]. The
+/// form names the record it was opened for (`record`).
+pub async fn make_request(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    answers: &Answers,
+) -> Result<String, AppError> {
+    let (account, patient, kind, allowed) = requester(state, signed_in)?;
+    if answer(answers, "record") != record_reference(signed_in) {
+        return Err(invalid(
+            "scope",
+            "You changed whose record you are using after opening this form. Open the form again from the record you want a copy of.",
+        ));
+    }
+    let RequestAnswers {
+        scope,
+        from,
+        to,
+        note,
+    } = request_answers(answers, &allowed)?;
     let now = state.clock.now();
     let actor = match kind {
         RequesterKind::Patient => ActorKind::Patient,
         RequesterKind::Proxy => ActorKind::Proxy,
+        RequesterKind::Desk => ActorKind::Staff,
     };
     let request = NewAccessRequest {
         patient,
         requested_by: account,
         requester_kind: kind,
+        channel: "online",
+        state: rules::SarState::Received,
+        pauses: Vec::new(),
         scope,
         date_from: from,
         date_to: to,
-        note: (!note.is_empty()).then(|| note.to_owned()),
+        note,
         received_on: uk_today(now),
         at: now,
         audit: NewAuditEvent {
@@ -347,7 +446,7 @@ pub async fn desk_queue(
                 scope: String::new(),
                 ..request_summary(state, request)
             };
-            desk_view(summary, request, *due, today)
+            desk_view(summary, request, *due, today, false)
         })
         .collect())
 }
@@ -366,6 +465,7 @@ fn desk_view(
     request: &StoredAccessRequest,
     due: Due,
     today: NaiveDate,
+    reviewed: bool,
 ) -> DeskRequestView {
     let urgency = rules::urgency(due, today);
     let actions = [
@@ -386,10 +486,15 @@ fn desk_view(
             "Information received (the clock runs again)",
         ),
         (SarEvent::StartReview, "Start the clinical review"),
+        (
+            SarEvent::Fulfil,
+            "Send the answer (the requester downloads it in the portal)",
+        ),
         (SarEvent::Refuse, "Refuse the request"),
     ]
     .into_iter()
     .filter(|(event, _)| allowed_now(request, *event))
+    .filter(|(event, _)| *event != SarEvent::Fulfil || reviewed)
     .map(|(event, label)| (event.code().to_owned(), label.to_owned()))
     .collect();
     DeskRequestView {
@@ -406,6 +511,9 @@ fn desk_view(
         is_due_soon: urgency == Urgency::DueSoon,
         actions,
         can_extend: request.extension.is_none() && !request.state.is_final(),
+        in_review: request.state == rules::SarState::InReview,
+        reviewed,
+        channel: request.channel.clone(),
     }
 }
 
@@ -434,7 +542,9 @@ pub async fn desk_request(
         .await?;
     let due = rules::due(&clock_of(&request), &state.bank_holidays);
     let view = request_view(state, &request).await?;
-    Ok(desk_view(view, &request, due, uk_today(now)))
+    let reviewed = request.state == rules::SarState::InReview
+        && state.storage.review_recorded(public_id).await?;
+    Ok(desk_view(view, &request, due, uk_today(now), reviewed))
 }
 
 /// The desk moves a request on: `action` is a `SarEvent` code or `extend` (with
@@ -504,6 +614,7 @@ pub async fn change_request(
             SarEvent::AskForClarification,
             SarEvent::Clarified,
             SarEvent::StartReview,
+            SarEvent::Fulfil,
             SarEvent::Refuse,
         ]
         .into_iter()
@@ -531,6 +642,23 @@ pub async fn change_request(
             note,
         )
     };
+    // Sending the answer: only after the clinical review is recorded, and prepared now
+    // from the record as the requester may see it, less what the review withheld.
+    let answer = if state_after == rules::SarState::Fulfilled {
+        if !state.storage.review_recorded(public_id).await? {
+            return Err(invalid(
+                "action",
+                "Record the clinical review before sending the answer",
+            ));
+        }
+        let copy = prepare_answer(state, agent.id, &request).await?;
+        Some(NewAnswer {
+            content: serde_json::to_string(&copy).map_err(|e| AppError::internal(&e))?,
+            available_until: now + chrono::Duration::days(ANSWER_AVAILABLE_DAYS),
+        })
+    } else {
+        None
+    };
     let change = AccessRequestChange {
         public_id: public_id.to_owned(),
         from_state: request.state,
@@ -550,6 +678,7 @@ pub async fn change_request(
             reason: Some(event.to_owned()),
             ..NewAuditEvent::new(now, ActorKind::Staff, action::SAR_CHANGED)
         },
+        answer,
     };
     match state.storage.change_access_request(change).await {
         Ok(()) => Ok(()),
@@ -559,4 +688,435 @@ pub async fn change_request(
         )),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The reader a request's answer is prepared for, their basis and what the copy may
+/// cover: the patient (asked online, or logged by the desk), or the proxy who asked,
+/// under a grant that still carries the right and is in force now.
+async fn answer_reader(
+    state: &AppState,
+    request: &StoredAccessRequest,
+) -> Result<(crate::access::Reader, crate::access::Basis, PreparedFor), AppError> {
+    use crate::access::{Basis, Reader};
+    if request.requester_kind == RequesterKind::Proxy.code() {
+        let proxy = request.requested_by.ok_or(AppError::NotFound)?;
+        let now = state.clock.now();
+        let grant = state
+            .storage
+            .grants_for_proxy(proxy)
+            .await?
+            .into_iter()
+            .map(|record| record.grant)
+            .find(|grant| {
+                grant.patient == request.patient
+                    && grant.basis != ProxyBasisKind::Consent
+                    && crate::proxy::rules::decide_grant(grant, &state.proxy.age_rules, now)
+                        .is_in_force()
+            })
+            .ok_or_else(|| {
+                invalid(
+                    "action",
+                    "The person who asked no longer has access to this record: refuse the request and tell them why",
+                )
+            })?;
+        let prepared_for = PreparedFor::Proxy {
+            relationship: grant.basis.label().to_owned(),
+        };
+        Ok((
+            Reader::requester_of_answer(proxy, None),
+            Basis::Proxy {
+                grant: Box::new(grant),
+                age_rules: state.proxy.age_rules,
+            },
+            prepared_for,
+        ))
+    } else {
+        Ok((
+            Reader::requester_of_answer(
+                request.requested_by.unwrap_or(crate::domain::AccountId(0)),
+                Some(request.patient),
+            ),
+            Basis::OwnRecord,
+            PreparedFor::ThePatient,
+        ))
+    }
+}
+
+/// The record as the requester may see it, read for a request (audited as `action` by
+/// the agent), and what the request covers of it (before any review withholds).
+async fn requested_record(
+    state: &AppState,
+    agent: AccountId,
+    request: &StoredAccessRequest,
+    audit_action: &'static str,
+    target: String,
+) -> Result<(crate::access::DecidedRecord, ExportScope, PreparedFor), AppError> {
+    let (reader, basis, prepared_for) = answer_reader(state, request).await?;
+    let now = state.clock.now();
+    let read = state
+        .storage
+        .read_record(
+            RecordQuery {
+                limit: u32::MAX,
+                ..RecordQuery::for_patient(request.patient)
+            },
+            NewAuditEvent {
+                actor_account: Some(agent),
+                patient: Some(request.patient),
+                target: Some(target),
+                reason: Some("subject_access_request".to_owned()),
+                ..NewAuditEvent::new(now, ActorKind::Staff, audit_action)
+            },
+        )
+        .await?;
+    if crate::access::check_choices(&read.choices).is_err() {
+        return Err(invalid(
+            "action",
+            "The patient has left the portal, so the answer cannot be given here: send it by another route",
+        ));
+    }
+    let record = crate::access::decide_record(
+        &reader,
+        request.patient,
+        &basis,
+        &read.choices,
+        read.items,
+        &super::record_reader::in_force(read.rules),
+        now,
+    );
+    let sections: Vec<Section> = if request.scope.everything {
+        Section::ALL.to_vec()
+    } else {
+        request.scope.sections.clone()
+    };
+    let sections = sections
+        .into_iter()
+        .filter(|s| basis.allows_section(*s))
+        .collect();
+    let scope = ExportScope {
+        sections,
+        from: request.date_from,
+        to: request.date_to,
+        withheld: Vec::new(),
+    };
+    Ok((record, scope, prepared_for))
+}
+
+/// The answer to a request, prepared now: everything it covers that the access
+/// decision shows the requester, less what the clinical review withheld.
+async fn prepare_answer(
+    state: &AppState,
+    agent: AccountId,
+    request: &StoredAccessRequest,
+) -> Result<RecordExport, AppError> {
+    let (record, mut scope, prepared_for) = requested_record(
+        state,
+        agent,
+        request,
+        action::SAR_ANSWER_PREPARED,
+        format!("request:{}", request.public_id),
+    )
+    .await?;
+    let withheld = state.storage.withheld_items(&request.public_id).await?;
+    let mut grounds: Vec<WithholdingGround> = withheld.iter().map(|w| w.exemption).collect();
+    grounds.sort();
+    grounds.dedup();
+    scope.withheld = withheld.into_iter().map(|w| w.item_public_id).collect();
+    super::export::build(
+        state,
+        request.patient,
+        &record,
+        scope,
+        ExportPurpose::SubjectAccess {
+            reference: reference_of(&request.public_id),
+            received_on: request.received_on,
+            withheld_grounds: grounds,
+        },
+        prepared_for,
+        state.clock.now(),
+    )
+    .await
+}
+
+/// The short reference a requester quotes: the first part of the request's id.
+pub fn reference_of(public_id: &str) -> String {
+    public_id
+        .split('-')
+        .next()
+        .unwrap_or(public_id)
+        .to_uppercase()
+}
+
+/// The clinical review page of a request in review: every item the answer would hold,
+/// with what the review recorded. Opening it reads the patient's record: audited.
+pub async fn review(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    public_id: &str,
+) -> Result<ReviewView, AppError> {
+    let agent = verified_staff(staff)?;
+    let request = state
+        .storage
+        .find_access_request(public_id)
+        .await?
+        .filter(|r| r.state == rules::SarState::InReview)
+        .ok_or(AppError::NotFound)?;
+    let (record, scope, _) = requested_record(
+        state,
+        agent.id,
+        &request,
+        action::SAR_VIEWED,
+        format!("request:{public_id}:review"),
+    )
+    .await?;
+    let withheld = state.storage.withheld_items(public_id).await?;
+    let items = crate::export::selected(&record, &scope)
+        .into_iter()
+        .map(|d| {
+            let item = &d.item;
+            let decision = withheld.iter().find(|w| w.item_public_id == item.public_id);
+            ReviewItemView {
+                public_id: item.public_id.clone(),
+                section: Section::of(item.kind).label().to_owned(),
+                title: item.title.clone(),
+                date: format::date(item.occurred_at.unwrap_or(item.first_received_at)),
+                source: format!("{} ({})", item.source_name, item.source_ods_code.as_str()),
+                withheld: decision
+                    .map(|w| w.exemption.code().to_owned())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(ReviewView {
+        public_id: public_id.to_owned(),
+        items,
+        reviewer: withheld
+            .first()
+            .map(|w| w.reviewer.clone())
+            .unwrap_or_default(),
+        reason: withheld
+            .first()
+            .map(|w| w.reason.clone())
+            .unwrap_or_default(),
+        recorded: state.storage.review_recorded(public_id).await?,
+    })
+}
+
+/// Records the clinical review: for each item (`ground-{id}`: empty to include it,
+/// or `serious_harm` / `third_party` to withhold it), the reviewer's name and role
+/// (`reviewer`, always) and the reason (`reason`, when anything is withheld). Only
+/// items the answer would hold can be withheld.
+pub async fn record_review(
+    state: &AppState,
+    staff: Option<&SignedIn>,
+    public_id: &str,
+    answers: &Answers,
+) -> Result<(), AppError> {
+    let agent = verified_staff(staff)?;
+    let request = state
+        .storage
+        .find_access_request(public_id)
+        .await?
+        .filter(|r| r.state == rules::SarState::InReview)
+        .ok_or(AppError::NotFound)?;
+    let mut problems = Vec::new();
+    let reviewer = answer(answers, "reviewer");
+    if reviewer.is_empty() || reviewer.chars().count() > 200 {
+        problems.push(FieldProblem::new(
+            "reviewer",
+            "Enter the clinical reviewer's name and role (200 characters or fewer)",
+        ));
+    }
+    let reason = answer(answers, "reason");
+    if reason.chars().count() > 1000 {
+        problems.push(FieldProblem::new(
+            "reason",
+            "The reason must be 1000 characters or fewer",
+        ));
+    }
+    let (record, scope, _) = requested_record(
+        state,
+        agent.id,
+        &request,
+        action::SAR_VIEWED,
+        format!("request:{public_id}:review"),
+    )
+    .await?;
+    let mut withheld = Vec::new();
+    for decided in crate::export::selected(&record, &scope) {
+        let id = &decided.item.public_id;
+        match answer(answers, &format!("ground-{id}")) {
+            "" => {}
+            code => match WithholdingGround::from_code(code) {
+                Some(exemption) => withheld.push(WithheldItem {
+                    item_public_id: id.clone(),
+                    exemption,
+                    reason: reason.to_owned(),
+                    reviewer: reviewer.to_owned(),
+                }),
+                None => problems.push(FieldProblem::new(
+                    &format!("ground-{id}"),
+                    "Select whether to include this item",
+                )),
+            },
+        }
+    }
+    if !withheld.is_empty() && reason.is_empty() {
+        problems.push(FieldProblem::new(
+            "reason",
+            "Enter why the items are withheld",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Invalid { problems });
+    }
+    let now = state.clock.now();
+    let count = withheld.len();
+    let review = NewReview {
+        public_id: public_id.to_owned(),
+        read_at: request.updated_at,
+        withheld,
+        recorded_by: agent.id,
+        at: now,
+        audit: NewAuditEvent {
+            actor_account: Some(agent.id),
+            patient: Some(request.patient),
+            target: Some(format!("request:{public_id}")),
+            reason: Some(format!("withheld={count}")),
+            ..NewAuditEvent::new(now, ActorKind::Staff, action::SAR_REVIEWED)
+        },
+    };
+    match state.storage.record_review(review).await {
+        Ok(()) => Ok(()),
+        Err(StorageError::Conflict(_)) => Err(invalid(
+            "reviewer",
+            "This request changed while you were working on it. Check it and try again.",
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The requester downloads a fulfilled request's answer, while it is available: the
+/// patient (any request for their record) or the proxy who asked. Audited.
+pub async fn download_answer(
+    state: &AppState,
+    signed_in: Option<&SignedIn>,
+    public_id: &str,
+    format: ExportFormat,
+) -> Result<Download, AppError> {
+    let (account, patient, kind, _) = requester(state, signed_in)?;
+    let request = state
+        .storage
+        .find_access_request(public_id)
+        .await?
+        .filter(|r| r.patient == patient && r.state == rules::SarState::Fulfilled)
+        .filter(|r| kind != RequesterKind::Proxy || r.requested_by == Some(account))
+        .ok_or(AppError::NotFound)?;
+    let now = state.clock.now();
+    let stored = state
+        .storage
+        .access_request_answer(&request.public_id)
+        .await?
+        .filter(|a| a.available_until > now)
+        .ok_or(AppError::NotFound)?;
+    let copy: RecordExport =
+        serde_json::from_str(&stored.content).map_err(|e| AppError::internal(&e))?;
+    state
+        .storage
+        .append_audit(NewAuditEvent {
+            actor_account: Some(account),
+            patient: Some(patient),
+            target: Some(format!("request:{public_id}:{}", format.extension())),
+            ..NewAuditEvent::new(
+                now,
+                match kind {
+                    RequesterKind::Proxy => ActorKind::Proxy,
+                    _ => ActorKind::Patient,
+                },
+                action::SAR_ANSWER_DOWNLOADED,
+            )
+        })
+        .await?;
+    super::export::render(&copy, format, "copy-of-your-data")
+}
+
+/// The desk logs a request that came by post, phone or email for a patient it has
+/// looked up (`super::desk::log_request` checks the agent and the look-up): the channel, the day it was received and what it covers. It waits for
+/// proof of identity, with the clock paused from the day it was received.
+pub async fn log_request(
+    state: &AppState,
+    agent: AccountId,
+    patient: PatientId,
+    answers: &Answers,
+) -> Result<String, AppError> {
+    let mut problems = Vec::new();
+    let channel = match answer(answers, "channel") {
+        "post" => Some("post"),
+        "phone" => Some("phone"),
+        "email" => Some("email"),
+        _ => {
+            problems.push(FieldProblem::new("channel", "Select how the request came"));
+            None
+        }
+    };
+    let today = uk_today(state.clock.now());
+    let received = match date_answer(answers, "received", "The date it was received") {
+        Ok(Some(day)) if day > today => {
+            problems.push(FieldProblem::new(
+                "received-day",
+                "The date it was received must be today or in the past",
+            ));
+            None
+        }
+        Ok(Some(day)) => Some(day),
+        Ok(None) => {
+            problems.push(FieldProblem::new(
+                "received-day",
+                "Enter the date it was received",
+            ));
+            None
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    let parsed = match request_answers(answers, &Section::ALL) {
+        Ok(parsed) => Some(parsed),
+        Err(AppError::Invalid { problems: found }) => {
+            problems.extend(found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let (Some(channel), Some(received), Some(parsed), true) =
+        (channel, received, parsed, problems.is_empty())
+    else {
+        return Err(AppError::Invalid { problems });
+    };
+    let now = state.clock.now();
+    let request = NewAccessRequest {
+        patient,
+        requested_by: agent,
+        requester_kind: RequesterKind::Desk,
+        channel,
+        state: rules::SarState::AwaitingIdentity,
+        pauses: vec![rules::Pause {
+            from: received,
+            until: None,
+        }],
+        scope: parsed.scope,
+        date_from: parsed.from,
+        date_to: parsed.to,
+        note: parsed.note,
+        received_on: received,
+        at: now,
+        audit: NewAuditEvent {
+            actor_account: Some(agent),
+            patient: Some(patient),
+            reason: Some(format!("channel:{channel}")),
+            ..NewAuditEvent::new(now, ActorKind::Staff, action::SAR_LOGGED)
+        },
+    };
+    Ok(state.storage.create_access_request(request).await?)
 }

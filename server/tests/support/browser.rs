@@ -90,6 +90,20 @@ impl Browser {
         self.keep(response).await
     }
 
+    /// A download: its status, headers and bytes as sent.
+    pub async fn get_bytes(&mut self, url: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let response = self
+            .client
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    }
+
     /// Follows redirects from `url` until a page answers, returning every hop.
     pub async fn follow(&mut self, url: &str) -> Vec<Page> {
         let mut hops = Vec::new();

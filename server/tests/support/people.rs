@@ -28,7 +28,8 @@ pub async fn account_of(storage: &dyn Storage, nhs_number: &str) -> AccountId {
     storage.accounts_of_patient(patient).await.unwrap()[0].id
 }
 
-/// Posts a form as the page at `page_path` would, with that page's CSRF token.
+/// Posts a form as the page at `page_path` would, with that page's CSRF token (and the
+/// record it was opened for, when the form names one).
 pub async fn post(
     browser: &mut Browser,
     server: &TestServer,
@@ -39,6 +40,13 @@ pub async fn post(
     let page = browser.get(&server.url(page_path)).await;
     let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
     let mut all = vec![("csrf_token", csrf.as_str())];
+    // A form tied to the record it was opened for sends that record back.
+    let record = hidden_field(&page.body, "record");
+    if let Some(record) = &record
+        && !fields.iter().any(|(name, _)| *name == "record")
+    {
+        all.push(("record", record.as_str()));
+    }
     all.extend_from_slice(fields);
     browser.post_form(&server.url(action), &all).await
 }
@@ -68,6 +76,25 @@ pub async fn choose(browser: &mut Browser, server: &TestServer, choice: &str) ->
 /// A grant to everything, made with the patient's consent as an accepted invitation
 /// makes it: `proxy_nhs`'s account may see `patient_nhs`'s record.
 pub async fn consent_grant(server: &TestServer, patient_nhs: &str, proxy_nhs: &str) -> GrantRecord {
+    grant_with(
+        server,
+        patient_nhs,
+        proxy_nhs,
+        ProxyBasisKind::Consent,
+        Scope::all_sections(),
+    )
+    .await
+}
+
+/// A grant in force on `basis` to `scope`: `proxy_nhs`'s account may see that much of
+/// `patient_nhs`'s record.
+pub async fn grant_with(
+    server: &TestServer,
+    patient_nhs: &str,
+    proxy_nhs: &str,
+    basis: ProxyBasisKind,
+    scope: Scope,
+) -> GrantRecord {
     let patient = patient(server.storage.as_ref(), patient_nhs).await;
     let proxy = account_of(server.storage.as_ref(), proxy_nhs).await;
     let now = server.clock.now();
@@ -77,9 +104,9 @@ pub async fn consent_grant(server: &TestServer, patient_nhs: &str, proxy_nhs: &s
             NewGrant {
                 patient,
                 proxy,
-                basis: ProxyBasisKind::Consent,
+                basis,
                 relationship: "husband".into(),
-                scope: Scope::all_sections(),
+                scope,
                 starts_at: now - chrono::Duration::days(1),
                 ends_at: None,
                 evidence_reference: None,

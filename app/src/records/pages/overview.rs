@@ -103,6 +103,7 @@ pub(super) fn RecordHome(summary: HomeSummary) -> impl IntoView {
                     <li><a href="/record/appointments">"Appointments"</a></li>
                     <li><a href="/record/letters">"Letters and documents"</a></li>
                     <li><a href="/record/results">"Test results"</a></li>
+                    <li><a href="/account/download">{if is_proxy { "Download their record" } else { "Download your record" }}</a></li>
                 </ul>
                 {(!is_proxy).then(|| view! {
                     <h2 class="nhsuk-heading-s">"Sharing your record"</h2>

@@ -16,6 +16,8 @@ use crate::sar::rules::{Extension, Pause, RequestScope, SarState};
 pub enum RequesterKind {
     Patient,
     Proxy,
+    /// Logged by the service desk for the patient: it came by post, phone or email.
+    Desk,
 }
 
 impl RequesterKind {
@@ -23,6 +25,7 @@ impl RequesterKind {
         match self {
             RequesterKind::Patient => "patient",
             RequesterKind::Proxy => "proxy",
+            RequesterKind::Desk => "desk",
         }
     }
 }
@@ -30,8 +33,15 @@ impl RequesterKind {
 #[derive(Debug, Clone)]
 pub struct NewAccessRequest {
     pub patient: PatientId,
+    /// The patient's or proxy's account; for one the desk logged, the agent's.
     pub requested_by: AccountId,
     pub requester_kind: RequesterKind,
+    /// `online`, or for one the desk logged `post`, `phone` or `email`.
+    pub channel: &'static str,
+    /// `Received`, or `AwaitingIdentity` (with its pause open from `received_on`) for a
+    /// request that did not come through a verified NHS login session.
+    pub state: SarState,
+    pub pauses: Vec<Pause>,
     pub scope: RequestScope,
     pub date_from: Option<NaiveDate>,
     pub date_to: Option<NaiveDate>,
@@ -89,6 +99,44 @@ pub struct AccessRequestChange {
     pub note: Option<String>,
     pub at: DateTime<Utc>,
     pub audit: NewAuditEvent,
+    /// With `Fulfilled`: the answer, stored in the same transaction.
+    pub answer: Option<NewAnswer>,
+}
+
+/// The prepared answer to a request.
+#[derive(Debug, Clone)]
+pub struct NewAnswer {
+    /// JSON of the prepared copy (`crate::export::RecordExport`).
+    pub content: String,
+    pub available_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub content: String,
+    pub prepared_at: DateTime<Utc>,
+    pub available_until: DateTime<Utc>,
+}
+
+/// An item a clinical reviewer withheld from a request's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithheldItem {
+    pub item_public_id: String,
+    pub exemption: crate::export::WithholdingGround,
+    pub reason: String,
+    /// The reviewer's name and role, as recorded.
+    pub reviewer: String,
+}
+
+/// A clinical review recorded for a request in review: it replaces any earlier one.
+#[derive(Debug, Clone)]
+pub struct NewReview {
+    pub public_id: String,
+    pub read_at: DateTime<Utc>,
+    pub withheld: Vec<WithheldItem>,
+    pub recorded_by: AccountId,
+    pub at: DateTime<Utc>,
+    pub audit: NewAuditEvent,
 }
 
 #[async_trait]
@@ -123,4 +171,21 @@ pub trait AccessRequestStore: Send + Sync {
     /// Applies a change with its history entry and audit row; a conflict if the
     /// request is no longer in `from_state`.
     async fn change_access_request(&self, change: AccessRequestChange) -> Result<(), StorageError>;
+
+    /// Records a clinical review (the items withheld, possibly none) of a request in
+    /// review, with a `reviewed` history entry and its audit row; a conflict if the
+    /// request changed since it was read.
+    async fn record_review(&self, review: NewReview) -> Result<(), StorageError>;
+
+    /// The items withheld from a request's answer, as last reviewed.
+    async fn withheld_items(&self, public_id: &str) -> Result<Vec<WithheldItem>, StorageError>;
+
+    /// Whether a review has been recorded since the request last entered review.
+    async fn review_recorded(&self, public_id: &str) -> Result<bool, StorageError>;
+
+    /// A fulfilled request's answer.
+    async fn access_request_answer(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredAnswer>, StorageError>;
 }

@@ -69,4 +69,14 @@ pub trait RecordStore: Send + Sync {
     /// An attachment by its content address. Callers decide who may see it (through the
     /// item that refers to it); this only fetches the bytes.
     async fn get_attachment(&self, sha256: &str) -> Result<Option<Attachment>, StorageError>;
+
+    /// The resources exactly as received of the patient's items named by public id and
+    /// version (the versions an access decision was made on, so a copy never holds a
+    /// later version nobody decided on), as `(public id, raw JSON)`. An item of another
+    /// patient, or a version that does not exist, is simply not returned.
+    async fn raw_resources(
+        &self,
+        patient: PatientId,
+        items: &[(String, i64)],
+    ) -> Result<Vec<(String, String)>, StorageError>;
 }

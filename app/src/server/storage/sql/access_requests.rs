@@ -7,10 +7,11 @@ use super::audit::insert_audit;
 use super::{Conn, Query, SqlStorage, from_millis, new_public_id, to_millis};
 use crate::audit::ActorKind;
 use crate::domain::{AccountId, PatientId};
+use crate::export::WithholdingGround;
 use crate::sar::rules::{Extension, Pause, RequestScope, SarState};
 use crate::server::storage::{
-    AccessRequestChange, AccessRequestEvent, AccessRequestStore, NewAccessRequest, StorageError,
-    StoredAccessRequest,
+    AccessRequestChange, AccessRequestEvent, AccessRequestStore, NewAccessRequest, NewReview,
+    StorageError, StoredAccessRequest, StoredAnswer, WithheldItem,
 };
 
 const REQUEST_COLUMNS: &str = "SELECT public_id, patient_id, requested_by_account_id, \
@@ -126,24 +127,28 @@ impl AccessRequestStore for SqlStorage {
         let id: i64 = Query::new(
             "INSERT INTO access_requests (public_id, patient_id, requested_by_account_id, \
              requester_kind, channel, scope, date_from, date_to, note, received_on, state, \
-             pauses, extension, created_at, updated_at) VALUES ($1, $2, $3, $4, 'online', \
-             $5, $6, $7, $8, $9, 'received', '[]', NULL, $10, $10) RETURNING id",
+             pauses, extension, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $10, $11, $12, NULL, $13, $13) RETURNING id",
         )
         .bind(public_id.as_str())
         .bind(request.patient.0)
         .bind(request.requested_by.0)
         .bind(request.requester_kind.code())
+        .bind(request.channel)
         .bind(json(&request.scope, "access request scope")?)
         .bind(date_from.as_deref())
         .bind(date_to.as_deref())
         .bind(request.note.as_deref())
         .bind(request.received_on.to_string())
+        .bind(request.state.code())
+        .bind(json(&request.pauses, "access request pauses")?)
         .bind(at)
         .fetch_scalar(&mut tx)
         .await?;
         let kind = match request.requester_kind {
             super::super::RequesterKind::Patient => ActorKind::Patient,
             super::super::RequesterKind::Proxy => ActorKind::Proxy,
+            super::super::RequesterKind::Desk => ActorKind::Staff,
         };
         insert_event(
             &mut tx,
@@ -153,7 +158,7 @@ impl AccessRequestStore for SqlStorage {
             kind,
             Some(request.requested_by),
             None,
-            SarState::Received,
+            request.state,
         )
         .await?;
         insert_audit(&mut tx, request.audit).await?;
@@ -263,7 +268,128 @@ impl AccessRequestStore for SqlStorage {
             change.state,
         )
         .await?;
+        if let Some(answer) = &change.answer {
+            Query::new(
+                "INSERT INTO access_request_answers (request_id, content, prepared_at, \
+                 available_until) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(answer.content.as_str())
+            .bind(at)
+            .bind(to_millis(answer.available_until))
+            .execute(&mut tx)
+            .await?;
+        }
         insert_audit(&mut tx, change.audit).await?;
         tx.commit().await
+    }
+
+    async fn record_review(&self, review: NewReview) -> Result<(), StorageError> {
+        let at = to_millis(review.at).max(to_millis(review.read_at) + 1);
+        let mut tx = self.write().await?;
+        let id: Option<i64> = Query::new(
+            "UPDATE access_requests SET updated_at = $2 WHERE public_id = $1 \
+             AND state = 'in_review' AND updated_at = $3 RETURNING id",
+        )
+        .bind(review.public_id.as_str())
+        .bind(at)
+        .bind(to_millis(review.read_at))
+        .fetch_optional_scalar(&mut tx)
+        .await?;
+        let Some(id) = id else {
+            return Err(StorageError::Conflict("request changed meanwhile"));
+        };
+        Query::new("DELETE FROM access_request_withheld WHERE request_id = $1")
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        for item in &review.withheld {
+            Query::new(
+                "INSERT INTO access_request_withheld (request_id, item_public_id, exemption, \
+                 reason, reviewer, recorded_by_account_id, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(item.item_public_id.as_str())
+            .bind(item.exemption.code())
+            .bind(item.reason.as_str())
+            .bind(item.reviewer.as_str())
+            .bind(review.recorded_by.0)
+            .bind(at)
+            .execute(&mut tx)
+            .await?;
+        }
+        insert_event(
+            &mut tx,
+            id,
+            at,
+            "reviewed",
+            ActorKind::Staff,
+            Some(review.recorded_by),
+            None,
+            SarState::InReview,
+        )
+        .await?;
+        insert_audit(&mut tx, review.audit).await?;
+        tx.commit().await
+    }
+
+    async fn withheld_items(&self, public_id: &str) -> Result<Vec<WithheldItem>, StorageError> {
+        let rows: Vec<(String, String, String, String)> = Query::new(
+            "SELECT w.item_public_id, w.exemption, w.reason, w.reviewer \
+             FROM access_request_withheld w JOIN access_requests r ON r.id = w.request_id \
+             WHERE r.public_id = $1 ORDER BY w.id",
+        )
+        .bind(public_id)
+        .fetch_all(&mut self.read().await?)
+        .await?;
+        rows.into_iter()
+            .map(|(item_public_id, exemption, reason, reviewer)| {
+                Ok(WithheldItem {
+                    item_public_id,
+                    exemption: WithholdingGround::from_code(&exemption)
+                        .ok_or(StorageError::Corrupt("access_request_withheld.exemption"))?,
+                    reason,
+                    reviewer,
+                })
+            })
+            .collect()
+    }
+
+    async fn review_recorded(&self, public_id: &str) -> Result<bool, StorageError> {
+        // The latest review, or entry into review, decides: a review recorded before
+        // the request went back for clarification does not count.
+        let last: Option<String> = Query::new(
+            "SELECT e.event FROM access_request_events e \
+             JOIN access_requests r ON r.id = e.request_id \
+             WHERE r.public_id = $1 AND e.event IN ('reviewed', 'review_started') \
+             ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1",
+        )
+        .bind(public_id)
+        .fetch_optional_scalar(&mut self.read().await?)
+        .await?;
+        Ok(last.as_deref() == Some("reviewed"))
+    }
+
+    async fn access_request_answer(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<StoredAnswer>, StorageError> {
+        let row: Option<(String, i64, i64)> = Query::new(
+            "SELECT a.content, a.prepared_at, a.available_until \
+             FROM access_request_answers a JOIN access_requests r ON r.id = a.request_id \
+             WHERE r.public_id = $1",
+        )
+        .bind(public_id)
+        .fetch_optional(&mut self.read().await?)
+        .await?;
+        row.map(|(content, prepared_at, available_until)| {
+            Ok(StoredAnswer {
+                content,
+                prepared_at: from_millis(prepared_at)?,
+                available_until: from_millis(available_until)?,
+            })
+        })
+        .transpose()
     }
 }

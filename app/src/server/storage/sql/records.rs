@@ -206,6 +206,52 @@ impl RecordStore for SqlStorage {
             content,
         }))
     }
+
+    async fn raw_resources(
+        &self,
+        patient: PatientId,
+        items: &[(String, i64)],
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let mut conn = self.read().await?;
+        // One statement for the current versions, which is nearly always what the
+        // decision saw; any item that changed since is read at its decided version.
+        let current: Vec<(String, i64, String)> = Query::new(
+            "SELECT i.public_id, v.version, v.raw_resource FROM record_items i \
+             JOIN record_item_versions v ON v.item_id = i.id AND v.version = i.current_version \
+             WHERE i.patient_id = $1",
+        )
+        .bind(patient.0)
+        .fetch_all(&mut conn)
+        .await?;
+        let mut found = Vec::with_capacity(items.len());
+        let mut missing: Vec<(&str, i64)> = Vec::new();
+        let mut current: std::collections::HashMap<String, (i64, String)> = current
+            .into_iter()
+            .map(|(id, version, raw)| (id, (version, raw)))
+            .collect();
+        for (id, version) in items {
+            match current.remove(id.as_str()) {
+                Some((v, raw)) if v == *version => found.push((id.clone(), raw)),
+                _ => missing.push((id.as_str(), *version)),
+            }
+        }
+        for (id, version) in missing {
+            let raw: Option<String> = Query::new(
+                "SELECT v.raw_resource FROM record_items i \
+                 JOIN record_item_versions v ON v.item_id = i.id \
+                 WHERE i.patient_id = $1 AND i.public_id = $2 AND v.version = $3",
+            )
+            .bind(patient.0)
+            .bind(id)
+            .bind(version)
+            .fetch_optional_scalar(&mut conn)
+            .await?;
+            if let Some(raw) = raw {
+                found.push((id.to_owned(), raw));
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// Appends the query of a patient's items with their labels, as one JSON
