@@ -3,12 +3,13 @@
 // and they vanish from every page and the list of sources; the desk records a postal
 // objection for a child and the parent no longer sees that organisation's records; the
 // desk works the held items queue (one project matches an item, the other sends one
-// back) and opens the proxy queue; one desk journey is made by keyboard alone. axe-core
-// checks each new page.
+// back) and opens the proxy queue; one desk journey is made by keyboard alone; a patient
+// asks for a copy of their data, the desk reviews and sends it, and the patient downloads
+// it. axe-core checks each new page.
 //
 // These journeys run against a portal of their own (playwright.config.ts), and the two
 // projects use different people or organisations, so neither sees the other's changes.
-import { test, expect, expectNoAccessibilityViolations, settle, signInAs } from './fixtures'
+import { test, expect, expectNoAccessibilityViolations, expectValidFhirR4, downloadFrom, settle, signInAs } from './fixtures'
 import type { Browser, Page } from '@playwright/test'
 
 const choicesURL = 'http://127.0.0.1:3102'
@@ -359,7 +360,7 @@ test('a patient asks for a copy of their data and the desk sees it in its queue'
   await page.getByLabel('Anything else we should know (optional)').fill('Please include the knee MRI')
   await page.getByRole('button', { name: 'Send request' }).click()
   await settle(page, javaScriptEnabled)
-  await expect(page.getByRole('link', { name: 'Select at least one part of your record' })).toBeVisible()
+  await expect(page.getByRole('link', { name: 'Select at least one part of the record' })).toBeVisible()
   await expect(page.getByLabel('Anything else we should know (optional)')).toHaveValue('Please include the knee MRI')
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
   await page.getByLabel('Test results').check()
@@ -381,4 +382,64 @@ test('a patient asks for a copy of their data and the desk sees it in its queue'
   await expect(desk.page.getByRole('button', { name: 'Record' })).toBeVisible()
   await expectNoAccessibilityViolations(desk.page, javaScriptEnabled)
   await desk.context.close()
+})
+
+test('a patient asks for a copy, the desk reviews and sends it, and the patient downloads it', async ({ page, browser, consoleErrors, javaScriptEnabled }) => {
+  await signIn(page, 'Amelia Hart (P9)', javaScriptEnabled)
+  await open(page, '/account/requests/new', javaScriptEnabled)
+  await page.getByLabel('Everything in the portal about me').check()
+  await page.getByRole('button', { name: 'Send request' }).click()
+  await settle(page, javaScriptEnabled)
+  // The newest request comes first; its reference tells it apart from the other
+  // project's, which runs at the same time.
+  const reference = (await page.locator('.nhsuk-summary-list').first()
+    .locator('.nhsuk-summary-list__row', { hasText: 'Reference' })
+    .locator('.nhsuk-summary-list__value').textContent())!.trim()
+  expect(reference).toMatch(/^[0-9A-F]{8}$/)
+
+  const desk = await otherPerson(browser, javaScriptEnabled)
+  await signInAsDesk(desk.page, javaScriptEnabled)
+  await open(desk.page, '/staff/requests', javaScriptEnabled)
+  await desk.page.getByRole('link', { name: reference }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await desk.page.getByLabel('Start the clinical review').check()
+  await desk.page.getByRole('button', { name: 'Record' }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await desk.page.getByRole('link', { name: 'Record the clinical review' }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await expect(desk.page.getByRole('heading', { level: 1, name: 'Clinical review' })).toBeVisible()
+  await expectNoAccessibilityViolations(desk.page, javaScriptEnabled)
+  // One item withheld as information about another person; the reviewer and reason
+  // are required, and nothing chosen is lost when they are missing.
+  const first = desk.page.getByRole('combobox').first()
+  await first.selectOption('third_party')
+  await desk.page.getByRole('button', { name: 'Record the review' }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await expect(desk.page.getByRole('link', { name: /Enter the clinical reviewer/ })).toBeVisible()
+  await expect(desk.page.getByRole('combobox').first()).toHaveValue('third_party')
+  await desk.page.getByLabel("The clinical reviewer's name and role").fill('Dr Priya Shah, consultant')
+  await desk.page.getByLabel(/Why items are withheld/).fill('Names a relative')
+  await desk.page.getByRole('button', { name: 'Record the review' }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await expect(desk.page.getByText('The review has been recorded')).toBeVisible()
+  await desk.page.getByLabel(/Send the answer/).check()
+  await desk.page.getByRole('button', { name: 'Record' }).click()
+  await settle(desk.page, javaScriptEnabled)
+  await expect(desk.page.getByText('Ready').first()).toBeVisible()
+  await desk.context.close()
+
+  await open(page, '/account/requests', javaScriptEnabled)
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+  const request = page.getByRole('region', { name: new RegExp(`reference ${reference}`) })
+  await expect(request.getByText('Your copy is ready')).toBeVisible()
+  const pdf = await downloadFrom(page, 'Your copy (PDF)', request)
+  expect(pdf.bytes.subarray(0, 5).toString()).toBe('%PDF-')
+  const html = (await downloadFrom(page, 'Your copy (web page)', request)).bytes.toString('utf8')
+  expect(html).toContain('Your copy of your data (subject access request)')
+  expect(html).toContain(reference)
+  expect(html).toContain('After a review by a health professional')
+  const json = await downloadFrom(page, 'Your copy for other health apps and systems (FHIR R4, JSON)', request)
+  const bundle = JSON.parse(json.bytes.toString('utf8'))
+  expect(bundle.type).toBe('collection')
+  await expectValidFhirR4(bundle)
 })

@@ -1,7 +1,7 @@
 // Shared test set-up: an accessibility check with axe-core (WCAG 2.2 AA rules), and a
 // guard that fails any JavaScript-enabled test whose page logs an error (a hydration
 // mismatch shows up that way).
-import { test as base, expect, type Page } from '@playwright/test'
+import { test as base, expect, type Locator, type Page } from '@playwright/test'
 import AxeBuilder from '@axe-core/playwright'
 
 export const test = base.extend<{ consoleErrors: string[] }>({
@@ -56,4 +56,30 @@ export async function signInAs(page: Page, person: string) {
   await expect(page.getByRole('heading', { level: 1, name: 'NHS login (simulated)' })).toBeVisible()
   await page.getByLabel(person).check()
   await page.getByRole('button', { name: 'Continue' }).click()
+}
+
+/// Validates a FHIR resource with FHIR.js (the npm `fhir` package and its bundled R4
+/// 4.0.1 definitions), an implementation independent of ours: unknown elements, codes
+/// outside required value sets, missing required elements and wrong JSON types are all
+/// errors.
+export async function expectValidFhirR4(resource: unknown) {
+  const { Fhir } = await import('fhir')
+  const result = new Fhir().validate(resource, { errorOnUnexpected: true })
+  const errors = result.messages.filter(
+    (m: { severity: string }) => m.severity === 'error' || m.severity === 'fatal',
+  )
+  expect(errors, 'FHIR R4 validation errors').toEqual([])
+  expect(result.valid).toBe(true)
+}
+
+/// Clicks a link (within a part of the page, if given) that downloads a file, and returns
+/// the file's bytes and suggested name.
+export async function downloadFrom(page: Page, name: string | RegExp, within?: Locator) {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    (within ?? page).getByRole('link', { name }).click(),
+  ])
+  const path = await download.path()
+  const { readFileSync } = await import('node:fs')
+  return { bytes: readFileSync(path), name: download.suggestedFilename() }
 }

@@ -1,6 +1,7 @@
 // The patient's record: overview, appointments, letters, results and a test's history,
-// with JavaScript on and off, axe-core on every page, and one journey by keyboard only.
-import { test, expect, expectNoAccessibilityViolations, settle, signInAs } from './fixtures'
+// with JavaScript on and off, axe-core on every page, and one journey by keyboard only;
+// and a download of the whole record in its three formats.
+import { test, expect, expectNoAccessibilityViolations, expectValidFhirR4, downloadFrom, settle, signInAs } from './fixtures'
 import type { Page } from '@playwright/test'
 
 async function signInAsAmelia(page: Page, javaScriptEnabled: boolean) {
@@ -130,4 +131,33 @@ test('signed-out visitors and partly verified users see nothing clinical', async
   const partly = await page.goto('/record/results')
   expect(partly?.status()).toBe(403)
   await expect(page.getByRole('heading', { level: 1, name: 'You need to prove who you are' })).toBeVisible()
+})
+
+test('a patient downloads their record as a PDF, a web page and a FHIR R4 bundle', async ({ page, consoleErrors, javaScriptEnabled }) => {
+  await signInAsAmelia(page, javaScriptEnabled)
+  await page.getByRole('link', { name: 'Download your record' }).click()
+  await settle(page, javaScriptEnabled)
+  await expect(page.getByRole('heading', { level: 1, name: 'Download your record' })).toBeVisible()
+  await expectNoAccessibilityViolations(page, javaScriptEnabled)
+
+  const pdf = await downloadFrom(page, 'A readable copy (PDF)')
+  expect(pdf.name).toMatch(/^health-record-\d{4}-\d{2}-\d{2}\.pdf$/)
+  expect(pdf.bytes.subarray(0, 5).toString()).toBe('%PDF-')
+
+  const html = await downloadFrom(page, 'A readable copy (web page)')
+  const text = html.bytes.toString('utf8')
+  expect(text).toContain('Amelia Hart')
+  expect(text).toContain('is the controller of its own data')
+  expect(text).toContain('(ODS code RXX)')
+  expect(text).not.toContain('<script')
+
+  const json = await downloadFrom(page, /FHIR R4, JSON/)
+  const bundle = JSON.parse(json.bytes.toString('utf8'))
+  expect(bundle.resourceType).toBe('Bundle')
+  expect(bundle.type).toBe('collection')
+  const kinds = new Set(bundle.entry.map((e: { resource: { resourceType: string } }) => e.resource.resourceType))
+  for (const kind of ['Patient', 'Organization', 'Provenance', 'Appointment', 'DocumentReference', 'DiagnosticReport', 'Observation']) {
+    expect(kinds, kind).toContain(kind)
+  }
+  await expectValidFhirR4(bundle)
 })

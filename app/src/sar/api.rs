@@ -20,6 +20,8 @@ pub struct RequestHistoryLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestView {
     pub public_id: String,
+    /// The short reference the requester quotes ("3F2A9C1B").
+    pub reference: String,
     pub received: String,
     /// "Everything" or the parts asked for, with the date range.
     pub scope: String,

@@ -50,6 +50,7 @@ fn row(key: &'static str, value: String) -> impl IntoView {
 fn RequestSummary(request: RequestView) -> impl IntoView {
     view! {
         <dl class="nhsuk-summary-list">
+            {row("Reference", request.reference.clone())}
             {row("Received", request.received.clone())}
             {row("What it covers", request.scope.clone())}
             {request.note.clone().map(|n| row("Note", n))}
@@ -95,11 +96,20 @@ pub fn MyRequestsPage() -> impl IntoView {
                     {move || requests.get().map(|result| match result {
                         Ok(list) if list.is_empty() => view! { <p>"You have not asked for a copy yet."</p> }.into_any(),
                         Ok(list) => view! {
-                            {list.into_iter().map(|request| view! {
-                                <h2>{format!("Request received {}", request.received)}</h2>
-                                <RequestSummary request=request.clone()/>
-                                <Answer request=request.clone()/>
-                                <History history=request.history/>
+                            {list.into_iter().map(|request| {
+                                let heading = format!("request-{}", request.reference);
+                                let labelled_by = heading.clone();
+                                view! {
+                                    <section aria-labelledby=labelled_by>
+                                        <h2 id=heading>
+                                            {format!("Request received {}", request.received)}
+                                            <span class="nhsuk-u-visually-hidden">{format!(", reference {}", request.reference)}</span>
+                                        </h2>
+                                        <RequestSummary request=request.clone()/>
+                                        <Answer request=request.clone()/>
+                                        <History history=request.history/>
+                                    </section>
+                                }
                             }).collect_view()}
                         }.into_any(),
                         Err(error) => view! { <ProblemPage error/> }.into_any(),
@@ -352,6 +362,7 @@ pub fn DeskRequestsPage() -> impl IntoView {
                     <table class="nhsuk-table">
                         <caption class="nhsuk-table__caption">{format!("{} open, soonest due first", list.len())}</caption>
                         <thead class="nhsuk-table__head"><tr class="nhsuk-table__row">
+                            <th class="nhsuk-table__header" scope="col">"Reference"</th>
                             <th class="nhsuk-table__header" scope="col">"Due by"</th>
                             <th class="nhsuk-table__header" scope="col">"Received"</th>
                             <th class="nhsuk-table__header" scope="col">"Status"</th>
@@ -363,7 +374,8 @@ pub fn DeskRequestsPage() -> impl IntoView {
                                 let tag = if r.is_overdue { "nhsuk-tag nhsuk-tag--red" } else if r.is_due_soon { "nhsuk-tag nhsuk-tag--orange" } else { "nhsuk-tag nhsuk-tag--grey" };
                                 view! {
                                     <tr class="nhsuk-table__row">
-                                        <td class="nhsuk-table__cell"><a href=href>{r.request.due.clone().unwrap_or_default()}</a></td>
+                                        <td class="nhsuk-table__cell"><a href=href>{r.request.reference.clone()}</a></td>
+                                        <td class="nhsuk-table__cell">{r.request.due.clone().unwrap_or_default()}</td>
                                         <td class="nhsuk-table__cell">{r.request.received.clone()}</td>
                                         <td class="nhsuk-table__cell">{r.request.state.clone()}</td>
                                         <td class="nhsuk-table__cell"><strong class=tag>{r.urgency.clone()}</strong></td>

@@ -158,6 +158,7 @@ async fn history(state: &AppState, public_id: &str) -> Result<Vec<RequestHistory
 fn request_summary(state: &AppState, request: &StoredAccessRequest) -> RequestView {
     RequestView {
         public_id: request.public_id.clone(),
+        reference: reference_of(&request.public_id),
         received: day_text(request.received_on),
         scope: scope_text(request),
         note: request.note.clone(),
