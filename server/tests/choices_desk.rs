@@ -898,6 +898,17 @@ async fn the_console_answers_only_the_service_desk() {
                 ],
             ),
             (
+                lookup.as_str(),
+                vec![
+                    ("form", "log-request"),
+                    ("channel", "post"),
+                    ("received-day", "1"),
+                    ("received-month", "11"),
+                    ("received-year", "2026"),
+                    ("scope", "everything"),
+                ],
+            ),
+            (
                 &format!("/staff/held-items/{}", held.public_id),
                 vec![("resolution", "return"), ("reason", "x")],
             ),
@@ -939,8 +950,19 @@ async fn the_console_answers_only_the_service_desk() {
     assert!(
         new_rows[..new_rows.len() - audit_rows]
             .iter()
-            .all(|e| !e.action.starts_with("desk.") && !e.action.starts_with("choice.")),
-        "a refused actor left a desk or choice row"
+            .all(|e| !e.action.starts_with("desk.")
+                && !e.action.starts_with("choice.")
+                && !e.action.starts_with("sar.")),
+        "a refused actor left a desk, choice or request row"
+    );
+    assert!(
+        server
+            .storage
+            .open_access_requests()
+            .await
+            .unwrap()
+            .is_empty(),
+        "no request was logged"
     );
 
     // And the desk never reaches patient pages or the patient's choices.
