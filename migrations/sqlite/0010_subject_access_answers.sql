@@ -22,3 +22,7 @@ CREATE TABLE access_request_answers (
     prepared_at     INTEGER NOT NULL,
     available_until INTEGER NOT NULL
 );
+
+-- The items a recorded clinical review covered (JSON: [["public id", version], …]): an
+-- answer is sent only if it holds nothing the review did not see.
+ALTER TABLE access_requests ADD COLUMN reviewed_items TEXT;

@@ -4,6 +4,8 @@
 //!   the idle timeout). An ended session is already refused on every request; sweeping
 //!   it away keeps the sessions table the size of the people signed in, and leaves no
 //!   session id hash behind longer than it is needed;
+//! - removing the answers to subject access requests once their download time has
+//!   passed;
 //! - writing the proxy grants that ended by the clock (end date passed, unused for five
 //!   years, a child reaching the age a parent's access stops) into each grant's history
 //!   and the audit trail. Access already stops at that moment, because every read
@@ -30,9 +32,18 @@ pub async fn sweep_sessions(storage: &dyn Storage, clock: &dyn Clock) -> Result<
         .await
 }
 
-/// Runs [`sweep_sessions`] every [`SESSION_SWEEP_INTERVAL`] until the process ends. A
-/// failed sweep is logged (without detail that could name anyone) and tried again at
-/// the next interval.
+/// Removes the answers to subject access requests whose download time has passed
+/// (they are refused from that moment; this keeps no copy longer than it is offered).
+pub async fn sweep_expired_answers(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+) -> Result<u64, StorageError> {
+    storage.delete_expired_answers(clock.now()).await
+}
+
+/// Runs [`sweep_sessions`] and [`sweep_expired_answers`] every
+/// [`SESSION_SWEEP_INTERVAL`] until the process ends. A failed sweep is logged (without
+/// detail that could name anyone) and tried again at the next interval.
 pub fn spawn_session_sweeper(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) {
     tokio::spawn(async move {
         let start = tokio::time::Instant::now() + SESSION_SWEEP_INTERVAL;
@@ -43,6 +54,10 @@ pub fn spawn_session_sweeper(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) {
             match sweep_sessions(storage.as_ref(), clock.as_ref()).await {
                 Ok(removed) => tracing::debug!(removed, "ended sessions removed"),
                 Err(error) => tracing::warn!(%error, "could not remove ended sessions"),
+            }
+            match sweep_expired_answers(storage.as_ref(), clock.as_ref()).await {
+                Ok(removed) => tracing::debug!(removed, "expired answers removed"),
+                Err(error) => tracing::warn!(%error, "could not remove expired answers"),
             }
         }
     });

@@ -557,3 +557,170 @@ async fn a_request_form_sent_after_switching_records_is_refused() {
         1
     );
 }
+
+/// Asks for everything as Amelia, moves the request into review as the desk and records
+/// a review withholding nothing; answers the request's id and the desk's browser.
+async fn reviewed_request(server: &TestServer, amelia: &mut Browser) -> (String, Browser) {
+    let asked = submit(
+        amelia,
+        server,
+        "/account/requests/new",
+        &[("scope", "everything")],
+    )
+    .await;
+    assert_eq!(asked.status.as_u16(), 303, "{}", asked.body);
+    let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let id = server
+        .storage
+        .access_requests_for_patient(amelia_id)
+        .await
+        .unwrap()
+        .remove(0)
+        .public_id;
+    let mut desk = signed_in_staff(server, "jordan").await;
+    let path = format!("/staff/requests/{id}");
+    let started = submit(&mut desk, server, &path, &[("action", "review_started")]).await;
+    assert_eq!(started.status.as_u16(), 303);
+    let reviewed = submit(
+        &mut desk,
+        server,
+        &format!("{path}/review"),
+        &[("reviewer", "Dr Priya Shah, consultant")],
+    )
+    .await;
+    assert_eq!(reviewed.status.as_u16(), 303, "{}", reviewed.body);
+    (id, desk)
+}
+
+#[tokio::test]
+async fn nothing_goes_out_that_the_review_did_not_see() {
+    let server = spawn_demo().await;
+    let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let mut amelia = signed_in(&server, "amelia").await;
+    let (id, mut desk) = reviewed_request(&server, &mut amelia).await;
+    let path = format!("/staff/requests/{id}");
+
+    // A review posted for a list of items that has changed since the page was opened
+    // is refused, and nothing is recorded in its place.
+    let stale = submit(
+        &mut desk,
+        &server,
+        &format!("{path}/review"),
+        &[
+            ("reviewer", "Dr Priya Shah"),
+            ("items", "not-what-was-shown"),
+        ],
+    )
+    .await;
+    assert_eq!(stale.status.as_u16(), 422);
+    assert!(
+        stale
+            .body
+            .contains("The items to review changed since you opened this page")
+    );
+
+    // A result held back until a date opens after the review: the answer would now hold
+    // an item the review never saw, so it is not sent until the review is recorded again.
+    let decided = decided_for_patient(server.storage.as_ref(), amelia_id, server.clock.now()).await;
+    let opens_at = decided
+        .items()
+        .iter()
+        .find_map(|d| match d.decision.outcome {
+            app::access::Outcome::WithheldUntil { opens_at } => Some(opens_at),
+            _ => None,
+        })
+        .expect("Amelia has a result held back until a date");
+    server
+        .clock
+        .advance(opens_at - server.clock.now() + chrono::Duration::minutes(1));
+    let mut desk = signed_in_staff(&server, "jordan").await;
+    let refused = submit(&mut desk, &server, &path, &[("action", "fulfilled")]).await;
+    assert_eq!(refused.status.as_u16(), 422);
+    assert!(
+        refused
+            .body
+            .contains("record the review again before sending the answer")
+    );
+    assert!(
+        server
+            .storage
+            .access_request_answer(&id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Reviewed again, it goes.
+    let again = submit(
+        &mut desk,
+        &server,
+        &format!("{path}/review"),
+        &[("reviewer", "Dr Priya Shah, consultant")],
+    )
+    .await;
+    assert_eq!(again.status.as_u16(), 303, "{}", again.body);
+    let sent = submit(&mut desk, &server, &path, &[("action", "fulfilled")]).await;
+    assert_eq!(sent.status.as_u16(), 303, "{}", sent.body);
+}
+
+#[tokio::test]
+async fn an_answer_is_given_as_the_requester_may_see_the_record_when_they_download_it() {
+    let server = spawn_demo().await;
+    let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
+    let mut amelia = signed_in(&server, "amelia").await;
+    let (id, mut desk) = reviewed_request(&server, &mut amelia).await;
+    let sent = submit(
+        &mut desk,
+        &server,
+        &format!("/staff/requests/{id}"),
+        &[("action", "fulfilled")],
+    )
+    .await;
+    assert_eq!(sent.status.as_u16(), 303, "{}", sent.body);
+    let answer = format!("/account/requests/{id}/answer.json");
+    let (status, _, bytes) = download(&mut amelia, &server, &answer).await;
+    assert_eq!(status, 200);
+    let before = item_ids(&serde_json::from_slice(&bytes).unwrap());
+    let gp: BTreeSet<String> =
+        decided_for_patient(server.storage.as_ref(), amelia_id, server.clock.now())
+            .await
+            .items()
+            .iter()
+            .filter(|d| d.is_shown() && d.item.source_ods_code.as_str() == demo::GP_ODS)
+            .map(|d| d.item.public_id.clone())
+            .collect();
+    assert!(
+        !gp.is_empty() && gp.is_subset(&before),
+        "the answer held her GP's items"
+    );
+
+    // She then stops showing her GP practice's records: the answer no longer gives them.
+    let objected = post(
+        &mut amelia,
+        &server,
+        "/account/choices",
+        "/account/choices/object",
+        &[("choice", "object"), ("source", demo::GP_ODS)],
+    )
+    .await;
+    assert_eq!(objected.status.as_u16(), 303);
+    let (status, _, bytes) = download(&mut amelia, &server, &answer).await;
+    assert_eq!(status, 200);
+    let after = item_ids(&serde_json::from_slice(&bytes).unwrap());
+    assert_eq!(
+        after,
+        before.difference(&gp).cloned().collect::<BTreeSet<_>>()
+    );
+    // The download is audited in the read that decided it.
+    let trail = server
+        .storage
+        .list_audit_events(amelia_id, 500)
+        .await
+        .unwrap();
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.action == action::SAR_ANSWER_DOWNLOADED)
+            .count(),
+        2
+    );
+}

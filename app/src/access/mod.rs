@@ -88,7 +88,8 @@ impl Reader {
     /// their own here). Their identity was proved when they asked (a P9 NHS login
     /// session) or checked by the service desk before the request could move on, so
     /// the answer holds what the access decision lets that person see, and no more.
-    pub fn requester_of_answer(account: AccountId, own_record: Option<PatientId>) -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn requester_of_answer(account: AccountId, own_record: Option<PatientId>) -> Self {
         Self {
             account,
             kind: ReaderKind::Patient,

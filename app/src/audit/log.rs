@@ -150,7 +150,7 @@ pub fn reason_in_words(
         "channel:phone" => "You asked by phone",
         "channel:in_person" => "You asked in person",
         "channel:email" => "You asked by email",
-        "subject_access_request" => "Your request for a copy of your data",
+        "subject_access_request" => "A request for a copy of your data",
         _ if code.contains("refusal=") => "The evidence did not support the application",
         _ if code.starts_with("basis=") => "The evidence was checked",
         _ => return None,

@@ -1,8 +1,9 @@
 //! A copy as a FHIR R4 `collection` Bundle: the patient, each source organisation (with
-//! its ODS code), every item's resource exactly as its sender sent it, and one
-//! `Provenance` per source naming that organisation as the custodian of its items.
-//! Nothing in a resource is changed: references inside it are as the sender wrote them,
-//! and each entry's `fullUrl` is the portal's id for the item.
+//! its ODS code), every item's resource as its sender sent it (less what the access
+//! decision cannot weigh: `super::resource_for_copy`), its attachments sent apart as
+//! `Binary` resources, and one `Provenance` per source naming that organisation as the
+//! custodian of its items. References inside a resource are as the sender wrote them;
+//! each entry's `fullUrl` is the portal's id for the item.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -65,11 +66,26 @@ pub fn bundle(export: &RecordExport) -> Value {
             }
         }));
     }
+    let mut binaries: Vec<&str> = Vec::new();
     for item in &export.items {
         entries.push(json!({
             "fullUrl": urn(export, &item.public_id),
             "resource": item.resource,
         }));
+        for attachment in &item.attachments {
+            if binaries.contains(&attachment.sha256.as_str()) {
+                continue;
+            }
+            binaries.push(&attachment.sha256);
+            entries.push(json!({
+                "fullUrl": urn(export, &format!("binary:{}", attachment.sha256)),
+                "resource": {
+                    "resourceType": "Binary",
+                    "contentType": attachment.content_type,
+                    "data": attachment.data,
+                }
+            }));
+        }
     }
     // Who each item came from: its source organisation, the controller of it.
     for (_, ods) in &sources {

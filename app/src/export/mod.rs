@@ -57,12 +57,21 @@ pub fn item_day(decided: &DecidedItem) -> NaiveDate {
 }
 
 /// The items a copy holds: those the access decision shows this reader, in the
-/// copy's parts and date range, less those withheld after review. Nothing else.
+/// copy's parts and date range, less those withheld after review, each with its
+/// relatives (a report withheld takes its results and the letter of it with it, as
+/// the access decision decides relatives together). Nothing else.
 pub fn selected<'a>(record: &'a DecidedRecord, scope: &ExportScope) -> Vec<&'a DecidedItem> {
+    let withheld_groups: Vec<usize> = record
+        .items()
+        .iter()
+        .filter(|d| scope.withheld.contains(&d.item.public_id))
+        .map(|d| d.group)
+        .collect();
     record
         .items()
         .iter()
         .filter(|d| d.is_shown())
+        .filter(|d| !withheld_groups.contains(&d.group))
         .filter(|d| scope.sections.contains(&Section::of(d.item.kind)))
         .filter(|d| {
             let day = item_day(d);
@@ -108,12 +117,44 @@ pub struct ExportedItem {
     pub source_ods_code: String,
     pub received_at: DateTime<Utc>,
     pub details: ItemDetails,
-    /// The FHIR resource exactly as the sender sent it (this version).
+    /// The FHIR resource as the sender sent it (this version), see
+    /// [`resource_for_copy`].
     pub resource: serde_json::Value,
+    /// Attachments sent apart from the resource, copied as FHIR `Binary` resources.
+    #[serde(default)]
+    pub attachments: Vec<ExportedAttachment>,
 }
 
-/// One chosen item of a copy, with its resource as received.
-pub fn exported_item(decided: &DecidedItem, resource: serde_json::Value) -> ExportedItem {
+/// A resource as received, for a copy: unchanged except that resources contained in it
+/// and the display text of its references are left out. The access decision sees an
+/// item through its own codes and labels; a contained resource (a result inside a
+/// report) or a reference's display (naming another item, which may be withheld or
+/// hidden) is content it cannot weigh, so a copy never carries it.
+pub fn resource_for_copy(mut resource: serde_json::Value) -> serde_json::Value {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("contained");
+                if map.contains_key("reference") {
+                    map.remove("display");
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut resource);
+    resource
+}
+
+/// One chosen item of a copy, with its resource as received (see
+/// [`resource_for_copy`]) and its attachments that are not inside it.
+pub fn exported_item(
+    decided: &DecidedItem,
+    resource: serde_json::Value,
+    attachments: Vec<ExportedAttachment>,
+) -> ExportedItem {
     let item = &decided.item;
     ExportedItem {
         public_id: item.public_id.clone(),
@@ -124,8 +165,43 @@ pub fn exported_item(decided: &DecidedItem, resource: serde_json::Value) -> Expo
         source_ods_code: item.source_ods_code.as_str().to_owned(),
         received_at: item.last_received_at,
         details: item.details.clone(),
-        resource,
+        resource: resource_for_copy(resource),
+        attachments,
     }
+}
+
+/// The content addresses (SHA-256, hex) of the attachments a resource carries inline
+/// (`data`), so that only the others need adding to a copy.
+pub fn inline_attachments(resource: &serde_json::Value) -> Vec<String> {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let mut found = Vec::new();
+    fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(data)) = map.get("data")
+                    && map.contains_key("contentType")
+                    && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data)
+                {
+                    found.push(hex::encode(Sha256::digest(&bytes)));
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    walk(resource, &mut found);
+    found
+}
+
+/// An attachment of an item sent apart from it (a `Binary` its resource points at).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedAttachment {
+    pub sha256: String,
+    pub content_type: String,
+    /// The bytes, base64.
+    pub data: String,
 }
 
 /// Why the copy was made.

@@ -75,7 +75,21 @@ impl Layout {
         let width_pt = (PAGE_WIDTH_MM - 2.0 * MARGIN_MM - indent) * PT_PER_MM;
         let mut lines: Vec<String> = Vec::new();
         let mut line = String::new();
+        // A word wider than the line (a long reference or address) is cut to fit.
+        let mut words: Vec<String> = Vec::new();
         for word in text.split_whitespace() {
+            let mut piece = String::new();
+            for c in word.chars() {
+                piece.push(c);
+                if face.width(size, &piece) > width_pt && piece.chars().count() > 1 {
+                    piece.pop();
+                    words.push(std::mem::take(&mut piece));
+                    piece.push(c);
+                }
+            }
+            words.push(piece);
+        }
+        for word in words.iter().map(String::as_str) {
             let candidate = if line.is_empty() {
                 word.to_owned()
             } else {

@@ -220,7 +220,7 @@ fn item_blocks(item: &ExportedItem) -> Vec<Block> {
                 facts.push(fact(
                     "Attached document",
                     format!(
-                        "{} ({}; in the FHIR copy)",
+                        "{} ({}; the document itself is in the FHIR copy)",
                         attachment.title.as_deref().unwrap_or("Untitled"),
                         attachment.content_type
                     ),

@@ -159,6 +159,23 @@ fn items(specs: &[Spec], now: DateTime<Utc>) -> Vec<RecordItem> {
     items
 }
 
+/// The resource as a sender might send it: its own content (the secret), a contained
+/// resource and a reference whose display names something else, neither of which the
+/// access decision can weigh.
+fn received(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "Observation",
+        "id": id,
+        "status": "final",
+        "code": { "text": "test" },
+        "note": [{ "text": secret(id) }],
+        "contained": [{ "resourceType": "Observation", "id": "c", "status": "final",
+            "code": { "text": format!("CONTAINED[{id}]") } }],
+        "hasMember": [{ "reference": "Observation/other", "display": format!("DISPLAY[{id}]") }],
+    })
+}
+
+/// What a copy holds of it.
 fn resource(id: &str) -> serde_json::Value {
     serde_json::json!({
         "resourceType": "Observation",
@@ -166,6 +183,7 @@ fn resource(id: &str) -> serde_json::Value {
         "status": "final",
         "code": { "text": "test" },
         "note": [{ "text": secret(id) }],
+        "hasMember": [{ "reference": "Observation/other" }],
     })
 }
 
@@ -177,7 +195,7 @@ fn copy_for(
 ) -> RecordExport {
     let items = selected(record, &scope)
         .into_iter()
-        .map(|d| exported_item(d, resource(&d.item.public_id)))
+        .map(|d| exported_item(d, received(&d.item.public_id), Vec::new()))
         .collect();
     RecordExport {
         id: "0b6f6bb8-2f6f-4c5e-9a4e-6b8c1f0d2a11".to_owned(),
@@ -249,6 +267,13 @@ proptest! {
             withheld: withheld.clone(),
         };
         let from = scope.from;
+        // Withholding an item withholds the relatives it was decided with.
+        let withheld_groups: Vec<usize> = record
+            .items()
+            .iter()
+            .filter(|d| withheld.contains(&d.item.public_id))
+            .map(|d| d.group)
+            .collect();
         let copy = copy_for(&record, scope, now);
         let bundle = fhir::bundle(&copy).to_string();
         let readable = readable::document(&copy).text();
@@ -258,11 +283,13 @@ proptest! {
             let shown = record.item(id).is_some_and(|d| d.is_shown());
             let in_scope = chosen_sections.contains(&Section::of(item.kind))
                 && from.is_none_or(|f| crate::components::format::uk_local(item.occurred_at.unwrap()).date() >= f)
-                && !withheld.contains(id);
+                && !record.item(id).is_some_and(|d| withheld_groups.contains(&d.group));
             let expected = shown && in_scope;
             prop_assert_eq!(bundle.contains(&secret(id)), expected, "bundle and {}", id);
             prop_assert_eq!(readable.contains(&title(id)), expected, "readable copy and {}", id);
             prop_assert_eq!(html.contains(&title(id)), expected, "HTML and {}", id);
+            prop_assert!(!bundle.contains(&format!("CONTAINED[{id}]")), "contained content of {}", id);
+            prop_assert!(!bundle.contains(&format!("DISPLAY[{id}]")), "a reference's display in {}", id);
             if expected {
                 prop_assert!(readable.contains(&secret(id)));
             }
@@ -422,4 +449,37 @@ fn the_pdf_says_what_the_readable_copy_says_over_several_pages() {
     assert!(flat.contains("Riverside Lab (ODS code RXX)"));
     assert!(flat.contains("Hillside Surgery (ODS code A81001)"));
     assert!(flat.contains("Information Commissioner"));
+}
+
+#[test]
+fn a_copy_knows_which_attachments_a_resource_carries_inline() {
+    use sha2::{Digest, Sha256};
+    let resource = serde_json::json!({
+        "resourceType": "DocumentReference",
+        "content": [
+            { "attachment": { "contentType": "application/pdf", "data": "JVBERi0xLjQK" } },
+            { "attachment": { "contentType": "application/pdf", "url": "Binary/apart" } }
+        ]
+    });
+    assert_eq!(
+        inline_attachments(&resource),
+        vec![hex::encode(Sha256::digest(b"%PDF-1.4\n"))]
+    );
+    // What the decision cannot weigh is left out; everything else is as received.
+    let copied = resource_for_copy(serde_json::json!({
+        "resourceType": "DiagnosticReport",
+        "contained": [{ "resourceType": "Observation" }],
+        "result": [{ "reference": "Observation/1", "display": "HIV antibody" }],
+        "performer": [{ "display": "Dr A" }],
+        "code": { "coding": [{ "code": "x", "display": "Full blood count" }] }
+    }));
+    assert_eq!(
+        copied,
+        serde_json::json!({
+            "resourceType": "DiagnosticReport",
+            "result": [{ "reference": "Observation/1" }],
+            "performer": [{ "display": "Dr A" }],
+            "code": { "coding": [{ "code": "x", "display": "Full blood count" }] }
+        })
+    );
 }

@@ -65,6 +65,9 @@ pub struct ReviewView {
     pub reason: String,
     /// Whether a review has been recorded (the answer can then be sent).
     pub recorded: bool,
+    /// Sent back with the form: which items the reviewer saw (their ids and versions),
+    /// so a review is never recorded for a list that changed meanwhile.
+    pub items_digest: String,
 }
 
 /// A request in the desk's queue.

@@ -295,9 +295,11 @@ fn Review(review: ReviewView) -> impl IntoView {
         <ErrorSummary state=state.clone()/>
         <h1>"Clinical review"</h1>
         <p>"A health professional checks each item before the answer is sent. Withhold an item only if showing it would be likely to cause serious harm to the physical or mental health of the patient or someone else, or if it identifies another person who has not agreed and whom it would not be reasonable to name."</p>
+        <p>"Withholding an item also withholds the items sent with it (a report's results, and the letter of it), as the record shows them together. Anything that arrives or changes before the answer is sent needs the review again."</p>
         {review.recorded.then(|| view! { <p><strong class="nhsuk-tag nhsuk-tag--green">"Review recorded"</strong></p> })}
         <form method="post" action=action novalidate=true>
             <StaffCsrfField/>
+            <input type="hidden" name="items" value=review.items_digest.clone()/>
             {if review.items.is_empty() {
                 view! { <p>"The answer would hold no items."</p> }.into_any()
             } else {

@@ -117,9 +117,12 @@ pub async fn build(
         let text = raw
             .remove(&item.public_id)
             .ok_or_else(|| AppError::internal(&"an item's stored resource is missing"))?;
-        let resource: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| AppError::internal(&e))?;
-        items.push(export::exported_item(decided, resource));
+        // (The parser's message could quote the resource: it is not logged.)
+        let resource: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|_| AppError::internal(&"an item's stored resource is not JSON"))?;
+        let resource = export::resource_for_copy(resource);
+        let attachments = attachments_apart(state, &item.details, &resource).await?;
+        items.push(export::exported_item(decided, resource, attachments));
     }
     let patient = state
         .storage
@@ -140,6 +143,35 @@ pub async fn build(
         purpose,
         items,
     })
+}
+
+/// A letter's attachments that its resource does not carry inline (sent as a separate
+/// `Binary`): the ones the letter lists, which the attachment route would serve to
+/// this reader, from storage.
+async fn attachments_apart(
+    state: &AppState,
+    details: &crate::records::ItemDetails,
+    resource: &serde_json::Value,
+) -> Result<Vec<export::ExportedAttachment>, AppError> {
+    use base64::Engine as _;
+    let crate::records::ItemDetails::Document { attachments, .. } = details else {
+        return Ok(Vec::new());
+    };
+    let inline = export::inline_attachments(resource);
+    let mut apart = Vec::new();
+    for sha256 in attachments.iter().filter_map(|a| a.sha256.as_deref()) {
+        if inline.iter().any(|i| i == sha256) {
+            continue;
+        }
+        if let Some(stored) = state.storage.get_attachment(sha256).await? {
+            apart.push(export::ExportedAttachment {
+                sha256: stored.sha256,
+                content_type: stored.content_type,
+                data: base64::engine::general_purpose::STANDARD.encode(&stored.content),
+            });
+        }
+    }
+    Ok(apart)
 }
 
 /// What a reader's basis lets a copy cover, and whom it is prepared for.

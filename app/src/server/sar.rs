@@ -699,7 +699,9 @@ async fn answer_reader(
     request: &StoredAccessRequest,
 ) -> Result<(crate::access::Reader, crate::access::Basis, PreparedFor), AppError> {
     use crate::access::{Basis, Reader};
-    if request.requester_kind == RequesterKind::Proxy.code() {
+    let kind = RequesterKind::from_code(&request.requester_kind)
+        .ok_or_else(|| AppError::internal(&"a request's requester kind is unknown"))?;
+    if kind == RequesterKind::Proxy {
         let proxy = request.requested_by.ok_or(AppError::NotFound)?;
         let now = state.clock.now();
         let grant = state
@@ -818,6 +820,18 @@ async fn prepare_answer(
         format!("request:{}", request.public_id),
     )
     .await?;
+    // Nothing goes out that the review did not see: an item that arrived, changed or
+    // was released since (or a wider grant) needs the review again.
+    let reviewed = state.storage.reviewed_items(&request.public_id).await?;
+    let unseen = crate::export::selected(&record, &scope)
+        .into_iter()
+        .any(|d| !reviewed.contains(&(d.item.public_id.clone(), d.item.version)));
+    if unseen {
+        return Err(invalid(
+            "action",
+            "Items have arrived or changed since the clinical review: record the review again before sending the answer",
+        ));
+    }
     let withheld = state.storage.withheld_items(&request.public_id).await?;
     let mut grounds: Vec<WithholdingGround> = withheld.iter().map(|w| w.exemption).collect();
     grounds.sort();
@@ -871,7 +885,9 @@ pub async fn review(
     )
     .await?;
     let withheld = state.storage.withheld_items(public_id).await?;
-    let items = crate::export::selected(&record, &scope)
+    let chosen = crate::export::selected(&record, &scope);
+    let items_digest = digest_of(&chosen);
+    let items = chosen
         .into_iter()
         .map(|d| {
             let item = &d.item;
@@ -900,7 +916,29 @@ pub async fn review(
             .map(|w| w.reason.clone())
             .unwrap_or_default(),
         recorded: state.storage.review_recorded(public_id).await?,
+        items_digest,
     })
+}
+
+/// The items a review covers, by public id and version, in a stable order.
+fn reviewed_set(chosen: &[&crate::access::DecidedItem]) -> Vec<(String, i64)> {
+    let mut set: Vec<(String, i64)> = chosen
+        .iter()
+        .map(|d| (d.item.public_id.clone(), d.item.version))
+        .collect();
+    set.sort();
+    set
+}
+
+/// A short digest of the items a review page lists.
+fn digest_of(chosen: &[&crate::access::DecidedItem]) -> String {
+    use sha2::{Digest, Sha256};
+    let text = reviewed_set(chosen)
+        .iter()
+        .map(|(id, version)| format!("{id}@{version}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
 }
 
 /// Records the clinical review: for each item (`ground-{id}`: empty to include it,
@@ -943,8 +981,16 @@ pub async fn record_review(
         format!("request:{public_id}:review"),
     )
     .await?;
+    let chosen = crate::export::selected(&record, &scope);
+    if answer(answers, "items") != digest_of(&chosen) {
+        return Err(invalid(
+            "reviewer",
+            "The items to review changed since you opened this page. Check them and record the review again.",
+        ));
+    }
+    let reviewed = reviewed_set(&chosen);
     let mut withheld = Vec::new();
-    for decided in crate::export::selected(&record, &scope) {
+    for decided in chosen {
         let id = &decided.item.public_id;
         match answer(answers, &format!("ground-{id}")) {
             "" => {}
@@ -976,6 +1022,7 @@ pub async fn record_review(
     let review = NewReview {
         public_id: public_id.to_owned(),
         read_at: request.updated_at,
+        reviewed,
         withheld,
         recorded_by: agent.id,
         at: now,
@@ -998,7 +1045,11 @@ pub async fn record_review(
 }
 
 /// The requester downloads a fulfilled request's answer, while it is available: the
-/// patient (any request for their record) or the proxy who asked. Audited.
+/// patient (any request for their record) or the proxy who asked. The answer is given
+/// as the requester may see the record now: an item their access no longer shows (a
+/// narrower grant, an objection made since, a result taken back) is left out, and
+/// after the patient has left the portal nothing is given. The read that decides it is
+/// the download's audit row.
 pub async fn download_answer(
     state: &AppState,
     signed_in: Option<&SignedIn>,
@@ -1020,24 +1071,23 @@ pub async fn download_answer(
         .await?
         .filter(|a| a.available_until > now)
         .ok_or(AppError::NotFound)?;
-    let copy: RecordExport =
-        serde_json::from_str(&stored.content).map_err(|e| AppError::internal(&e))?;
-    state
-        .storage
-        .append_audit(NewAuditEvent {
-            actor_account: Some(account),
-            patient: Some(patient),
-            target: Some(format!("request:{public_id}:{}", format.extension())),
-            ..NewAuditEvent::new(
-                now,
-                match kind {
-                    RequesterKind::Proxy => ActorKind::Proxy,
-                    _ => ActorKind::Patient,
-                },
-                action::SAR_ANSWER_DOWNLOADED,
-            )
-        })
-        .await?;
+    let reader =
+        super::record_reader::RecordReader::for_signed_in(state.clone(), signed_in.cloned(), None)?;
+    let now_visible = reader
+        .read_for(
+            action::SAR_ANSWER_DOWNLOADED,
+            format!("request:{public_id}:{}", format.extension()),
+        )
+        .await?
+        .record;
+    // (The parser's message could quote the answer: it is not logged.)
+    let mut copy: RecordExport = serde_json::from_str(&stored.content)
+        .map_err(|_| AppError::internal(&"a stored answer could not be read"))?;
+    copy.items.retain(|item| {
+        now_visible
+            .item(&item.public_id)
+            .is_some_and(|d| d.is_shown())
+    });
     super::export::render(&copy, format, "copy-of-your-data")
 }
 

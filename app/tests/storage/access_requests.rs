@@ -158,6 +158,7 @@ pub(crate) async fn a_request_is_recorded_listed_and_changed_once(db: &TestDb) {
     let review = NewReview {
         public_id: by_post.clone(),
         read_at: in_review.updated_at,
+        reviewed: vec![("item-1".to_owned(), 1), ("item-2".to_owned(), 2)],
         withheld: vec![withheld("item-1"), withheld("item-2")],
         recorded_by: amelia.id,
         at: at(6, 13),
@@ -182,6 +183,11 @@ pub(crate) async fn a_request_is_recorded_listed_and_changed_once(db: &TestDb) {
         vec![withheld("item-2")]
     );
     assert!(s.review_recorded(&by_post).await.unwrap());
+    assert_eq!(
+        s.reviewed_items(&by_post).await.unwrap(),
+        vec![("item-1".to_owned(), 1), ("item-2".to_owned(), 2)]
+    );
+    assert!(s.reviewed_items(&public_id).await.unwrap().is_empty());
     let reviewed = s.find_access_request(&by_post).await.unwrap().unwrap();
     s.change_access_request(AccessRequestChange {
         public_id: by_post.clone(),
@@ -207,6 +213,10 @@ pub(crate) async fn a_request_is_recorded_listed_and_changed_once(db: &TestDb) {
     assert_eq!(answer.content, "{\"copy\":true}");
     assert_eq!(answer.available_until, at(20, 14));
     assert_eq!(s.access_request_answer(&public_id).await.unwrap(), None);
+    // Past its time, the answer is swept away.
+    assert_eq!(s.delete_expired_answers(at(20, 13)).await.unwrap(), 0);
+    assert_eq!(s.delete_expired_answers(at(20, 14)).await.unwrap(), 1);
+    assert_eq!(s.access_request_answer(&by_post).await.unwrap(), None);
     // A fulfilled request's review cannot change.
     let done = s.find_access_request(&by_post).await.unwrap().unwrap();
     assert!(matches!(

@@ -28,8 +28,8 @@ pub async fn account_of(storage: &dyn Storage, nhs_number: &str) -> AccountId {
     storage.accounts_of_patient(patient).await.unwrap()[0].id
 }
 
-/// Posts a form as the page at `page_path` would, with that page's CSRF token (and the
-/// record it was opened for, when the form names one).
+/// Posts a form as the page at `page_path` would, with that page's CSRF token (and what
+/// the form is tied to, when it names it: the record, a review's items).
 pub async fn post(
     browser: &mut Browser,
     server: &TestServer,
@@ -40,12 +40,15 @@ pub async fn post(
     let page = browser.get(&server.url(page_path)).await;
     let csrf = hidden_field(&page.body, "csrf_token").expect("a CSRF token");
     let mut all = vec![("csrf_token", csrf.as_str())];
-    // A form tied to the record it was opened for sends that record back.
-    let record = hidden_field(&page.body, "record");
-    if let Some(record) = &record
-        && !fields.iter().any(|(name, _)| *name == "record")
-    {
-        all.push(("record", record.as_str()));
+    // A form tied to what the page showed (the record it was opened for, the items a
+    // review listed) sends that back.
+    let tied: Vec<(&str, String)> = ["record", "items"]
+        .into_iter()
+        .filter(|name| !fields.iter().any(|(given, _)| given == name))
+        .filter_map(|name| hidden_field(&page.body, name).map(|value| (name, value)))
+        .collect();
+    for (name, value) in &tied {
+        all.push((name, value.as_str()));
     }
     all.extend_from_slice(fields);
     browser.post_form(&server.url(action), &all).await

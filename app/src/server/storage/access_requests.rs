@@ -28,6 +28,16 @@ impl RequesterKind {
             RequesterKind::Desk => "desk",
         }
     }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            RequesterKind::Patient,
+            RequesterKind::Proxy,
+            RequesterKind::Desk,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +143,8 @@ pub struct WithheldItem {
 pub struct NewReview {
     pub public_id: String,
     pub read_at: DateTime<Utc>,
+    /// Every item the review covered, by public id and version.
+    pub reviewed: Vec<(String, i64)>,
     pub withheld: Vec<WithheldItem>,
     pub recorded_by: AccountId,
     pub at: DateTime<Utc>,
@@ -182,6 +194,12 @@ pub trait AccessRequestStore: Send + Sync {
 
     /// Whether a review has been recorded since the request last entered review.
     async fn review_recorded(&self, public_id: &str) -> Result<bool, StorageError>;
+
+    /// The items the last recorded review covered, by public id and version.
+    async fn reviewed_items(&self, public_id: &str) -> Result<Vec<(String, i64)>, StorageError>;
+
+    /// Removes the answers no longer downloadable at `now`; answers how many.
+    async fn delete_expired_answers(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
 
     /// A fulfilled request's answer.
     async fn access_request_answer(

@@ -1,7 +1,7 @@
 //! The SQL of subject access requests.
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::audit::insert_audit;
 use super::{Conn, Query, SqlStorage, from_millis, new_public_id, to_millis};
@@ -288,12 +288,13 @@ impl AccessRequestStore for SqlStorage {
         let at = to_millis(review.at).max(to_millis(review.read_at) + 1);
         let mut tx = self.write().await?;
         let id: Option<i64> = Query::new(
-            "UPDATE access_requests SET updated_at = $2 WHERE public_id = $1 \
-             AND state = 'in_review' AND updated_at = $3 RETURNING id",
+            "UPDATE access_requests SET updated_at = $2, reviewed_items = $4 \
+             WHERE public_id = $1 AND state = 'in_review' AND updated_at = $3 RETURNING id",
         )
         .bind(review.public_id.as_str())
         .bind(at)
         .bind(to_millis(review.read_at))
+        .bind(json(&review.reviewed, "reviewed items")?)
         .fetch_optional_scalar(&mut tx)
         .await?;
         let Some(id) = id else {
@@ -369,6 +370,29 @@ impl AccessRequestStore for SqlStorage {
         .fetch_optional_scalar(&mut self.read().await?)
         .await?;
         Ok(last.as_deref() == Some("reviewed"))
+    }
+
+    async fn reviewed_items(&self, public_id: &str) -> Result<Vec<(String, i64)>, StorageError> {
+        let reviewed: Option<Option<String>> =
+            Query::new("SELECT reviewed_items FROM access_requests WHERE public_id = $1")
+                .bind(public_id)
+                .fetch_optional_scalar(&mut self.read().await?)
+                .await?;
+        match reviewed.flatten() {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|_| StorageError::Corrupt("access_requests.reviewed_items")),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn delete_expired_answers(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let mut tx = self.write().await?;
+        let removed = Query::new("DELETE FROM access_request_answers WHERE available_until <= $1")
+            .bind(to_millis(now))
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn access_request_answer(
