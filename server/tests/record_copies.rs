@@ -333,7 +333,24 @@ async fn a_request_is_reviewed_fulfilled_and_its_answer_downloaded_by_its_reques
             .contains("After a review by a health professional")
     );
 
-    // Nobody else: another patient, the desk, a signed-out visitor.
+    // Nobody else: someone acting for her who did not ask, another patient, the desk,
+    // a signed-out visitor.
+    let grant = grant_with(
+        &server,
+        demo::AMELIA,
+        demo::DANIEL,
+        ProxyBasisKind::LastingPowerOfAttorney,
+        Scope::all_sections(),
+    )
+    .await;
+    let mut daniel = signed_in(&server, "daniel").await;
+    choose(&mut daniel, &server, &grant.grant.public_id).await;
+    assert_eq!(
+        download(&mut daniel, &server, &format!("{answer}.json"))
+            .await
+            .0,
+        404
+    );
     let mut ngozi = signed_in(&server, "ngozi").await;
     assert_eq!(
         download(&mut ngozi, &server, &format!("{answer}.json"))
