@@ -193,6 +193,26 @@ pub fn build_router(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        // No powerful browser feature is used, so none may be (nor by anything framed).
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(PERMISSIONS_POLICY),
+        ))
+        // A page opened from the portal gets no handle on it, and the portal's responses
+        // are not for other sites to embed.
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Served over https, browsers are told to use nothing else for two years.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            strict_transport_security(&config.public_url),
+        ))
         .layer(axum::middleware::from_fn(no_store_for_dynamic_pages))
         .layer(CatchPanicLayer::custom(problem_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -203,6 +223,20 @@ pub fn build_router(
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     Ok(router)
+}
+
+/// Every powerful browser feature, switched off.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
+     encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), magnetometer=(), \
+     microphone=(), midi=(), payment=(), picture-in-picture=(), publickey-credentials-get=(), \
+     screen-wake-lock=(), sync-xhr=(), usb=(), xr-spatial-tracking=(), interest-cohort=()";
+
+/// `Strict-Transport-Security` when the portal's public address is https; none on
+/// plain http (a local demo), where browsers ignore it anyway.
+fn strict_transport_security(public_url: &str) -> Option<HeaderValue> {
+    public_url
+        .starts_with("https://")
+        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"))
 }
 
 /// The app's routes, worked out once per process.
@@ -347,5 +381,16 @@ mod tests {
         assert!(html.contains("<h1>Sorry, there is a problem with the service</h1>"));
         assert!(html.contains("quote reference"));
         assert!(!html.contains("secret internal detail"));
+    }
+
+    #[test]
+    fn https_is_insisted_on_only_when_the_portal_is_served_over_it() {
+        assert_eq!(
+            strict_transport_security("https://portal.example.nhs.uk"),
+            Some(HeaderValue::from_static(
+                "max-age=63072000; includeSubDomains"
+            ))
+        );
+        assert_eq!(strict_transport_security("http://127.0.0.1:3000"), None);
     }
 }

@@ -129,6 +129,25 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     assert_eq!(response.headers()["referrer-policy"], "same-origin");
     assert_eq!(
+        response.headers()["cross-origin-opener-policy"],
+        "same-origin"
+    );
+    assert_eq!(
+        response.headers()["cross-origin-resource-policy"],
+        "same-origin"
+    );
+    let permissions = response.headers()["permissions-policy"].to_str().unwrap();
+    for feature in ["camera=()", "geolocation=()", "microphone=()", "payment=()"] {
+        assert!(permissions.contains(feature), "{feature} in {permissions}");
+    }
+    // A local demo on plain http is not told to insist on https.
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+    assert_eq!(
         response.headers()["cache-control"],
         "no-store",
         "pages may hold patient data"

@@ -200,12 +200,19 @@ pub(super) fn map_composition(
     Ok(item)
 }
 
-/// Narrative XHTML from a sender is untrusted: only harmless formatting survives
-/// (no scripts, styles, event handlers, forms or external resources).
+/// Narrative XHTML from a sender is untrusted: only harmless formatting survives (no
+/// scripts, styles, event handlers or forms). Nothing in it loads from anywhere when a
+/// patient opens the letter: images are dropped, and so is every address that is not
+/// an `https` link (relative and protocol-relative ones, `//host/p.gif`, included).
+/// Links that remain are marked as external (`app-external-link`, which the style
+/// sheet labels) and open without giving the other site a handle on the portal's page.
 pub fn sanitise_narrative(xhtml: &str) -> String {
     ammonia::Builder::default()
-        .url_schemes(std::collections::HashSet::new())
-        .link_rel(Some("noopener noreferrer"))
+        .rm_tags(["img"])
+        .url_schemes(std::collections::HashSet::from(["https"]))
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .set_tag_attribute_value("a", "class", "app-external-link")
         .clean(xhtml)
         .to_string()
 }

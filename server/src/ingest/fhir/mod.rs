@@ -491,4 +491,30 @@ mod tests {
             assert!(!clean.contains(bad), "{bad} survived in {clean}");
         }
     }
+
+    #[test]
+    fn narrative_loads_nothing_from_anywhere_and_marks_links_out() {
+        let dirty = r#"<div><img src="//tracker.example/p.gif"/><p style="background:url(//x.example/a)">Hi</p><a href="//evil.example/x">rel</a><a href="/local">local</a><a href="http://plain.example">plain</a><a href="https://www.nhs.uk/conditions/">NHS website</a></div>"#;
+        let clean = sanitise_narrative(dirty);
+        for bad in [
+            "img",
+            "tracker.example",
+            "evil.example",
+            "x.example",
+            "/local",
+            "plain.example",
+            "style",
+        ] {
+            assert!(!clean.contains(bad), "{bad} survived in {clean}");
+        }
+        assert!(
+            clean.contains(r#"href="https://www.nhs.uk/conditions/""#),
+            "{clean}"
+        );
+        assert!(clean.contains(r#"class="app-external-link""#), "{clean}");
+        assert!(
+            clean.contains(r#"rel="noopener noreferrer nofollow""#),
+            "{clean}"
+        );
+    }
 }
