@@ -466,6 +466,27 @@ async fn conditional_update_creates_then_updates_and_read_back_shows_the_version
         .get("/fhir/Observation?identifier=https://lab.rxx.example/id|nope")
         .await;
     assert_eq!(none["total"], 0);
+
+    // Each read-back that found the resource is audited as the sender's, with the item
+    // (the search that found nothing read nothing).
+    let read_backs: Vec<_> = feed
+        .server
+        .storage
+        .list_recent_audit_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == app::audit::action::FEED_READ_BACK)
+        .collect();
+    assert_eq!(read_backs.len(), 3);
+    for row in &read_backs {
+        assert_eq!(row.actor_kind, app::audit::ActorKind::Sender);
+        assert!(row.actor_org.is_some());
+        assert_eq!(
+            row.target.as_deref(),
+            Some(format!("Observation/{id}").as_str())
+        );
+    }
 }
 
 async fn location_id(feed: &Feed, path: &str) -> String {

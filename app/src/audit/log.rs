@@ -84,11 +84,12 @@ pub const LEFT_OUT: [&str; 3] = [
 ];
 
 /// Actions written without a patient, which no patient's log can show: the feed's
-/// deliveries, organisations and their credentials, release rules and privacy labels
+/// deliveries and a sender reading back what it sent itself, organisations and their credentials, release rules and privacy labels
 /// (the portal's own settings), and the desk's held-item views and returns (an item
 /// nobody was matched to).
-pub const WITHOUT_PATIENT: [&str; 9] = [
+pub const WITHOUT_PATIENT: [&str; 10] = [
     action::FEED_RECEIVED,
+    action::FEED_READ_BACK,
     action::ORGANISATION_CREATED,
     action::CREDENTIAL_ROTATED,
     action::CREDENTIAL_REVOKED,

@@ -94,6 +94,8 @@ pub mod action {
     actions! {
         RECORD_VIEWED = "record.viewed",
         FEED_RECEIVED = "feed.received",
+        /// A sender reading back a resource it sent (`GET /fhir/...`).
+        FEED_READ_BACK = "feed.read_back",
         ORGANISATION_CREATED = "organisation.created",
         CREDENTIAL_ROTATED = "organisation.credential_rotated",
         CREDENTIAL_REVOKED = "organisation.credential_revoked",

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use app::audit::{ActorKind, NewAuditEvent, action};
 use app::domain::ods_code::ODS_SYSTEM;
 use app::server::Clock;
 use app::server::storage::{ItemChange, ItemKey, Organisation, Storage};
@@ -449,26 +450,42 @@ async fn read(
     let result = async {
         let sender = authenticate(&state, &headers).await?;
         check_item_type(&resource_type)?;
-        latest(&state, &sender, &resource_type, &id)
-            .await?
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    format!("No {resource_type} with that id was sent by this organisation."),
-                )
-            })
+        latest(
+            &state,
+            &sender,
+            &resource_type,
+            &id,
+            header_request_id(&headers),
+        )
+        .await?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("No {resource_type} with that id was sent by this organisation."),
+            )
+        })
     }
     .await;
     answer(result)
 }
 
+/// The request id of a request known by its headers, for the audit row.
+fn header_request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The latest stored version of a sender's item as a resource with `id` and `meta`.
+/// Reading it back is audited (the sender, the item), before anything is sent.
 async fn latest(
     state: &FeedState,
     sender: &Organisation,
     resource_type: &str,
     id: &str,
+    request_id: Option<String>,
 ) -> Result<Option<Value>, Problem> {
     let versions = state
         .storage
@@ -492,6 +509,16 @@ async fn latest(
     resource["meta"] = meta;
     resource["meta"]["versionId"] = json!(version.version.to_string());
     resource["meta"]["lastUpdated"] = json!(version.received_at.to_rfc3339());
+    state
+        .storage
+        .append_audit(NewAuditEvent {
+            actor_org: Some(sender.id),
+            target: Some(format!("{resource_type}/{id}")),
+            request_id,
+            ..NewAuditEvent::new(state.clock.now(), ActorKind::Sender, action::FEED_READ_BACK)
+        })
+        .await
+        .map_err(|e| internal(&e))?;
     Ok(Some(resource))
 }
 
@@ -507,7 +534,7 @@ async fn search(
         check_item_type(&resource_type)?;
         let key = parse_identifier(&resource_type, &query)?;
         let found = match state.storage.find_item_by_key(sender.id, &key).await.map_err(|e| internal(&e))? {
-            Some(id) => latest(&state, &sender, &resource_type, &id).await?,
+            Some(id) => latest(&state, &sender, &resource_type, &id, header_request_id(&headers)).await?,
             None => None,
         };
         let entries: Vec<Value> = found.into_iter().map(|r| json!({ "resource": r, "search": { "mode": "match" } })).collect();
