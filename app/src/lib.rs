@@ -123,6 +123,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("auth"), StaticSegment("cancelled")) view=SignInCancelledPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("auth"), StaticSegment("problem")) view=SignInProblemPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("auth"), StaticSegment("too-young")) view=TooYoungPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("auth"), StaticSegment("age-unknown")) view=AgeUnknownPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("auth"), StaticSegment("unavailable")) view=SignInUnavailablePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("auth"), StaticSegment("signed-out")) view=SignedOutPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("verify-identity")) view=VerifyIdentityPage ssr=SsrMode::Async/>

@@ -148,6 +148,15 @@ async fn a_vector_of_trust_not_requested_is_refused() {
 }
 
 #[tokio::test]
+async fn no_date_of_birth_refuses_rather_than_admits() {
+    let (server, idp) = setup().await;
+    let (landed, signed_in) = attempt(&server, &idp, Fault::NoBirthdate).await;
+    assert_eq!(landed, "/auth/age-unknown");
+    assert!(!signed_in, "no session without an age");
+    assert_eq!(last_refusal(&server).await.as_deref(), Some("age_unknown"));
+}
+
+#[tokio::test]
 async fn userinfo_about_another_subject_is_refused() {
     expect_refused(Fault::UserinfoSubMismatch, "userinfo_sub_mismatch").await;
 }

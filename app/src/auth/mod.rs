@@ -76,6 +76,8 @@ pub enum RefusalReason {
     VectorNotRequested,
     /// Under 13 on the day of sign-in.
     UnderMinimumAge,
+    /// No date of birth, or one that is not a date: the age rule cannot be met.
+    AgeUnknown,
     /// P9, but the NHS number is missing or fails its check digit.
     InvalidNhsNumber,
 }
@@ -85,6 +87,7 @@ impl RefusalReason {
         match self {
             RefusalReason::VectorNotRequested => "vot_not_requested",
             RefusalReason::UnderMinimumAge => "under_minimum_age",
+            RefusalReason::AgeUnknown => "age_unknown",
             RefusalReason::InvalidNhsNumber => "invalid_nhs_number",
         }
     }
@@ -116,12 +119,16 @@ pub fn decide_sign_in(
     if !requested.iter().any(|v| v == &identity.vector) {
         return SignInDecision::Refuse(RefusalReason::VectorNotRequested);
     }
-    if let Some(birthdate) = identity
+    // The service is for people aged 13 and over: an age that cannot be worked out
+    // refuses rather than admits.
+    let Some(birthdate) = identity
         .birthdate
         .as_deref()
         .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
-        && age_on(birthdate, today) < MINIMUM_AGE
-    {
+    else {
+        return SignInDecision::Refuse(RefusalReason::AgeUnknown);
+    };
+    if age_on(birthdate, today) < MINIMUM_AGE {
         return SignInDecision::Refuse(RefusalReason::UnderMinimumAge);
     }
     // The achieved vector says what this sign-in proved; never more than that.
@@ -192,7 +199,8 @@ mod tests {
             vector: vector.into(),
             proofing_level: Some("P9".into()),
             nhs_number: nhs.map(str::to_owned),
-            birthdate: birthdate.map(str::to_owned),
+            // An adult unless a test says otherwise.
+            birthdate: Some(birthdate.unwrap_or("1984-06-12").to_owned()),
         }
     }
 
@@ -267,6 +275,19 @@ mod tests {
             today(),
         );
         assert!(matches!(allowed, SignInDecision::LinkRecord { .. }));
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_date_of_birth_refuses_rather_than_admits() {
+        for birthdate in [None, Some("12/06/1984"), Some("1984-13-01"), Some("")] {
+            let mut who = identity("P9.Cp.Cd", Some("9990000018"), None);
+            who.birthdate = birthdate.map(str::to_owned);
+            assert_eq!(
+                decide_sign_in(&who, &step_up_vectors(), today()),
+                SignInDecision::Refuse(RefusalReason::AgeUnknown),
+                "{birthdate:?}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,22 @@ pub fn SignInProblemPage() -> impl IntoView {
     }
 }
 
+/// NHS login gave no date of birth (or one that is not a date): the age rule cannot be
+/// checked, so the person is not signed in.
+#[component]
+pub fn AgeUnknownPage() -> impl IntoView {
+    view! {
+        <Notice
+            heading="We could not confirm your age"
+            paragraphs=vec![
+                "This service is for people aged 13 and over, and NHS login did not give us your date of birth, so you have not been signed in.",
+                "Check the details in your NHS login account, then try again. If the problem continues, contact the service desk.",
+            ]
+            action=("/auth/login", "Try signing in again")
+        />
+    }
+}
+
 #[component]
 pub fn TooYoungPage() -> impl IntoView {
     view! {

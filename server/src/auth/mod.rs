@@ -283,6 +283,13 @@ async fn complete(
                     )
                         .into_response();
                 }
+                SignInDecision::Refuse(RefusalReason::AgeUnknown) => {
+                    return (
+                        jar,
+                        refuse(RefusalReason::AgeUnknown.code(), "age-unknown").await,
+                    )
+                        .into_response();
+                }
                 SignInDecision::Refuse(reason) => {
                     return (jar, refuse(reason.code(), "problem").await).into_response();
                 }

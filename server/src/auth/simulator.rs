@@ -85,7 +85,7 @@ pub fn nhs_login_people(today: NaiveDate) -> Vec<SimulatedPerson> {
             "Sam Taylor",
             "Email and phone checked only (P0): nothing clinical.",
             IdentityLevel::P0,
-            json!({ "email": "sam.taylor@example.com", "phone_number": "+447700900004" }),
+            json!({ "birthdate": "1995-05-05", "email": "sam.taylor@example.com", "phone_number": "+447700900004" }),
         ),
         person(
             "sophie",

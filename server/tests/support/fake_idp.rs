@@ -34,6 +34,8 @@ pub enum Fault {
     VotNotRequested,
     UserinfoSubMismatch,
     CodeRejected,
+    /// No `birthdate` in the ID token or from userinfo.
+    NoBirthdate,
 }
 
 pub struct FakeState {
@@ -160,6 +162,11 @@ async fn token(
         "identity_proofing_level": "P9",
         "birthdate": "1984-06-12",
     });
+    if fault == Fault::NoBirthdate
+        && let Some(claims) = claims.as_object_mut()
+    {
+        claims.remove("birthdate");
+    }
     match fault {
         Fault::MissingNonce => {}
         Fault::WrongNonce => claims["nonce"] = json!("not-the-nonce"),
@@ -217,7 +224,11 @@ async fn userinfo(State(idp): State<FakeIdp>) -> Json<Value> {
     } else {
         "fake-user"
     };
-    Json(
-        json!({ "sub": sub, "nhs_number": "9990000018", "identity_proofing_level": "P9", "birthdate": "1984-06-12" }),
-    )
+    let mut info = json!({ "sub": sub, "nhs_number": "9990000018", "identity_proofing_level": "P9", "birthdate": "1984-06-12" });
+    if fault == Fault::NoBirthdate
+        && let Some(info) = info.as_object_mut()
+    {
+        info.remove("birthdate");
+    }
+    Json(info)
 }
