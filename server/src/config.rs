@@ -171,6 +171,12 @@ pub struct SettingsArgs {
     #[arg(long, env = "NHS_LOGIN_PRIVATE_KEY", global = true)]
     pub nhs_login_private_key: Option<PathBuf>,
 
+    /// The key id to send in the client assertion's header: the id the key is
+    /// registered under at NHS login, or `none` to send none [default: the key's RFC
+    /// 7638 thumbprint].
+    #[arg(long, env = "NHS_LOGIN_KEY_ID", global = true)]
+    pub nhs_login_key_id: Option<String>,
+
     /// Redirect URI registered with NHS login [default: <public url>/auth/callback].
     #[arg(long, env = "NHS_LOGIN_REDIRECT_URI", global = true)]
     pub nhs_login_redirect_uri: Option<String>,
@@ -196,6 +202,11 @@ pub struct SettingsArgs {
     /// PEM file with the RSA key registered with the staff identity provider.
     #[arg(long, env = "STAFF_OIDC_PRIVATE_KEY", global = true)]
     pub staff_oidc_private_key: Option<PathBuf>,
+
+    /// The key id to send in the staff client assertion's header, or `none` [default:
+    /// the key's thumbprint].
+    #[arg(long, env = "STAFF_OIDC_KEY_ID", global = true)]
+    pub staff_oidc_key_id: Option<String>,
 
     /// Redirect URI for staff sign-in [default: <public url>/staff/auth/callback].
     #[arg(long, env = "STAFF_OIDC_REDIRECT_URI", global = true)]
@@ -252,12 +263,14 @@ pub struct SettingsFile {
     pub nhs_login_issuer: Option<String>,
     pub nhs_login_client_id: Option<String>,
     pub nhs_login_private_key: Option<PathBuf>,
+    pub nhs_login_key_id: Option<String>,
     pub nhs_login_redirect_uri: Option<String>,
     pub nhs_login_vtr: Option<String>,
     pub nhs_login_simulator: Option<bool>,
     pub staff_oidc_issuer: Option<String>,
     pub staff_oidc_client_id: Option<String>,
     pub staff_oidc_private_key: Option<PathBuf>,
+    pub staff_oidc_key_id: Option<String>,
     pub staff_oidc_redirect_uri: Option<String>,
     pub staff_oidc_role_claim: Option<String>,
     pub staff_oidc_role_value: Option<String>,
@@ -275,6 +288,8 @@ pub struct IdentityProviderConfig {
     pub issuer: Option<String>,
     pub client_id: String,
     pub private_key: PathBuf,
+    /// The key id sent with the client assertion.
+    pub key_id: crate::auth::keys::KeyIdSetting,
     pub redirect_uri: String,
 }
 
@@ -463,6 +478,7 @@ impl Config {
             args.nhs_login_issuer.or(file.nhs_login_issuer),
             args.nhs_login_client_id.or(file.nhs_login_client_id),
             args.nhs_login_private_key.or(file.nhs_login_private_key),
+            args.nhs_login_key_id.or(file.nhs_login_key_id),
             args.nhs_login_redirect_uri
                 .or(file.nhs_login_redirect_uri)
                 .unwrap_or_else(|| format!("{public_url}/auth/callback")),
@@ -473,6 +489,7 @@ impl Config {
             args.staff_oidc_issuer.or(file.staff_oidc_issuer),
             args.staff_oidc_client_id.or(file.staff_oidc_client_id),
             args.staff_oidc_private_key.or(file.staff_oidc_private_key),
+            args.staff_oidc_key_id.or(file.staff_oidc_key_id),
             args.staff_oidc_redirect_uri
                 .or(file.staff_oidc_redirect_uri)
                 .unwrap_or_else(|| format!("{public_url}/staff/auth/callback")),
@@ -563,9 +580,11 @@ fn provider(
     issuer: Option<String>,
     client_id: Option<String>,
     private_key: Option<PathBuf>,
+    key_id: Option<String>,
     redirect_uri: String,
     simulated: Option<(&str, PathBuf)>,
 ) -> Result<Option<IdentityProviderConfig>, ConfigError> {
+    let key_id = crate::auth::keys::KeyIdSetting::parse(key_id.as_deref());
     match (issuer, simulated) {
         (None, None) => Ok(None),
         (Some(issuer), _) => match (client_id, private_key) {
@@ -573,6 +592,7 @@ fn provider(
                 issuer: Some(issuer),
                 client_id,
                 private_key,
+                key_id,
                 redirect_uri,
             })),
             _ => Err(ConfigError::IncompleteProvider(name)),
@@ -581,6 +601,7 @@ fn provider(
             issuer: None,
             client_id: client_id.unwrap_or_else(|| demo_client.to_owned()),
             private_key: private_key.unwrap_or(demo_key),
+            key_id,
             redirect_uri,
         })),
     }

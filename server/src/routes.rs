@@ -265,12 +265,12 @@ fn identity_provider(
 ) -> Result<(Arc<OidcProvider>, Option<Simulator>), RouterError> {
     let (key, issuer, simulator) = match &provider.issuer {
         Some(issuer) => (
-            SigningKey::from_pem_file(&provider.private_key)?,
+            SigningKey::from_pem_file(&provider.private_key)?.with_key_id(&provider.key_id),
             issuer.clone(),
             None,
         ),
         None => {
-            let key = keys::load_or_create(&provider.private_key)?;
+            let key = keys::load_or_create(&provider.private_key)?.with_key_id(&provider.key_id);
             let issuer = format!("{}/simulator/{simulator_path}", config.public_url);
             let settings = simulator_settings(
                 issuer.clone(),

@@ -31,7 +31,34 @@ pub enum KeyError {
 pub struct SigningKey {
     private: RsaPrivateKey,
     encoding: EncodingKey,
+    /// The key's id as published: the RFC 7638 thumbprint, or the id it was registered
+    /// under (`with_key_id`).
     pub key_id: String,
+    /// Whether signatures name the key (`kid` in their header).
+    send_key_id: bool,
+}
+
+/// The key id sent in the header of what we sign (the client assertion): by default
+/// the key's RFC 7638 thumbprint; or the id the key was registered under at the
+/// provider (`NHS_LOGIN_KEY_ID`, `STAFF_OIDC_KEY_ID`); or none at all (`none`), for a
+/// provider that picks the key by other means.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeyIdSetting {
+    #[default]
+    Thumbprint,
+    Named(String),
+    Omitted,
+}
+
+impl KeyIdSetting {
+    /// From the setting's text: absent or empty is the thumbprint, `none` sends none.
+    pub fn parse(text: Option<&str>) -> Self {
+        match text.map(str::trim) {
+            None | Some("") => KeyIdSetting::Thumbprint,
+            Some(t) if t.eq_ignore_ascii_case("none") => KeyIdSetting::Omitted,
+            Some(t) => KeyIdSetting::Named(t.to_owned()),
+        }
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -68,7 +95,19 @@ impl SigningKey {
             private,
             encoding,
             key_id,
+            send_key_id: true,
         })
+    }
+
+    /// The key as registered at a provider: named by the id given there, or sending no
+    /// id at all; by default, its thumbprint.
+    pub fn with_key_id(mut self, setting: &KeyIdSetting) -> Self {
+        match setting {
+            KeyIdSetting::Thumbprint => {}
+            KeyIdSetting::Named(id) => self.key_id = id.clone(),
+            KeyIdSetting::Omitted => self.send_key_id = false,
+        }
+        self
     }
 
     pub fn public_key(&self) -> RsaPublicKey {
@@ -89,7 +128,7 @@ impl SigningKey {
     /// Signs claims as a JWT with RS512 and this key's id.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let mut header = Header::new(Algorithm::RS512);
-        header.kid = Some(self.key_id.clone());
+        header.kid = self.send_key_id.then(|| self.key_id.clone());
         header.typ = Some("JWT".to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| KeyError::Sign(e.to_string()))
@@ -215,5 +254,42 @@ mod tests {
             SigningKey::from_pem("not a key"),
             Err(KeyError::NotAnRsaKey)
         ));
+    }
+
+    #[test]
+    fn the_key_id_sent_is_the_thumbprint_the_registered_id_or_none() {
+        let key = SigningKey::generate().unwrap();
+        let pem = key.private.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let kid_of = |setting: &KeyIdSetting| {
+            let signer = SigningKey::from_pem(&pem).unwrap().with_key_id(setting);
+            let jwt = signer
+                .sign(&ClientAssertion::new(
+                    "client",
+                    "https://idp/token",
+                    Utc::now(),
+                ))
+                .unwrap();
+            (
+                jsonwebtoken::decode_header(&jwt).unwrap().kid,
+                signer.public_jwk().kid,
+            )
+        };
+        assert_eq!(KeyIdSetting::parse(None), KeyIdSetting::Thumbprint);
+        assert_eq!(KeyIdSetting::parse(Some("NONE")), KeyIdSetting::Omitted);
+        assert_eq!(
+            kid_of(&KeyIdSetting::parse(None)),
+            (Some(key.key_id.clone()), key.key_id.clone())
+        );
+        assert_eq!(
+            kid_of(&KeyIdSetting::parse(Some("portal-2026-01"))),
+            (
+                Some("portal-2026-01".to_owned()),
+                "portal-2026-01".to_owned()
+            )
+        );
+        assert_eq!(
+            kid_of(&KeyIdSetting::parse(Some("none"))),
+            (None, key.key_id.clone())
+        );
     }
 }
