@@ -112,6 +112,8 @@ export default defineConfig({
         PORT: '3900',
         CLIENT_ID: 'portal-interop',
         CLIENT_PUBLIC_KEY_PEM: `${interopDir}/client.pub.pem`,
+        // Registered under an id of our choosing, not the key's thumbprint.
+        CLIENT_KEY_ID: 'portal-interop-2026',
         REDIRECT_URI: `${interopURL}/auth/callback`,
       },
     },
@@ -131,6 +133,7 @@ export default defineConfig({
         NHS_LOGIN_ISSUER: providerURL,
         NHS_LOGIN_CLIENT_ID: 'portal-interop',
         NHS_LOGIN_PRIVATE_KEY: `${interopDir}/client.pem`,
+        NHS_LOGIN_KEY_ID: 'portal-interop-2026',
       },
     },
   ],

@@ -23,14 +23,15 @@ const signingKey = {
   use: 'sig',
   kid: randomUUID(),
 }
-// The client's public key, registered with its RFC 7638 thumbprint as key id: the client
-// names its key by thumbprint in the assertion header, and a provider that registered the
-// key under another id would not find it.
+// The client's public key, registered under the key id of CLIENT_KEY_ID (as an
+// operator registers a key at NHS login under an id of their choosing; the portal then
+// sends it with NHS_LOGIN_KEY_ID), or by default under its RFC 7638 thumbprint, which
+// is what the portal sends when no id is set.
 const clientJwk = createPublicKey(readFileSync(publicKeyPath)).export({ format: 'jwk' })
 const thumbprint = createHash('sha256')
   .update(JSON.stringify({ e: clientJwk.e, kty: clientJwk.kty, n: clientJwk.n }))
   .digest('base64url')
-const clientKey = { ...clientJwk, kid: thumbprint }
+const clientKey = { ...clientJwk, kid: process.env.CLIENT_KEY_ID || thumbprint }
 
 const DEFAULT_VOT = 'P9.Cp.Cd'
 const VTM = 'https://auth.sandpit.signin.nhs.uk/trustmark/auth.sandpit.signin.nhs.uk'
