@@ -332,6 +332,56 @@ async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
 }
 
 #[tokio::test]
+async fn after_the_idle_or_absolute_limit_nhs_login_is_asked_to_authenticate_again() {
+    let server = spawn_demo().await;
+    let mut browser = Browser::new(&server.url(""));
+    // A first sign-in asks nothing special.
+    let first = browser.get(&server.url("/auth/login")).await;
+    assert!(
+        !first.location().contains("prompt="),
+        "{}",
+        first.location()
+    );
+    sign_in_as(&server, &mut browser, "amelia").await;
+
+    // Idle past the limit: the next page ends the session and remembers it, and the next
+    // sign-in asks NHS login to authenticate the person again, once.
+    server.clock.advance(Duration::minutes(31));
+    browser.get(&server.url("/")).await;
+    assert!(browser.cookies.contains_key("portal_reauth"));
+    let again = browser.get(&server.url("/auth/login")).await;
+    assert!(
+        again.location().contains("prompt=login"),
+        "{}",
+        again.location()
+    );
+    assert!(!browser.cookies.contains_key("portal_reauth"), "asked once");
+    sign_in_as(&server, &mut browser, "amelia").await;
+
+    // Past the limit and straight to "sign in": asked in that same request.
+    server.clock.advance(Duration::minutes(31));
+    let direct = browser.get(&server.url("/auth/login")).await;
+    assert!(
+        direct.location().contains("prompt=login"),
+        "{}",
+        direct.location()
+    );
+    assert!(!browser.cookies.contains_key("portal_reauth"));
+
+    // Staff sessions too.
+    let mut desk = Browser::new(&server.url(""));
+    let signed = support::signed_in_staff(&server, "jordan").await;
+    desk.cookies = signed.cookies.clone();
+    server.clock.advance(Duration::minutes(31));
+    let staff = desk.get(&server.url("/staff/auth/login")).await;
+    assert!(
+        staff.location().contains("prompt=login"),
+        "{}",
+        staff.location()
+    );
+}
+
+#[tokio::test]
 async fn the_sweeper_removes_ended_sessions_and_leaves_live_ones() {
     let server = spawn_demo().await;
     let mut idle = Browser::new(&server.url(""));

@@ -34,7 +34,10 @@ use app::server::storage::{
 use app::server::{Clock, Viewer};
 
 use self::oidc::{OidcError, OidcProvider};
-use self::session::{CookiePolicy, LOGIN_STATE_COOKIE, cookie_name, hash_token, start_session};
+use self::session::{
+    CookiePolicy, LOGIN_STATE_COOKIE, TimedOut, cookie_name, hash_token, reauth_cookie_name,
+    start_session,
+};
 
 /// How long a sign-in may take between leaving for the provider and coming back.
 const LOGIN_ATTEMPT_LIFETIME_MINUTES: i64 = 10;
@@ -82,6 +85,7 @@ struct CallbackParams {
 async fn patient_login(
     State(auth): State<AuthState>,
     jar: CookieJar,
+    timed_out: Option<Extension<TimedOut>>,
     Query(params): Query<LoginParams>,
 ) -> Response {
     let Some(provider) = auth.nhs_login.clone() else {
@@ -92,26 +96,58 @@ async fn patient_login(
     } else {
         provider.settings().vectors.clone()
     };
-    begin(&auth, &provider, jar, SessionAudience::Patient, &vectors).await
+    begin(
+        &auth,
+        &provider,
+        jar,
+        timed_out,
+        SessionAudience::Patient,
+        &vectors,
+    )
+    .await
 }
 
-async fn staff_login(State(auth): State<AuthState>, jar: CookieJar) -> Response {
+async fn staff_login(
+    State(auth): State<AuthState>,
+    jar: CookieJar,
+    timed_out: Option<Extension<TimedOut>>,
+) -> Response {
     let Some(provider) = auth.staff.clone() else {
         return Redirect::to("/auth/unavailable").into_response();
     };
-    begin(&auth, &provider, jar, SessionAudience::Staff, &[]).await
+    begin(
+        &auth,
+        &provider,
+        jar,
+        timed_out,
+        SessionAudience::Staff,
+        &[],
+    )
+    .await
 }
 
 /// Sends the browser to the provider, remembering what the callback will need, and binds
 /// the attempt to this browser with a cookie holding `state`.
+///
+/// After a session ended by the idle or absolute limit (in this request, or remembered
+/// by its cookie), the provider is asked to authenticate the person again
+/// (`prompt=login`), so that "sign in again" is never satisfied by the provider's own
+/// session alone.
 async fn begin(
     auth: &AuthState,
     provider: &OidcProvider,
     jar: CookieJar,
+    timed_out: Option<Extension<TimedOut>>,
     audience: SessionAudience,
     vectors: &[String],
 ) -> Response {
-    let request = match provider.authorization_request(vectors).await {
+    let reauth_cookie = reauth_cookie_name(audience);
+    let reauthenticate =
+        timed_out.is_some_and(|Extension(t)| t.of(audience)) || jar.get(reauth_cookie).is_some();
+    let request = match provider
+        .authorization_request(vectors, reauthenticate)
+        .await
+    {
         Ok(request) => request,
         Err(_) => return Redirect::to("/auth/unavailable").into_response(),
     };
@@ -127,10 +163,13 @@ async fn begin(
         let _ = app::error::AppError::internal(&error);
         return Redirect::to("/auth/unavailable").into_response();
     }
-    let jar = jar.add(
+    let mut jar = jar.add(
         auth.cookies
             .cookie(LOGIN_STATE_COOKIE, request.state.clone()),
     );
+    if jar.get(reauth_cookie).is_some() {
+        jar = jar.add(auth.cookies.removal(reauth_cookie));
+    }
     (jar, Redirect::to(&request.url)).into_response()
 }
 

@@ -264,10 +264,13 @@ impl OidcProvider {
     }
 
     /// A new authorization request: random `state` and `nonce`, PKCE S256 when the
-    /// provider offers it, our scopes, and `vtr` when vectors are given.
+    /// provider offers it, our scopes, `vtr` when vectors are given, and
+    /// `prompt=login` when the person must authenticate again (their last session ended
+    /// by the idle or absolute limit; NHS login supports `prompt`, not `max_age`).
     pub async fn authorization_request(
         &self,
         vectors: &[String],
+        reauthenticate: bool,
     ) -> Result<AuthorizationRequest, OidcError> {
         let discovered = self.discovered().await?;
         let mut request = discovered
@@ -289,6 +292,9 @@ impl OidcProvider {
         if !vectors.is_empty() {
             let vtr = serde_json::to_string(vectors).map_err(|_| OidcError::ProviderUnavailable)?;
             request = request.add_extra_param("vtr", vtr);
+        }
+        if reauthenticate {
+            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
         }
         let mut pkce_verifier = None;
         if discovered.pkce {

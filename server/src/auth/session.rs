@@ -91,6 +91,42 @@ impl CookiePolicy {
     }
 }
 
+/// The cookies that remember, per audience, that a session ended by the idle or
+/// absolute limit: the next sign-in then asks the provider to authenticate the person
+/// again (`prompt=login`) instead of accepting its own still-open session.
+pub fn reauth_cookie_name(audience: SessionAudience) -> &'static str {
+    match audience {
+        SessionAudience::Patient => "portal_reauth",
+        SessionAudience::Staff => "portal_staff_reauth",
+    }
+}
+
+/// Which audiences' sessions ran out by the clock in this very request (the cookie
+/// saying so only reaches the browser with its response).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimedOut {
+    pub patient: bool,
+    pub staff: bool,
+}
+
+impl TimedOut {
+    pub fn of(self, audience: SessionAudience) -> bool {
+        match audience {
+            SessionAudience::Patient => self.patient,
+            SessionAudience::Staff => self.staff,
+        }
+    }
+}
+
+/// What a session cookie stands for now.
+enum Resolved {
+    SignedIn(SignedIn),
+    /// No such session (or one for the other audience).
+    Gone,
+    /// It ended by the idle or absolute limit, and has been deleted.
+    TimedOut,
+}
+
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -143,16 +179,24 @@ pub async fn session_layer(
     let now = state.clock.now();
     let mut viewer = Viewer::default();
     let mut expired = Vec::new();
+    let mut timed_out = TimedOut::default();
     for audience in [SessionAudience::Patient, SessionAudience::Staff] {
         let Some(cookie) = jar.get(cookie_name(audience)) else {
             continue;
         };
         match resolve(&state, cookie.value(), audience, now).await {
-            Ok(Some(signed_in)) => match audience {
+            Ok(Resolved::SignedIn(signed_in)) => match audience {
                 SessionAudience::Patient => viewer.patient = Some(signed_in),
                 SessionAudience::Staff => viewer.staff = Some(signed_in),
             },
-            Ok(None) => expired.push(audience),
+            Ok(Resolved::Gone) => expired.push(audience),
+            Ok(Resolved::TimedOut) => {
+                expired.push(audience);
+                match audience {
+                    SessionAudience::Patient => timed_out.patient = true,
+                    SessionAudience::Staff => timed_out.staff = true,
+                }
+            }
             Err(error) => {
                 let reference = app::error::AppError::internal(&error);
                 tracing::error!(?reference, "session lookup failed");
@@ -172,6 +216,7 @@ pub async fn session_layer(
 
     let mut request = request;
     request.extensions_mut().insert(viewer);
+    request.extensions_mut().insert(timed_out);
     let mut response = next.run(request).await;
     // A cookie for a session that is gone is removed, so the browser stops sending it.
     for audience in expired {
@@ -183,29 +228,44 @@ pub async fn session_layer(
         {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
+        // Unless this response is the sign-in that already asked for it.
+        if timed_out.of(audience)
+            && !response
+                .headers()
+                .get(header::LOCATION)
+                .is_some_and(|l| l.to_str().is_ok_and(|l| l.contains("prompt=login")))
+        {
+            // Kept for as long as a session could have lasted.
+            let cookie = state
+                .cookies
+                .cookie(reauth_cookie_name(audience), "1".to_owned());
+            if let Ok(value) = format!("{cookie}; Max-Age=43200").parse() {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
     }
     response
 }
 
-/// The signed-in account behind a cookie, or `None` when the session does not exist, is
-/// for the other audience, or has expired (in which case it is deleted).
+/// The signed-in account behind a cookie; or that the session does not exist (or is
+/// for the other audience), or has ended by the clock (it is then deleted).
 async fn resolve(
     state: &SessionLayerState,
     token: &str,
     audience: SessionAudience,
     now: DateTime<Utc>,
-) -> Result<Option<SignedIn>, StorageError> {
+) -> Result<Resolved, StorageError> {
     let id_hash = hash_token(token);
     let Some((session, account)) = state.storage.find_session(&id_hash).await? else {
-        return Ok(None);
+        return Ok(Resolved::Gone);
     };
     if session.audience != audience {
-        return Ok(None);
+        return Ok(Resolved::Gone);
     }
     if check_session(session.last_seen_at, session.absolute_expires_at, now) != SessionCheck::Active
     {
         state.storage.delete_session(&id_hash, None).await?;
-        return Ok(None);
+        return Ok(Resolved::TimedOut);
     }
     if (now - session.last_seen_at).num_seconds() >= TOUCH_GRANULARITY_SECONDS {
         state.storage.touch_session(&id_hash, now).await?;
@@ -220,7 +280,7 @@ async fn resolve(
             .filter(|record| record.grant.proxy == account.id),
         None => None,
     };
-    Ok(Some(SignedIn {
+    Ok(Resolved::SignedIn(SignedIn {
         account,
         acting_for,
         session_hash: id_hash,
