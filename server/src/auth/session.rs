@@ -120,7 +120,7 @@ impl TimedOut {
 
 /// What a session cookie stands for now.
 enum Resolved {
-    SignedIn(SignedIn),
+    SignedIn(Box<SignedIn>),
     /// No such session (or one for the other audience).
     Gone,
     /// It ended by the idle or absolute limit, and has been deleted.
@@ -186,8 +186,8 @@ pub async fn session_layer(
         };
         match resolve(&state, cookie.value(), audience, now).await {
             Ok(Resolved::SignedIn(signed_in)) => match audience {
-                SessionAudience::Patient => viewer.patient = Some(signed_in),
-                SessionAudience::Staff => viewer.staff = Some(signed_in),
+                SessionAudience::Patient => viewer.patient = Some(*signed_in),
+                SessionAudience::Staff => viewer.staff = Some(*signed_in),
             },
             Ok(Resolved::Gone) => expired.push(audience),
             Ok(Resolved::TimedOut) => {
@@ -280,13 +280,13 @@ async fn resolve(
             .filter(|record| record.grant.proxy == account.id),
         None => None,
     };
-    Ok(Resolved::SignedIn(SignedIn {
+    Ok(Resolved::SignedIn(Box::new(SignedIn {
         account,
         acting_for,
         session_hash: id_hash,
         csrf_token: session.csrf_token,
         expires_at: std::cmp::min(session.absolute_expires_at, now + idle_timeout()),
-    }))
+    })))
 }
 
 fn is_state_changing(method: &Method) -> bool {
