@@ -4,6 +4,7 @@
 //!   the idle timeout). An ended session is already refused on every request; sweeping
 //!   it away keeps the sessions table the size of the people signed in, and leaves no
 //!   session id hash behind longer than it is needed;
+//! - removing sign-ins started and never completed, once past their lifetime;
 //! - removing the answers to subject access requests once their download time has
 //!   passed;
 //! - writing the proxy grants that ended by the clock (end date passed, unused for five
@@ -32,6 +33,17 @@ pub async fn sweep_sessions(storage: &dyn Storage, clock: &dyn Clock) -> Result<
         .await
 }
 
+/// Removes sign-ins started but never completed within their lifetime (anyone can
+/// start one; each leaves a row until its callback or this sweep).
+pub async fn sweep_login_attempts(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+) -> Result<u64, StorageError> {
+    let not_before =
+        clock.now() - chrono::Duration::minutes(crate::auth::LOGIN_ATTEMPT_LIFETIME_MINUTES);
+    storage.delete_expired_login_attempts(not_before).await
+}
+
 /// Removes the answers to subject access requests whose download time has passed
 /// (they are refused from that moment; this keeps no copy longer than it is offered).
 pub async fn sweep_expired_answers(
@@ -41,7 +53,7 @@ pub async fn sweep_expired_answers(
     storage.delete_expired_answers(clock.now()).await
 }
 
-/// Runs [`sweep_sessions`] and [`sweep_expired_answers`] every
+/// Runs [`sweep_sessions`], [`sweep_login_attempts`] and [`sweep_expired_answers`] every
 /// [`SESSION_SWEEP_INTERVAL`] until the process ends. A failed sweep is logged (without
 /// detail that could name anyone) and tried again at the next interval.
 pub fn spawn_session_sweeper(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) {
@@ -54,6 +66,10 @@ pub fn spawn_session_sweeper(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) {
             match sweep_sessions(storage.as_ref(), clock.as_ref()).await {
                 Ok(removed) => tracing::debug!(removed, "ended sessions removed"),
                 Err(error) => tracing::warn!(%error, "could not remove ended sessions"),
+            }
+            match sweep_login_attempts(storage.as_ref(), clock.as_ref()).await {
+                Ok(removed) => tracing::debug!(removed, "abandoned sign-ins removed"),
+                Err(error) => tracing::warn!(%error, "could not remove abandoned sign-ins"),
             }
             match sweep_expired_answers(storage.as_ref(), clock.as_ref()).await {
                 Ok(removed) => tracing::debug!(removed, "expired answers removed"),

@@ -170,6 +170,48 @@ async fn a_callback_with_the_wrong_state_or_from_another_browser_is_refused() {
     let tampered = callback.replace(&format!("state={state}"), "state=forged");
     assert_eq!(browser.get(&tampered).await.location(), "/auth/problem");
     assert!(!browser.cookies.contains_key("portal_session"));
+
+    // Anyone can send such callbacks, as often as they like: none leaves a row behind.
+    let before = server
+        .storage
+        .list_recent_audit_events(1000)
+        .await
+        .unwrap()
+        .len();
+    for n in 0..20 {
+        let forged = server.url(&format!("/auth/callback?state=x{n}&code=y"));
+        assert_eq!(attacker.get(&forged).await.location(), "/auth/problem");
+    }
+    let after = server
+        .storage
+        .list_recent_audit_events(1000)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "anonymous forged callbacks write nothing");
+}
+
+#[tokio::test]
+async fn abandoned_sign_ins_are_swept_once_past_their_lifetime() {
+    let server = spawn_demo().await;
+    let mut visitor = Browser::new(&server.url(""));
+    for _ in 0..5 {
+        visitor.get(&server.url("/auth/login")).await;
+    }
+    assert_eq!(
+        jobs::sweep_login_attempts(server.storage.as_ref(), &server.clock)
+            .await
+            .unwrap(),
+        0,
+        "still within their ten minutes"
+    );
+    server.clock.advance(Duration::minutes(11));
+    assert_eq!(
+        jobs::sweep_login_attempts(server.storage.as_ref(), &server.clock)
+            .await
+            .unwrap(),
+        5
+    );
 }
 
 #[tokio::test]

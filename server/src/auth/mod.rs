@@ -40,7 +40,7 @@ use self::session::{
 };
 
 /// How long a sign-in may take between leaving for the provider and coming back.
-const LOGIN_ATTEMPT_LIFETIME_MINUTES: i64 = 10;
+pub const LOGIN_ATTEMPT_LIFETIME_MINUTES: i64 = 10;
 
 /// Which claim and value make a staff member service desk.
 #[derive(Debug, Clone)]
@@ -248,9 +248,20 @@ async fn complete(
         }
     };
 
+    // A callback that matches no sign-in this browser started is anyone's to send, as
+    // often as they like: it is refused and logged, but writes nothing that would grow
+    // with it (no audit row: there is no person, and no attempt, to record).
+    let anonymous_refusal = |reason: &'static str| {
+        tracing::warn!(
+            reason,
+            audience = audience.code(),
+            "sign-in callback refused"
+        );
+        Redirect::to(&landing(audience, "problem")).into_response()
+    };
     let state = match (params.state.as_deref(), browser_state.as_deref()) {
         (Some(sent), Some(kept)) if sent == kept => sent.to_owned(),
-        _ => return (jar, refuse("state_mismatch", "problem").await).into_response(),
+        _ => return (jar, anonymous_refusal("state_mismatch")).into_response(),
     };
     let not_before = now - Duration::minutes(LOGIN_ATTEMPT_LIFETIME_MINUTES);
     let attempt = match auth
@@ -259,7 +270,7 @@ async fn complete(
         .await
     {
         Ok(Some(attempt)) if attempt.audience == audience => attempt,
-        Ok(_) => return (jar, refuse("state_unknown", "problem").await).into_response(),
+        Ok(_) => return (jar, anonymous_refusal("state_unknown")).into_response(),
         Err(error) => {
             let _ = app::error::AppError::internal(&error);
             return (jar, Redirect::to("/auth/unavailable")).into_response();

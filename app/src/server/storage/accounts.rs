@@ -135,6 +135,13 @@ pub trait AccountStore: Send + Sync {
     /// Remembers a sign-in in progress until its callback.
     async fn create_login_attempt(&self, attempt: NewLoginAttempt) -> Result<(), StorageError>;
 
+    /// Removes sign-ins in progress started before `not_before` (abandoned: their
+    /// callback would be refused anyway); answers how many.
+    async fn delete_expired_login_attempts(
+        &self,
+        not_before: DateTime<Utc>,
+    ) -> Result<u64, StorageError>;
+
     /// Takes (reads and deletes) the sign-in in progress with this state hash. Each one
     /// can be taken once; attempts created before `not_before` are deleted unread.
     async fn take_login_attempt(

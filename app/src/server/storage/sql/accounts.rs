@@ -328,6 +328,19 @@ impl AccountStore for SqlStorage {
         Ok(deleted)
     }
 
+    async fn delete_expired_login_attempts(
+        &self,
+        not_before: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let mut conn = self.write_one().await?;
+        Ok(
+            Query::new("DELETE FROM login_attempts WHERE created_at < $1")
+                .bind(to_millis(not_before))
+                .execute(&mut conn)
+                .await?,
+        )
+    }
+
     async fn create_login_attempt(&self, attempt: NewLoginAttempt) -> Result<(), StorageError> {
         let vectors = serde_json::to_string(&attempt.requested_vectors)
             .map_err(|_| StorageError::Corrupt("requested_vectors"))?;
