@@ -34,24 +34,54 @@ pub(crate) async fn the_audit_trail_cannot_be_changed_or_deleted(db: &TestDb) {
         (ActorKind::Proxy, Some("not_linked"), Some("req-9"))
     );
 
-    // Straight to the database, around the trait: the schema itself refuses.
-    let attempts = [
-        "UPDATE audit_events SET outcome = 'allowed'",
-        "DELETE FROM audit_events",
+    // Straight to the database, around the trait: the schema itself refuses every way
+    // of changing a row, replacing it on a conflict included.
+    let id = s.list_audit_events(a, 10).await.unwrap()[0].id;
+    let replace_sqlite = [
+        format!(
+            "INSERT OR REPLACE INTO audit_events (id, occurred_at, actor_kind, action, outcome) \
+             VALUES ({id}, 0, 'system', 'record.viewed', 'allowed')"
+        ),
+        format!(
+            "REPLACE INTO audit_events (id, occurred_at, actor_kind, action, outcome) \
+             VALUES ({id}, 0, 'system', 'record.viewed', 'allowed')"
+        ),
+        format!(
+            "INSERT INTO audit_events (id, occurred_at, actor_kind, action, outcome) \
+             VALUES ({id}, 0, 'system', 'record.viewed', 'allowed') \
+             ON CONFLICT (id) DO UPDATE SET outcome = 'allowed'"
+        ),
     ];
-    for sql in attempts {
+    let replace_postgres = [format!(
+        "INSERT INTO audit_events (id, occurred_at, actor_kind, action, outcome) \
+         VALUES ({id}, 0, 'system', 'record.viewed', 'allowed') \
+         ON CONFLICT (id) DO UPDATE SET outcome = 'allowed'"
+    )];
+    let mut attempts = vec![
+        "UPDATE audit_events SET outcome = 'allowed'".to_owned(),
+        "DELETE FROM audit_events".to_owned(),
+    ];
+    if db.url.starts_with("sqlite") {
+        attempts.extend(replace_sqlite);
+    } else {
+        attempts.extend(replace_postgres);
+        attempts.push("TRUNCATE audit_events CASCADE".to_owned());
+    }
+    for sql in &attempts {
+        // Our own statements (the id is a number we read): safe to send as they are.
+        let statement = || sqlx::AssertSqlSafe(sql.clone());
         let result = if db.url.starts_with("sqlite") {
             let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
                 .await
                 .unwrap();
-            sqlx::query(sql).execute(&mut c).await.map(|_| ())
+            sqlx::query(statement()).execute(&mut c).await.map(|_| ())
         } else {
             let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
                 .await
                 .unwrap();
-            sqlx::query(sql).execute(&mut c).await.map(|_| ())
+            sqlx::query(statement()).execute(&mut c).await.map(|_| ())
         };
-        let error = result.expect_err(sql).to_string();
+        let error = result.expect_err(sql.as_str()).to_string();
         assert!(error.contains("append-only"), "{sql}: {error}");
     }
     assert_eq!(s.list_audit_events(a, 10).await.unwrap().len(), 1);

@@ -61,20 +61,48 @@ pub(crate) async fn release_rules_are_versioned_and_every_change_is_audited(db: 
         ]
     );
 
-    // Old versions are kept as they were: rules cannot be edited in place.
-    let edit = sqlx::query("UPDATE release_rules SET delay_days = 1");
-    let refused = match s.backend() {
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-            edit.execute(&pool).await.is_err()
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            sqlx::query("UPDATE release_rules SET delay_days = 1")
-                .execute(&pool)
-                .await
-                .is_err()
-        }
-    };
-    assert!(refused, "release rules are append-only");
+    // Old versions are kept as they were: rules and rule sets cannot be edited in place,
+    // deleted or replaced, whatever the statement.
+    let mut attempts = vec![
+        "UPDATE release_rules SET delay_days = 1".to_owned(),
+        "DELETE FROM release_rules".to_owned(),
+        "UPDATE release_rule_sets SET changed_by = 'x'".to_owned(),
+        "DELETE FROM release_rule_sets".to_owned(),
+    ];
+    match s.backend() {
+        Backend::Sqlite => attempts.extend([
+            format!(
+                "INSERT OR REPLACE INTO release_rules (rule_set_version, position, name, \
+                 description, policy) SELECT rule_set_version, position, name, 'changed', \
+                 'immediately' FROM release_rules WHERE rule_set_version = {v1}"
+            ),
+            format!(
+                "INSERT OR REPLACE INTO release_rule_sets (version, created_at, changed_by) \
+                 VALUES ({v1}, 0, 'x')"
+            ),
+        ]),
+        Backend::Postgres => attempts.extend([
+            "TRUNCATE release_rules".to_owned(),
+            "TRUNCATE release_rule_sets CASCADE".to_owned(),
+        ]),
+    }
+    for sql in &attempts {
+        let refused = match s.backend() {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&pool)
+                    .await
+                    .is_err()
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&pool)
+                    .await
+                    .is_err()
+            }
+        };
+        assert!(refused, "release rules are append-only: {sql}");
+    }
 }
