@@ -284,6 +284,9 @@ async fn start_server(database_url: &str, scratch: &std::path::Path) -> BenchRes
         public_url: Some(format!("http://{address}")),
         site_root: Some(scratch.join("site")),
         data_dir: Some(scratch.join("data")),
+        // The benchmark measures the portal, not its rate limiter.
+        feed_limit: Some("1000000/1000000".into()),
+        sign_in_limit: Some("1000000/1000000".into()),
         ..SettingsArgs::default()
     })?;
     let storage = storage::connect(config.database_url.expose()).await?;
@@ -306,11 +309,14 @@ async fn start_server(database_url: &str, scratch: &std::path::Path) -> BenchRes
     let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningServer {
         address,

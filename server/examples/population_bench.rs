@@ -368,6 +368,9 @@ async fn prepare(args: &Args, database_url: &str, scratch: &Path) -> BenchResult
         // The pages render without the built site; the HTML only links to its files.
         site_root: Some(scratch.join("site")),
         data_dir: Some(scratch.join("data")),
+        // The benchmark measures the portal, not its rate limiter.
+        feed_limit: Some("1000000/1000000".into()),
+        sign_in_limit: Some("1000000/1000000".into()),
         ..SettingsArgs::default()
     })?;
     let storage = storage::connect(config.database_url.expose()).await?;
@@ -399,11 +402,14 @@ async fn prepare(args: &Args, database_url: &str, scratch: &Path) -> BenchResult
     let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     Ok(RunningServer {
         address,

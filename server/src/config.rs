@@ -238,6 +238,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTAL_PROXY_NOTICE_MONTHS", global = true)]
     pub proxy_notice_months: Option<u32>,
 
+    /// Sign-in requests allowed per client address, as BURST/PER_SECOND [default: 60/1].
+    #[arg(long, env = "PORTAL_SIGN_IN_LIMIT", global = true)]
+    pub sign_in_limit: Option<String>,
+
+    /// Feed requests allowed per credential, as BURST/PER_SECOND [default: 1000/200].
+    #[arg(long, env = "PORTAL_FEED_LIMIT", global = true)]
+    pub feed_limit: Option<String>,
+
     /// Bank holidays beyond the built-in England and Wales list (2025 to 2028), as
     /// comma-separated dates (2029-01-01,2029-03-30); subject access requests due on one
     /// are due the next working day.
@@ -279,6 +287,8 @@ pub struct SettingsFile {
     pub proxy_review_ages: Option<String>,
     pub proxy_notice_months: Option<u32>,
     pub bank_holidays: Option<String>,
+    pub sign_in_limit: Option<String>,
+    pub feed_limit: Option<String>,
 }
 
 /// One identity provider's client settings, after defaults.
@@ -320,6 +330,9 @@ pub struct Config {
     /// The days on which no subject access request is due (England and Wales, and
     /// any the trust adds).
     pub bank_holidays: app::sar::rules::BankHolidays,
+    /// Rate limits (`crate::limits`).
+    pub sign_in_limit: crate::limits::RateLimit,
+    pub feed_limit: crate::limits::RateLimit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -341,6 +354,22 @@ pub enum ConfigError {
         "the proxy age rules must have review ages \"from-by\" with from <= by < the suspension age, and invitations must last 1 to 90 days"
     )]
     InvalidProxyRules,
+    #[error("{0} must be BURST/PER_SECOND with both above zero, such as 60/1")]
+    InvalidRateLimit(&'static str),
+}
+
+/// A rate limit from its setting, or the default.
+fn rate_limit(
+    setting: &'static str,
+    text: Option<String>,
+    default: crate::limits::RateLimit,
+) -> Result<crate::limits::RateLimit, ConfigError> {
+    match text {
+        Some(text) => {
+            crate::limits::RateLimit::parse(&text).ok_or(ConfigError::InvalidRateLimit(setting))
+        }
+        None => Ok(default),
+    }
 }
 
 /// The proxy rules from their settings, checked.
@@ -502,9 +531,21 @@ impl Config {
             args.proxy_notice_months.or(file.proxy_notice_months),
         )?;
         let bank_holidays = bank_holidays(args.bank_holidays.or(file.bank_holidays))?;
+        let sign_in_limit = rate_limit(
+            "PORTAL_SIGN_IN_LIMIT",
+            args.sign_in_limit.or(file.sign_in_limit),
+            crate::limits::RateLimit::SIGN_IN,
+        )?;
+        let feed_limit = rate_limit(
+            "PORTAL_FEED_LIMIT",
+            args.feed_limit.or(file.feed_limit),
+            crate::limits::RateLimit::FEED,
+        )?;
         Ok(Config {
             proxy,
             bank_holidays,
+            sign_in_limit,
+            feed_limit,
             database_url: args
                 .database_url
                 .or(file.database_url)

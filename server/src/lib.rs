@@ -11,6 +11,7 @@ pub mod feed;
 pub mod forms;
 pub mod ingest;
 pub mod jobs;
+pub mod limits;
 pub mod privacy;
 pub mod record_files;
 pub mod release;
@@ -60,10 +61,14 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(StartError::Listen)?;
     let address = listener.local_addr().map_err(StartError::Listen)?;
     tracing::info!(backend = ?backend_name(&config), "the portal is ready at http://{address}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Listen)
+    // The client's address is the key of the sign-in rate limit (`limits`).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Listen)
 }
 
 /// Everything between an open database and a router ready to serve, in one place so

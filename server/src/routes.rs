@@ -117,6 +117,14 @@ pub fn build_router(
             value: config.staff_role_value.clone(),
         },
     });
+    // Sign-in routes answer 429 past their limit per client address (`limits`).
+    let auth_routes = auth_routes.layer(
+        tower_governor::GovernorLayer::new(crate::limits::config(
+            config.sign_in_limit,
+            crate::limits::ClientAddress,
+        ))
+        .error_handler(crate::limits::sign_in_refusal),
+    );
     let feed = crate::feed::FeedState {
         storage: storage.clone(),
         clock: clock.clone(),
@@ -174,7 +182,17 @@ pub fn build_router(
             move || provide_context(fallback_state.clone()), shell
         ))
         .with_state(state)
-        .nest("/fhir", crate::feed::router(feed))
+        .nest(
+            "/fhir",
+            // Past its limit per credential, the feed answers 429 (`limits`).
+            crate::feed::router(feed).layer(
+                tower_governor::GovernorLayer::new(crate::limits::config(
+                    config.feed_limit,
+                    crate::limits::FeedCredential,
+                ))
+                .error_handler(crate::limits::feed_refusal),
+            ),
+        )
         .merge(auth_routes)
         .merge(simulators)
         .layer(axum::middleware::from_fn_with_state(

@@ -218,3 +218,73 @@ fn help_lists_every_setting_and_never_shows_a_secret() {
     }
     assert!(!help.contains("hunter2"));
 }
+
+#[tokio::test]
+async fn sign_in_and_the_feed_answer_429_with_retry_after_past_their_limits() {
+    let server = support::spawn(SettingsArgs {
+        demo: Some(true),
+        nhs_login_simulator: Some(true),
+        sign_in_limit: Some("3/1".into()),
+        feed_limit: Some("2/1".into()),
+        ..SettingsArgs::default()
+    })
+    .await;
+    let http = client();
+
+    // Sign-in, per client address: three at once, then told to wait.
+    for _ in 0..3 {
+        let started = http.get(server.url("/auth/login")).send().await.unwrap();
+        assert_eq!(started.status(), 303, "within the limit");
+    }
+    let refused = http.get(server.url("/auth/login")).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many attempts to sign in")
+    );
+    // The callback shares the limit; other pages do not.
+    let callback = http
+        .get(server.url("/auth/callback?state=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 429);
+    assert_eq!(
+        http.get(server.url("/about"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The feed, per credential, before anything else is looked at: two, then an
+    // OperationOutcome "throttled"; another credential has its own allowance.
+    let post = |token: &'static str| {
+        http.post(server.url("/fhir"))
+            .bearer_auth(token)
+            .header("content-type", "application/fhir+json")
+            .body("{}")
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(post("not-a-credential").await.unwrap().status(), 401);
+    }
+    let throttled = post("not-a-credential").await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    assert_eq!(throttled.headers()["content-type"], "application/fhir+json");
+    let outcome: serde_json::Value = throttled.json().await.unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["code"], "throttled");
+    assert_eq!(post("another-credential").await.unwrap().status(), 401);
+}

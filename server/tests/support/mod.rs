@@ -139,7 +139,14 @@ pub async fn spawn(args: SettingsArgs) -> TestServer {
     .await
     .expect("preparing the server hung")
     .unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
     TestServer {
         address,
         storage,
