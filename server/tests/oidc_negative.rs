@@ -167,6 +167,29 @@ async fn a_code_the_provider_rejects_as_reused_is_refused() {
 }
 
 #[tokio::test]
+async fn the_providers_keys_are_fetched_again_once_an_hour_old() {
+    let (server, idp) = setup().await;
+    assert_eq!(
+        attempt(&server, &idp, Fault::None).await,
+        ("/record".to_owned(), true)
+    );
+    assert_eq!(idp.jwks_fetches(), 1, "at discovery");
+    // Within the hour, the set in hand serves.
+    server.clock.advance(chrono::Duration::minutes(30));
+    idp.state.lock().unwrap().now += chrono::Duration::minutes(30);
+    attempt(&server, &idp, Fault::None).await;
+    assert_eq!(idp.jwks_fetches(), 1);
+    // An hour after it was fetched, the next sign-in fetches it again first.
+    server.clock.advance(chrono::Duration::minutes(31));
+    idp.state.lock().unwrap().now += chrono::Duration::minutes(31);
+    assert_eq!(
+        attempt(&server, &idp, Fault::None).await,
+        ("/record".to_owned(), true)
+    );
+    assert_eq!(idp.jwks_fetches(), 2, "fetched again on the schedule");
+}
+
+#[tokio::test]
 async fn an_unknown_key_id_triggers_one_rate_limited_key_refresh() {
     let (server, idp) = setup().await;
     // The provider rotated its key: the refresh finds the new one and sign-in succeeds.

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
     CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
@@ -188,7 +188,14 @@ struct KeySet {
     keys: CoreJsonWebKeySet,
     /// When the set was last refreshed because of an unknown key (not at discovery).
     refreshed_at: Option<Instant>,
+    /// When the set was fetched (at discovery or since), by the portal's clock.
+    fetched_at: DateTime<Utc>,
 }
+
+/// A key set older than this is fetched again before the next token is checked, so a
+/// key the provider withdrew stops being trusted within the hour, not only when an
+/// unknown key happens to appear.
+const KEY_SET_MAX_AGE_MINUTES: i64 = 60;
 
 /// Re-fetch the key set for an unknown `kid` at most this often, so a stream of forged
 /// tokens cannot turn us into a load generator against the provider.
@@ -255,7 +262,7 @@ impl OidcProvider {
                 let redirect = RedirectUrl::new(self.settings.redirect_uri.clone()).map_err(|_| OidcError::ProviderUnavailable)?;
                 let issuer = metadata.issuer().clone();
                 let jwks_uri = metadata.jwks_uri().clone();
-                *self.keys.write().await = Some(KeySet { keys: metadata.jwks().clone(), refreshed_at: None });
+                *self.keys.write().await = Some(KeySet { keys: metadata.jwks().clone(), refreshed_at: None, fetched_at: self.clock.now() });
                 let client = OidcClient::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), None)
                     .set_redirect_uri(redirect);
                 Ok(Discovered { client, issuer, token_endpoint, jwks_uri, pkce })
@@ -354,6 +361,13 @@ impl OidcProvider {
             .ok_or(OidcError::NoIdToken)?;
         let nonce = Nonce::new(nonce.to_owned());
 
+        // On a schedule as well as on an unknown key: a stale set is fetched first.
+        let stale = self.keys.read().await.as_ref().is_none_or(|k| {
+            self.clock.now() - k.fetched_at >= Duration::minutes(KEY_SET_MAX_AGE_MINUTES)
+        });
+        if stale {
+            self.refetch_keys(discovered).await;
+        }
         let claims = match self.verify(discovered, id_token, &nonce).await {
             Err(OidcError::UnknownKey) => {
                 self.refetch_keys(discovered).await;
@@ -475,8 +489,8 @@ impl OidcProvider {
         id_token.claims(&verifier, nonce).map_err(classify)
     }
 
-    /// Fetches the provider's key set again (a key rotation), unless an unknown key
-    /// already caused a refresh within the last minute.
+    /// Fetches the provider's key set again (a key rotation, or a set past its age),
+    /// unless a refresh was already tried within the last minute.
     async fn refetch_keys(&self, discovered: &Discovered) {
         let _one_at_a_time = self.refetch.lock().await;
         let recent = self
@@ -496,6 +510,7 @@ impl OidcProvider {
                 *keys = Some(KeySet {
                     keys: fresh,
                     refreshed_at: Some(Instant::now()),
+                    fetched_at: self.clock.now(),
                 })
             }
             (Err(error), Some(set)) => {
