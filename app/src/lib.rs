@@ -42,8 +42,11 @@ use leptos_router::{
 use crate::components::Layout;
 use crate::pages::*;
 
-/// The HTML document around the app, rendered on the server only.
+/// The HTML document around the app, rendered on the server only. It also sets the
+/// page's Content-Security-Policy, with the nonce Leptos gives its inline scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -53,13 +56,36 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 // The design system's own JavaScript, as progressive enhancement.
-                <script type="module" src="/nhsuk-init.js"></script>
+                <script type="module" src="/nhsuk-init.js" nonce=leptos::nonce::use_nonce()></script>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// A strict Content-Security-Policy for every page: scripts only from the portal itself
+/// or inline with this response's nonce (the hydration script Leptos writes), never
+/// `unsafe-inline` or `eval` (WebAssembly compilation aside); styles from the portal
+/// (inline style attributes allowed); nothing from elsewhere; no framing, no plugins,
+/// no `<base>`.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce()
+        .map(|nonce| format!(" 'nonce-{nonce}'"))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -288,3 +288,48 @@ async fn sign_in_and_the_feed_answer_429_with_retry_after_past_their_limits() {
     assert_eq!(outcome["issue"][0]["code"], "throttled");
     assert_eq!(post("another-credential").await.unwrap().status(), 401);
 }
+
+#[tokio::test]
+async fn pages_carry_a_strict_content_security_policy_that_their_inline_scripts_meet() {
+    let server = spawn_with_demo(true).await;
+    for path in ["/", "/about", "/no-such-page"] {
+        let response = client().get(server.url(path)).send().await.unwrap();
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.text().await.unwrap();
+        assert!(policy.contains("default-src 'self'"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(policy.contains("object-src 'none'"), "{policy}");
+        let script_src = policy
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
+        assert!(!script_src.contains("unsafe-inline"), "{policy}");
+        assert!(!script_src.contains("'unsafe-eval'"), "{policy}");
+        let nonce = script_src
+            .split_whitespace()
+            .find_map(|s| s.strip_prefix("'nonce-"))
+            .and_then(|s| s.strip_suffix('\''))
+            .expect("a nonce for the inline scripts");
+        // Every script is the portal's own file or carries this response's nonce.
+        let scripts: Vec<&str> = body.split("<script").skip(1).collect();
+        assert!(!scripts.is_empty(), "{path}: the page has its scripts");
+        for script in scripts {
+            let tag = script.split('>').next().unwrap();
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\""))
+                    || (tag.contains("src=\"/") && !tag.contains("src=\"//")),
+                "{path}: a script the policy would block: <script{tag}>"
+            );
+        }
+    }
+    // Another response, another nonce.
+    let first = client().get(server.url("/")).send().await.unwrap();
+    let second = client().get(server.url("/")).send().await.unwrap();
+    assert_ne!(
+        first.headers()["content-security-policy"],
+        second.headers()["content-security-policy"]
+    );
+}
