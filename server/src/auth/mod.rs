@@ -142,8 +142,8 @@ async fn begin(
     vectors: &[String],
 ) -> Response {
     let reauth_cookie = reauth_cookie_name(audience);
-    let reauthenticate =
-        timed_out.is_some_and(|Extension(t)| t.of(audience)) || jar.get(reauth_cookie).is_some();
+    let reauthenticate = timed_out.is_some_and(|Extension(t)| t.of(audience))
+        || jar.get(&auth.cookies.name(reauth_cookie)).is_some();
     let request = match provider
         .authorization_request(vectors, reauthenticate)
         .await
@@ -167,7 +167,7 @@ async fn begin(
         auth.cookies
             .cookie(LOGIN_STATE_COOKIE, request.state.clone()),
     );
-    if jar.get(reauth_cookie).is_some() {
+    if jar.get(&auth.cookies.name(reauth_cookie)).is_some() {
         jar = jar.add(auth.cookies.removal(reauth_cookie));
     }
     (jar, Redirect::to(&request.url)).into_response()
@@ -228,7 +228,9 @@ async fn complete(
     request_id: Option<String>,
 ) -> Response {
     let now = auth.clock.now();
-    let browser_state = jar.get(LOGIN_STATE_COOKIE).map(|c| c.value().to_owned());
+    let browser_state = jar
+        .get(&auth.cookies.name(LOGIN_STATE_COOKIE))
+        .map(|c| c.value().to_owned());
     let jar = jar.remove(auth.cookies.removal(LOGIN_STATE_COOKIE));
     let refuse = |reason: &str, page: &str| {
         let event = NewAuditEvent {
@@ -418,7 +420,7 @@ async fn complete(
         _ => next,
     };
     // A new session id at every sign-in; any session this browser had is ended.
-    if let Some(old) = jar.get(cookie_name(audience)) {
+    if let Some(old) = jar.get(&auth.cookies.name(cookie_name(audience))) {
         let _ = auth
             .storage
             .delete_session(&hash_token(old.value()), None)

@@ -48,11 +48,15 @@ pub struct SessionLayerState {
     pub cookies: CookiePolicy,
 }
 
-/// How cookies are marked, from the public URL.
+/// How cookies are named and marked, from the public URL.
 #[derive(Clone, Debug)]
 pub struct CookiePolicy {
     pub secure: bool,
     pub origin: String,
+    /// `__Host-` when the portal is served over https: the browser then accepts the
+    /// cookie only if it is `Secure`, for this host alone (no `Domain`) and for every
+    /// path, so no other site or subdomain can plant or shadow it.
+    pub prefix: &'static str,
 }
 
 impl CookiePolicy {
@@ -68,15 +72,22 @@ impl CookiePolicy {
             u.scheme() == "http"
                 && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
         });
+        let https = url.as_ref().is_some_and(|u| u.scheme() == "https");
         Self {
             secure: !local_http,
             origin,
+            prefix: if https { "__Host-" } else { "" },
         }
+    }
+
+    /// The name a cookie goes by in the browser: `base` with the prefix.
+    pub fn name(&self, base: &str) -> String {
+        format!("{}{base}", self.prefix)
     }
 
     /// A browser-session cookie: the server decides when the session ends.
     pub fn cookie(&self, name: &'static str, value: String) -> Cookie<'static> {
-        Cookie::build((name, value))
+        Cookie::build((self.name(name), value))
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(self.secure)
@@ -181,7 +192,7 @@ pub async fn session_layer(
     let mut expired = Vec::new();
     let mut timed_out = TimedOut::default();
     for audience in [SessionAudience::Patient, SessionAudience::Staff] {
-        let Some(cookie) = jar.get(cookie_name(audience)) else {
+        let Some(cookie) = jar.get(&state.cookies.name(cookie_name(audience))) else {
             continue;
         };
         match resolve(&state, cookie.value(), audience, now).await {
@@ -385,6 +396,25 @@ mod tests {
         for part in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
             assert!(text.contains(part), "{text}");
         }
+        // Over https the names carry `__Host-` (Secure, Path=/, no Domain), and what is
+        // read back and removed goes by the same name.
+        let https = CookiePolicy::from_public_url("https://record.example.nhs.uk");
+        assert!(text.starts_with("__Host-portal_session=x"), "{text}");
+        assert!(!text.contains("Domain"), "{text}");
+        assert_eq!(https.name(PATIENT_COOKIE), "__Host-portal_session");
+        assert!(
+            https
+                .removal(LOGIN_STATE_COOKIE)
+                .to_string()
+                .starts_with("__Host-portal_login_state=")
+        );
+        let local = CookiePolicy::from_public_url("http://127.0.0.1:3000");
+        assert_eq!(local.name(PATIENT_COOKIE), "portal_session");
+        assert_eq!(
+            CookiePolicy::from_public_url("http://record.example.nhs.uk").name(PATIENT_COOKIE),
+            "portal_session",
+            "no prefix without https (the browser would refuse it)"
+        );
     }
 
     #[test]
