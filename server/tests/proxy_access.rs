@@ -413,6 +413,32 @@ async fn a_patient_invites_the_invitee_accepts_and_revoking_ends_it_at_once() {
         "the typed name is kept"
     );
     assert!(bad.body.contains("value=\"husband\""));
+    // A date of birth of today is not in the past; none at all is asked for.
+    for (day, message) in [
+        ("22", "Date of birth must be in the past"),
+        ("", "Enter their date of birth"),
+    ] {
+        let month = if day.is_empty() { "" } else { "11" };
+        let year = if day.is_empty() { "" } else { "2026" };
+        let refused = post(
+            &mut amelia,
+            &server,
+            "/account/people/invite",
+            "/account/people/invite",
+            &[
+                ("given-name", "Daniel"),
+                ("family-name", "Hart"),
+                ("birth-date-day", day),
+                ("birth-date-month", month),
+                ("birth-date-year", year),
+                ("relationship", "husband"),
+                ("letters", "yes"),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status.as_u16(), 422);
+        assert!(refused.body.contains(message), "{message}");
+    }
 
     // Letters only, for Daniel.
     let created = post(

@@ -443,6 +443,26 @@ async fn the_desk_logs_a_postal_request_which_waits_for_identity_with_the_clock_
     assert_eq!(incomplete.status.as_u16(), 422, "{}", incomplete.body);
     assert!(incomplete.body.contains("Select how the request came"));
     assert!(incomplete.body.contains("Enter the date it was received"));
+    let tomorrow = submit(
+        &mut desk,
+        &server,
+        &lookup_page,
+        &[
+            ("form", "log-request"),
+            ("channel", "post"),
+            ("received-day", "23"),
+            ("received-month", "11"),
+            ("received-year", "2026"),
+            ("scope", "everything"),
+        ],
+    )
+    .await;
+    assert_eq!(tomorrow.status.as_u16(), 422);
+    assert!(
+        tomorrow
+            .body
+            .contains("The date it was received must be today or in the past")
+    );
     let logged = submit(
         &mut desk,
         &server,

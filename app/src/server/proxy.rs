@@ -342,6 +342,54 @@ pub(crate) fn date_answer(
     NaiveDate::from_ymd_opt(y, m, d).map(Some).ok_or_else(real)
 }
 
+/// A date the form must have, on or before `latest`: the date, or `None` with its
+/// problem pushed (`missing` when blank, `too_late` when after `latest`, or why it is
+/// not a real date).
+pub(crate) fn required_date_by(
+    answers: &Answers,
+    prefix: &str,
+    what: &str,
+    latest: NaiveDate,
+    (missing, too_late): (&str, &str),
+    problems: &mut Vec<FieldProblem>,
+) -> Option<NaiveDate> {
+    let field = format!("{prefix}-day");
+    match date_answer(answers, prefix, what) {
+        Ok(Some(date)) if date > latest => {
+            problems.push(FieldProblem::new(&field, too_late));
+            None
+        }
+        Ok(Some(date)) => Some(date),
+        Ok(None) => {
+            problems.push(FieldProblem::new(&field, missing));
+            None
+        }
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    }
+}
+
+/// A date of birth the form must have, before today.
+fn birth_date_answer(
+    answers: &Answers,
+    today: NaiveDate,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<NaiveDate> {
+    required_date_by(
+        answers,
+        "birth-date",
+        "Date of birth",
+        today.pred_opt().unwrap_or(NaiveDate::MIN),
+        (
+            "Enter their date of birth",
+            "Date of birth must be in the past",
+        ),
+        problems,
+    )
+}
+
 /// The scope a form's checkboxes ask for.
 fn scope_answer(answers: &Answers) -> Scope {
     let ticked = |field: &str| answers.contains_key(field);
@@ -400,27 +448,7 @@ pub async fn invite(
             "Last name must be 100 characters or fewer",
         ));
     }
-    let birth_date = match date_answer(answers, "birth-date", "Date of birth") {
-        Ok(Some(date)) if date >= now.date_naive() => {
-            problems.push(FieldProblem::new(
-                "birth-date-day",
-                "Date of birth must be in the past",
-            ));
-            None
-        }
-        Ok(Some(date)) => Some(date),
-        Ok(None) => {
-            problems.push(FieldProblem::new(
-                "birth-date-day",
-                "Enter their date of birth",
-            ));
-            None
-        }
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
-    };
+    let birth_date = birth_date_answer(answers, now.date_naive(), &mut problems);
     if relationship.is_empty() {
         problems.push(FieldProblem::new(
             "relationship",
@@ -1026,27 +1054,7 @@ pub async fn apply(
             None
         }
     };
-    let birth_date = match date_answer(answers, "birth-date", "Date of birth") {
-        Ok(Some(date)) if date >= now.date_naive() => {
-            problems.push(FieldProblem::new(
-                "birth-date-day",
-                "Date of birth must be in the past",
-            ));
-            None
-        }
-        Ok(Some(date)) => Some(date),
-        Ok(None) => {
-            problems.push(FieldProblem::new(
-                "birth-date-day",
-                "Enter their date of birth",
-            ));
-            None
-        }
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
-    };
+    let birth_date = birth_date_answer(answers, now.date_naive(), &mut problems);
     if let (Some(ProxyBasisKind::ParentalResponsibility), Some(born)) = (basis, birth_date)
         && rules::age_on(born, now.date_naive()) >= state.proxy.age_rules.suspend_at_age
     {

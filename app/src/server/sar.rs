@@ -1111,27 +1111,17 @@ pub async fn log_request(
         }
     };
     let today = uk_today(state.clock.now());
-    let received = match date_answer(answers, "received", "The date it was received") {
-        Ok(Some(day)) if day > today => {
-            problems.push(FieldProblem::new(
-                "received-day",
-                "The date it was received must be today or in the past",
-            ));
-            None
-        }
-        Ok(Some(day)) => Some(day),
-        Ok(None) => {
-            problems.push(FieldProblem::new(
-                "received-day",
-                "Enter the date it was received",
-            ));
-            None
-        }
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
-    };
+    let received = super::proxy::required_date_by(
+        answers,
+        "received",
+        "The date it was received",
+        today,
+        (
+            "Enter the date it was received",
+            "The date it was received must be today or in the past",
+        ),
+        &mut problems,
+    );
     let parsed = match request_answers(answers, &Section::ALL) {
         Ok(parsed) => Some(parsed),
         Err(AppError::Invalid { problems: found }) => {
