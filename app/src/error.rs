@@ -29,6 +29,10 @@ pub enum AppError {
     Invalid { problems: Vec<FieldProblem> },
     #[error("Sorry, there is a problem with the service. Reference: {reference}")]
     Internal { reference: String },
+    /// The database cannot be reached or cannot take writes just now (restarting, its
+    /// disk full): nothing was done, and the same request will work once it is back.
+    #[error("Sorry, the service is unavailable. Try again later. Reference: {reference}")]
+    Unavailable { reference: String },
     /// The request itself could not be made or read (network, bad arguments).
     #[error("Sorry, the request could not be completed. Try again.")]
     Request,
@@ -72,6 +76,7 @@ impl AppError {
             AppError::LeftPortal => http::StatusCode::FORBIDDEN,
             AppError::Invalid { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal { .. } => http::StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
             AppError::Request => http::StatusCode::BAD_REQUEST,
         }
     }
@@ -91,6 +96,11 @@ impl AppError {
 #[cfg(feature = "ssr")]
 impl From<crate::server::storage::StorageError> for AppError {
     fn from(error: crate::server::storage::StorageError) -> Self {
+        if error.is_unavailable() {
+            let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
+            tracing::warn!(%reference, %error, "database unavailable");
+            return AppError::Unavailable { reference };
+        }
         AppError::internal(&error)
     }
 }

@@ -307,16 +307,19 @@ async fn start_server(database_url: &str, scratch: &std::path::Path) -> BenchRes
         })
         .await?;
     let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
+    let header_read = config.header_read_timeout;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
+        server::connections::serve(
             listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            router,
+            server::connections::ConnectionLimits { header_read },
+            async {
+                let _ = stopped.await;
+            },
         )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
+        .await;
+        Ok::<(), std::io::Error>(())
     });
     Ok(RunningServer {
         address,

@@ -71,6 +71,17 @@ pub enum Command {
     /// Manage source organisations and their feed credentials.
     #[command(subcommand)]
     Organisation(OrganisationCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit trail's hash chain from its first link and report the first link
+    /// that does not hold, and any row older than a minute never sealed. Reads only.
+    /// Exits 0 when the chain is intact, 1 when it is not.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +125,17 @@ pub struct SettingsArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<Secret>,
 
+    /// PostgreSQL only: the URL of the role that owns the schema, used only to migrate
+    /// it; the portal then connects with DATABASE_URL as a role that cannot change the
+    /// audit trail (docs/operations.md). Unset: DATABASE_URL's role migrates as well.
+    #[arg(
+        long,
+        env = "DATABASE_MIGRATION_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_migration_url: Option<Secret>,
+
     /// Address to listen on [default: 127.0.0.1:3000].
     #[arg(long, env = "PORTAL_LISTEN", global = true)]
     pub listen: Option<SocketAddr>,
@@ -142,6 +164,17 @@ pub struct SettingsArgs {
     /// Largest feed request body in bytes; larger ones get 413 [default: 10485760].
     #[arg(long, env = "PORTAL_FEED_MAX_BODY_BYTES", global = true)]
     pub feed_max_body_bytes: Option<usize>,
+
+    /// Seconds a client has to send each request's headers, counted from when the
+    /// connection starts waiting for them; also how long an idle kept-alive connection
+    /// stays open [default: 20].
+    #[arg(long, env = "PORTAL_HEADER_READ_TIMEOUT", global = true)]
+    pub header_read_timeout: Option<u64>,
+
+    /// Seconds a request may take from its headers to its answer, body included; past
+    /// it the answer is 503 (408 if the body stalls) [default: 60].
+    #[arg(long, env = "PORTAL_REQUEST_TIMEOUT", global = true)]
+    pub request_timeout: Option<u64>,
 
     /// TOML file of privacy codes (`[[entries]]` with system, code, label) used instead of
     /// the built-in list [default: the built-in list, see docs/privacy.md].
@@ -258,6 +291,7 @@ pub struct SettingsArgs {
 #[serde(deny_unknown_fields)]
 pub struct SettingsFile {
     pub database_url: Option<Secret>,
+    pub database_migration_url: Option<Secret>,
     pub listen: Option<SocketAddr>,
     pub public_url: Option<String>,
     pub site_root: Option<PathBuf>,
@@ -265,6 +299,8 @@ pub struct SettingsFile {
     pub log_level: Option<String>,
     pub demo: Option<bool>,
     pub feed_max_body_bytes: Option<usize>,
+    pub header_read_timeout: Option<u64>,
+    pub request_timeout: Option<u64>,
     pub privacy_codes: Option<PathBuf>,
     pub release_rules: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
@@ -307,6 +343,8 @@ pub struct IdentityProviderConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Secret,
+    /// The schema owner's URL, for migrations only (PostgreSQL).
+    pub database_migration_url: Option<Secret>,
     pub listen: SocketAddr,
     pub public_url: String,
     pub site_root: PathBuf,
@@ -314,6 +352,10 @@ pub struct Config {
     pub log_level: String,
     pub demo: bool,
     pub feed_max_body_bytes: usize,
+    /// See [`crate::connections::ConnectionLimits`].
+    pub header_read_timeout: std::time::Duration,
+    /// How long a request may take, body included.
+    pub request_timeout: std::time::Duration,
     pub privacy_codes: app::privacy::CodeList,
     /// The release-delay rule table (validated).
     pub release_rules: Vec<app::release::ReleaseRule>,
@@ -356,6 +398,21 @@ pub enum ConfigError {
     InvalidProxyRules,
     #[error("{0} must be BURST/PER_SECOND with both above zero, such as 60/1")]
     InvalidRateLimit(&'static str),
+    #[error("{0} must be a whole number of seconds from 1 to 3600")]
+    InvalidTimeout(&'static str),
+}
+
+/// A timeout in whole seconds from its setting, or the default; zero (no timeout at
+/// all) and more than an hour are refused.
+fn seconds(
+    setting: &'static str,
+    value: Option<u64>,
+    default: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    match value.unwrap_or(default) {
+        seconds @ 1..=3600 => Ok(std::time::Duration::from_secs(seconds)),
+        _ => Err(ConfigError::InvalidTimeout(setting)),
+    }
 }
 
 /// A rate limit from its setting, or the default.
@@ -448,6 +505,19 @@ pub fn parse_release_rules(text: &str) -> Result<Vec<app::release::ReleaseRule>,
 }
 
 impl Config {
+    /// Opens storage as the portal runs on it: migrated with the schema owner's URL when
+    /// one is set, then connected with the portal's own.
+    pub async fn connect_storage(
+        &self,
+    ) -> Result<std::sync::Arc<dyn app::server::storage::Storage>, app::server::storage::StorageError>
+    {
+        app::server::storage::connect_as(
+            self.database_url.expose(),
+            self.database_migration_url.as_ref().map(Secret::expose),
+        )
+        .await
+    }
+
     /// The issuer of the built-in NHS login simulator, when it is the identity provider.
     /// The demo proxies are its people, so demo data makes their grants only then.
     pub fn simulated_nhs_login_issuer(&self) -> Option<String> {
@@ -550,6 +620,7 @@ impl Config {
                 .database_url
                 .or(file.database_url)
                 .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
+            database_migration_url: args.database_migration_url.or(file.database_migration_url),
             listen,
             public_url,
             site_root: args
@@ -566,6 +637,16 @@ impl Config {
                 .feed_max_body_bytes
                 .or(file.feed_max_body_bytes)
                 .unwrap_or(crate::feed::DEFAULT_MAX_BODY_BYTES),
+            header_read_timeout: seconds(
+                "PORTAL_HEADER_READ_TIMEOUT",
+                args.header_read_timeout.or(file.header_read_timeout),
+                20,
+            )?,
+            request_timeout: seconds(
+                "PORTAL_REQUEST_TIMEOUT",
+                args.request_timeout.or(file.request_timeout),
+                60,
+            )?,
             privacy_codes: match args.privacy_codes.or(file.privacy_codes) {
                 Some(path) => {
                     let text =

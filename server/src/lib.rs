@@ -3,8 +3,10 @@
 //! into here, so that integration tests run exactly the same server in-process.
 #![forbid(unsafe_code)]
 
+pub mod audit_chain;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod credentials;
 pub mod demo;
 pub mod feed;
@@ -46,29 +48,41 @@ pub enum StartError {
 /// Opens storage, prepares it ([`prepare`]), starts the timed jobs ([`jobs`]), binds the
 /// listener and serves until the process is told to stop.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let storage = storage::connect(config.database_url.expose()).await?;
+    let storage = config.connect_storage().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if config.demo {
         tracing::warn!(
             "DEMO MODE: made-up data and a simulated NHS login. Never use this in production."
         );
     }
+    if storage.backend() == storage::Backend::Postgres
+        && storage.portal_role_can_change_audit_trail().await?
+    {
+        tracing::warn!(
+            "the database role the portal connects as can change the audit trail: connect \
+             as a member of portal_app and migrate with DATABASE_MIGRATION_URL \
+             (docs/operations.md)"
+        );
+    }
     let router = prepare(&config, storage.clone(), clock.clone()).await?;
     jobs::spawn_grant_endings(storage.clone(), clock.clone(), config.proxy.age_rules);
-    jobs::spawn_session_sweeper(storage, clock);
+    jobs::spawn_session_sweeper(storage.clone(), clock);
+    audit_chain::spawn_sealer(storage);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;
     let address = listener.local_addr().map_err(StartError::Listen)?;
     tracing::info!(backend = ?backend_name(&config), "the portal is ready at http://{address}");
-    // The client's address is the key of the sign-in rate limit (`limits`).
-    axum::serve(
+    connections::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router,
+        connections::ConnectionLimits {
+            header_read: config.header_read_timeout,
+        },
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Listen)
+    .await;
+    Ok(())
 }
 
 /// Everything between an open database and a router ready to serve, in one place so

@@ -7,8 +7,8 @@ use clap::Parser;
 
 use app::domain::OdsCode;
 use app::records::OrganisationKind;
-use app::server::storage::{self, CredentialChange, NewOrganisation};
-use server::config::{Cli, Command, Config, OrganisationCommand};
+use app::server::storage::{CredentialChange, NewOrganisation};
+use server::config::{AuditCommand, Cli, Command, Config, OrganisationCommand};
 use server::credentials::new_credential;
 
 #[tokio::main]
@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&config).await,
         Command::SeedDemo => seed_demo(&config).await,
         Command::Organisation(command) => organisation(&config, command).await,
+        Command::Audit(AuditCommand::Verify) => return verify_audit(&config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,17 +40,36 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate(config: &Config) -> Result<(), String> {
-    storage::connect(config.database_url.expose())
-        .await
-        .map_err(|e| e.to_string())?;
+    config.connect_storage().await.map_err(|e| e.to_string())?;
     println!("The database schema is up to date.");
     Ok(())
 }
 
+/// `server audit verify`: prints what it found; exits 1 if the chain is broken or a row
+/// was never sealed, 2 if it could not be checked.
+async fn verify_audit(config: &Config) -> ExitCode {
+    let checked = async {
+        let store = config.connect_storage().await?;
+        server::audit_chain::verify(store.as_ref(), chrono::Utc::now()).await
+    };
+    match checked.await {
+        Ok(report) => {
+            println!("{report}");
+            if report.intact() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("error: the audit trail could not be checked: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 async fn seed_demo(config: &Config) -> Result<(), String> {
-    let store = storage::connect(config.database_url.expose())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = config.connect_storage().await.map_err(|e| e.to_string())?;
     let issuer = config.simulated_nhs_login_issuer();
     match server::demo::seed_demo(store.as_ref(), chrono::Utc::now(), issuer.as_deref())
         .await
@@ -65,9 +85,7 @@ async fn seed_demo(config: &Config) -> Result<(), String> {
 }
 
 async fn organisation(config: &Config, command: OrganisationCommand) -> Result<(), String> {
-    let store = storage::connect(config.database_url.expose())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = config.connect_storage().await.map_err(|e| e.to_string())?;
     let now = chrono::Utc::now();
     match command {
         OrganisationCommand::Create {

@@ -191,6 +191,7 @@ fn help_lists_every_setting_and_never_shows_a_secret() {
     for setting in [
         "PORTAL_CONFIG",
         "DATABASE_URL",
+        "DATABASE_MIGRATION_URL",
         "PORTAL_LISTEN",
         "PORTAL_PUBLIC_URL",
         "LEPTOS_SITE_ROOT",

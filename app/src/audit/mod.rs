@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AccountId, OrganisationId, PatientId};
 
+#[cfg(feature = "ssr")]
+pub mod chain;
 pub mod log;
 
 /// In what capacity someone acted.

@@ -44,7 +44,7 @@ pub fn ProblemPage(error: AppError) -> impl IntoView {
         ),
         AppError::NotSignedIn => ("You need to sign in", error.to_string()),
         AppError::IdentityNotVerified => ("You need to prove who you are", error.to_string()),
-        AppError::Internal { reference } => (
+        AppError::Internal { reference } | AppError::Unavailable { reference } => (
             "Sorry, there is a problem with the service",
             format!("Try again later. If you contact us about this, quote reference {reference}."),
         ),

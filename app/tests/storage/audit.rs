@@ -1,6 +1,7 @@
 //! The audit trail is append-only.
 
 use super::*;
+use app::audit::chain::{BrokenLink, ChainVerifier};
 
 pub(crate) async fn the_audit_trail_cannot_be_changed_or_deleted(db: &TestDb) {
     let s = db.storage.as_ref();
@@ -180,4 +181,186 @@ pub(crate) async fn a_patients_log_is_filtered_named_and_paged(db: &TestDb) {
         .unwrap();
     assert_eq!((second.total, second.rows.len()), (3, 1));
     assert_eq!(second.rows[0].event.actor_kind, ActorKind::Proxy);
+}
+
+/// Runs one of the test's own statements straight on the database, around the trait,
+/// as the owner (the tests' administrator on PostgreSQL): the tampering the chain is
+/// there to reveal.
+async fn as_owner(db: &TestDb, statements: &[&str]) {
+    for sql in statements {
+        let statement = sqlx::AssertSqlSafe(sql.to_string());
+        if db.url.starts_with("sqlite") {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+async fn first_break(s: &dyn Storage) -> (i64, Option<BrokenLink>) {
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        // Small pages, so that the walk crosses page boundaries.
+        let links = s.audit_chain_links(after, 3).await.unwrap();
+        let Some(last) = links.last() else {
+            return (verifier.verified(), None);
+        };
+        after = last.seq;
+        for link in &links {
+            if let Err(broken) = verifier.check(link) {
+                return (verifier.verified(), Some(broken));
+            }
+        }
+    }
+}
+
+pub(crate) async fn sealed_rows_chain_and_tampering_breaks_the_chain(db: &TestDb) {
+    let s = db.storage.as_ref();
+    let lab = organisation(s, "RXX", "h").await;
+    let a = {
+        s.apply_delivery(delivery(
+            &lab,
+            at(5, 9),
+            vec![observation(PATIENT_A, "obs-1", "1", at(4, 9))],
+        ))
+        .await
+        .unwrap();
+        patient_id(s, PATIENT_A).await
+    };
+    for hour in 10..17 {
+        s.append_audit(NewAuditEvent {
+            patient: Some(a),
+            target: Some(format!("results-{hour}")),
+            ..NewAuditEvent::new(at(6, hour), ActorKind::Patient, action::RECORD_VIEWED)
+        })
+        .await
+        .unwrap();
+    }
+    // Nothing is sealed until the sealer runs; then every row is, once.
+    let everything_before = at(28, 0);
+    assert_eq!(
+        s.unsealed_audit_rows(everything_before)
+            .await
+            .unwrap()
+            .count,
+        9
+    );
+    assert_eq!(s.seal_audit_rows().await.unwrap(), 9);
+    assert_eq!(s.seal_audit_rows().await.unwrap(), 0);
+    assert_eq!(
+        s.unsealed_audit_rows(everything_before).await.unwrap(),
+        UnsealedRows {
+            count: 0,
+            first_id: None
+        }
+    );
+    // Rows written later chain on to the earlier links.
+    s.append_audit(NewAuditEvent::new(
+        at(7, 9),
+        ActorKind::System,
+        action::RELEASE_RULES_CHANGED,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.seal_audit_rows().await.unwrap(), 1);
+    assert_eq!(first_break(s).await, (10, None));
+
+    // The chain is append-only like the trail.
+    let mut refused = vec![
+        "UPDATE audit_chain SET hash = 'x'",
+        "DELETE FROM audit_chain",
+    ];
+    if !db.url.starts_with("sqlite") {
+        refused.push("TRUNCATE audit_chain");
+    }
+    for sql in refused {
+        let statement = sqlx::AssertSqlSafe(sql.to_owned());
+        let result = if db.url.starts_with("sqlite") {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&mut c).await.map(|_| ())
+        } else {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&mut c).await.map(|_| ())
+        };
+        let error = result.expect_err(sql).to_string();
+        assert!(error.contains("append-only"), "{sql}: {error}");
+    }
+
+    // Someone who can set the triggers aside changes the fifth row of the trail: the
+    // chain breaks at its link, and every link before it still holds.
+    let fifth = s.audit_chain_links(4, 1).await.unwrap()[0].event_id;
+    let change = format!("UPDATE audit_events SET target = 'letters' WHERE id = {fifth}");
+    if db.url.starts_with("sqlite") {
+        as_owner(
+            db,
+            &[
+                "DROP TRIGGER audit_events_no_update",
+                &change,
+                "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+            ],
+        )
+        .await;
+    } else {
+        // One connection: the trigger is off only for the change.
+        as_owner(
+            db,
+            &[&format!(
+                "DO $$ BEGIN \
+                   ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update; \
+                   {change}; \
+                   ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update; \
+                 END $$"
+            )],
+        )
+        .await;
+    }
+    assert_eq!(
+        first_break(s).await,
+        (
+            4,
+            Some(BrokenLink::HashMismatch {
+                seq: 5,
+                event_id: fifth
+            })
+        )
+    );
+
+    // A row taken out of the queue before it was sealed is never sealed: reported.
+    let id = {
+        s.append_audit(NewAuditEvent::new(
+            at(8, 9),
+            ActorKind::System,
+            action::RELEASE_RULES_CHANGED,
+        ))
+        .await
+        .unwrap();
+        s.list_recent_audit_events(1).await.unwrap()[0].id
+    };
+    as_owner(
+        db,
+        &[&format!("DELETE FROM audit_unsealed WHERE event_id = {id}")],
+    )
+    .await;
+    assert_eq!(s.seal_audit_rows().await.unwrap(), 0);
+    assert_eq!(
+        s.unsealed_audit_rows(everything_before).await.unwrap(),
+        UnsealedRows {
+            count: 1,
+            first_id: Some(id)
+        }
+    );
+    // Rows newer than the moment asked about are not counted (they may be on their way).
+    assert_eq!(s.unsealed_audit_rows(at(8, 9)).await.unwrap().count, 0);
 }

@@ -169,6 +169,7 @@ on_both_backends!(
     accounts::a_login_attempt_can_be_taken_once_and_not_after_it_expires,
     audit::the_audit_trail_cannot_be_changed_or_deleted,
     audit::a_patients_log_is_filtered_named_and_paged,
+    audit::sealed_rows_chain_and_tampering_breaks_the_chain,
     release_rules::release_rules_are_versioned_and_every_change_is_audited,
     privacy::a_changed_code_list_relabels_what_is_stored_once_and_audited,
     proxy::an_invitation_is_accepted_once_into_a_grant_with_its_history,

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use app::audit::{ActorKind, NewAuditEvent, action};
 use app::domain::ods_code::ODS_SYSTEM;
 use app::server::Clock;
-use app::server::storage::{ItemChange, ItemKey, Organisation, Storage};
+use app::server::storage::{ItemChange, ItemKey, Organisation, Storage, StorageError};
 
 use crate::credentials::hash_credential;
 use crate::ingest::{EntryOutcome, IngestError, Sender, apply_mapped, map_bundle};
@@ -73,7 +73,7 @@ async fn authenticate(state: &FeedState, headers: &HeaderMap) -> Result<Organisa
     {
         Ok(Some(organisation)) => Ok(organisation),
         Ok(None) => Err(Problem::unauthorised()),
-        Err(error) => Err(internal(&error)),
+        Err(error) => Err(storage_problem(&error)),
     }
 }
 
@@ -81,6 +81,18 @@ fn internal(cause: &dyn std::fmt::Display) -> Problem {
     let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
     tracing::error!(%reference, %cause, "feed request failed");
     Problem::internal(&reference)
+}
+
+/// A storage failure as the sender hears it: 503 when the database is away for now
+/// ([`StorageError::is_unavailable`]), otherwise our own fault, 500. Either way only a
+/// reference, the cause logged once under it.
+fn storage_problem(error: &StorageError) -> Problem {
+    if !error.is_unavailable() {
+        return internal(error);
+    }
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_uppercase();
+    tracing::warn!(%reference, %error, "feed request refused: database unavailable");
+    Problem::unavailable(&reference)
 }
 
 /// Reads the body as FHIR JSON text, within the size limit.
@@ -100,16 +112,7 @@ async fn read_body(state: &FeedState, request: Request) -> Result<String, Proble
     }
     let bytes = to_bytes(request.into_body(), state.max_body_bytes)
         .await
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-long",
-                format!(
-                    "The request body is larger than the limit of {} bytes.",
-                    state.max_body_bytes
-                ),
-            )
-        })?;
+        .map_err(|error| body_problem(&*error.into_inner(), state.max_body_bytes))?;
     String::from_utf8(bytes.to_vec()).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -117,6 +120,34 @@ async fn read_body(state: &FeedState, request: Request) -> Result<String, Proble
             "The body is not UTF-8 text.",
         )
     })
+}
+
+/// Why a request body could not be read, as the sender should hear it: too long, too
+/// slow (`routes`' body timeout), or cut short.
+fn body_problem(error: &(dyn std::error::Error + 'static), max_body_bytes: usize) -> Problem {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-long",
+                format!("The request body is larger than the limit of {max_body_bytes} bytes."),
+            );
+        }
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "The request body stopped arriving; nothing of it was stored. Send it again.",
+            );
+        }
+        cause = error.source();
+    }
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "incomplete",
+        "The request body ended early; nothing of it was stored. Send it again.",
+    )
 }
 
 /// The request id the tracing layer gave this request, for the audit row.
@@ -343,7 +374,7 @@ fn ingest_problem(error: IngestError) -> Problem {
             mapping.diagnostics,
         )
         .at(mapping.expression),
-        IngestError::Storage(error) => internal(&error),
+        IngestError::Storage(error) => storage_problem(&error),
     }
 }
 
@@ -491,7 +522,7 @@ async fn latest(
         .storage
         .list_item_versions(sender.id, id)
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| storage_problem(&e))?;
     let Some(version) = versions.last() else {
         return Ok(None);
     };
@@ -518,7 +549,7 @@ async fn latest(
             ..NewAuditEvent::new(state.clock.now(), ActorKind::Sender, action::FEED_READ_BACK)
         })
         .await
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| storage_problem(&e))?;
     Ok(Some(resource))
 }
 
@@ -533,7 +564,7 @@ async fn search(
         let sender = authenticate(&state, &headers).await?;
         check_item_type(&resource_type)?;
         let key = parse_identifier(&resource_type, &query)?;
-        let found = match state.storage.find_item_by_key(sender.id, &key).await.map_err(|e| internal(&e))? {
+        let found = match state.storage.find_item_by_key(sender.id, &key).await.map_err(|e| storage_problem(&e))? {
             Some(id) => latest(&state, &sender, &resource_type, &id, header_request_id(&headers)).await?,
             None => None,
         };

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 pub const FHIR_JSON: &str = "application/fhir+json";
 
+/// When a sender should try again after a 503: a database restart takes seconds.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 /// One problem, ready to answer with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -56,6 +59,20 @@ impl Problem {
         )
     }
 
+    /// The database is away (restarting, its disk full): nothing was stored, and the
+    /// same request will work later. 503 with `Retry-After`; the cause logged once by
+    /// the caller under the reference.
+    pub fn unavailable(reference: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "transient",
+            format!(
+                "The server cannot store deliveries just now; nothing of this one was \
+                 stored. Send it again later. Reference: {reference}"
+            ),
+        )
+    }
+
     /// The `OperationOutcome` resource.
     pub fn to_resource(&self) -> Value {
         let mut issue = json!({
@@ -77,6 +94,12 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }

@@ -58,9 +58,17 @@ impl Drop for TestServer {
     }
 }
 
-/// The database a test server uses: a fresh SQLite file, or a fresh PostgreSQL
-/// database when the run asks for that backend.
-async fn test_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+/// The login role the servers on PostgreSQL connect as: a member of `portal_app`, the
+/// role migration 0012 grants, which cannot change the audit trail. The schema is
+/// migrated as the administrator, as a deployment migrates as the schema's owner.
+const POSTGRES_APP_ROLE: &str = "portal_test_app";
+
+/// A test server's database: `(url the portal connects with, the schema owner's url to
+/// migrate with, the PostgreSQL database to drop afterwards)`. A fresh SQLite file, or
+/// a fresh PostgreSQL database when the run asks for that backend.
+async fn test_database(
+    dir: &std::path::Path,
+) -> (String, Option<String>, Option<(String, String)>) {
     let wants_postgres = std::env::var("TEST_SERVER_BACKEND").as_deref() == Ok("postgres");
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if wants_postgres => {
@@ -72,16 +80,46 @@ async fn test_database(dir: &std::path::Path) -> (String, Option<(String, String
                 .execute(&mut admin)
                 .await
                 .unwrap();
+            ensure_postgres_app_role(&mut admin).await;
             let (base, _) = admin_url.rsplit_once('/').unwrap();
-            (format!("{base}/{name}"), Some((admin_url, name)))
+            let owner_url = format!("{base}/{name}");
+            let (scheme, rest) = owner_url.split_once("://").unwrap();
+            let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let app_url = format!("{scheme}://{POSTGRES_APP_ROLE}@{host_and_db}");
+            (app_url, Some(owner_url), Some((admin_url, name)))
         }
         Err(_) if wants_postgres => {
             panic!(
                 "TEST_SERVER_BACKEND=postgres needs TEST_DATABASE_URL: nothing would run on PostgreSQL"
             )
         }
-        _ => (format!("sqlite://{}/portal.db", dir.display()), None),
+        _ => (format!("sqlite://{}/portal.db", dir.display()), None, None),
     }
+}
+
+/// Creates `portal_app` and the tests' login role in it, once per cluster. Roles are
+/// the cluster's, so the servers of parallel tests meet here: an advisory lock (on the
+/// administrator's database, which they all share) takes them one at a time.
+async fn ensure_postgres_app_role(admin: &mut sqlx::PgConnection) {
+    sqlx::query("SELECT pg_advisory_lock(7202)")
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+    let created = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DO $$ BEGIN \
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'portal_app') THEN \
+             CREATE ROLE portal_app NOLOGIN; END IF; \
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{POSTGRES_APP_ROLE}') THEN \
+             CREATE ROLE {POSTGRES_APP_ROLE} LOGIN IN ROLE portal_app; END IF; \
+         END $$"
+    )))
+    .execute(&mut *admin)
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock(7202)")
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+    created.unwrap();
 }
 
 impl TestServer {
@@ -117,9 +155,10 @@ pub async fn spawn(args: SettingsArgs) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let (database_url, postgres) = test_database(dir.path()).await;
+    let (database_url, migration_url, postgres) = test_database(dir.path()).await;
     let config = Config::resolve(SettingsArgs {
         database_url: Some(server::config::Secret::new(database_url)),
+        database_migration_url: migration_url.map(server::config::Secret::new),
         listen: Some(address),
         public_url: Some(format!("http://{address}")),
         site_root: Some(dir.path().join("site")),
@@ -128,9 +167,7 @@ pub async fn spawn(args: SettingsArgs) -> TestServer {
     })
     .unwrap();
     let clock = FixedClock::at(test_now());
-    let storage = storage::connect(config.database_url.expose())
-        .await
-        .unwrap();
+    let storage = config.connect_storage().await.unwrap();
     // The same preparation as the binary's (rules, code list, demo data, router).
     let router = tokio::time::timeout(
         REQUEST_TIMEOUT,
@@ -139,14 +176,18 @@ pub async fn spawn(args: SettingsArgs) -> TestServer {
     .await
     .expect("preparing the server hung")
     .unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    // Audit rows are sealed into their hash chain as in a deployment.
+    server::audit_chain::spawn_sealer(storage.clone());
+    // The binary's own accept loop, timeouts and all.
+    let limits = server::connections::ConnectionLimits {
+        header_read: config.header_read_timeout,
+    };
+    tokio::spawn(server::connections::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     TestServer {
         address,
         storage,

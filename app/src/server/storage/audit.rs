@@ -5,8 +5,10 @@
 use async_trait::async_trait;
 
 use super::StorageError;
+use crate::audit::chain::StoredLink;
 use crate::audit::{ActorKind, AuditEvent, NewAuditEvent};
 use crate::domain::PatientId;
+use chrono::{DateTime, Utc};
 
 /// Which rows of a patient's audit trail their log shows.
 #[derive(Debug, Clone, Default)]
@@ -41,9 +43,42 @@ pub struct PatientLogPage {
     pub total: u64,
 }
 
+/// Audit rows committed before a moment and never sealed into the hash chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnsealedRows {
+    pub count: u64,
+    pub first_id: Option<i64>,
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StorageError>;
+
+    /// Whether the role the portal connects as could change or remove audit rows by SQL
+    /// of its own, past the triggers: on PostgreSQL, by owning the table (and so being
+    /// able to disable its triggers), being a superuser, or holding UPDATE, DELETE or
+    /// TRUNCATE on it. SQLite has no roles: always true there.
+    async fn portal_role_can_change_audit_trail(&self) -> Result<bool, StorageError>;
+
+    /// Seals the rows committed since the last seal into the hash chain
+    /// (`audit::chain`), in the order of their ids, up to a batch; answers how many.
+    /// Called by one job; safe to call from several processes at once.
+    async fn seal_audit_rows(&self) -> Result<u64, StorageError>;
+
+    /// Up to `limit` links of the chain after `after_seq`, in order, each with the row
+    /// it sealed as that row is stored now.
+    async fn audit_chain_links(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredLink>, StorageError>;
+
+    /// The rows that occurred before `before` and are not in the chain: none, once the
+    /// sealer has caught up, unless a row's place in the queue to be sealed was removed.
+    async fn unsealed_audit_rows(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<UnsealedRows, StorageError>;
 
     /// The most recent audit events of any kind, newest first (for the service desk and
     /// for checking refusals, which concern no known patient).

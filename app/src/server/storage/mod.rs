@@ -39,7 +39,7 @@ use async_trait::async_trait;
 
 pub use access_requests::*;
 pub use accounts::*;
-pub use audit::{AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow};
+pub use audit::{AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow, UnsealedRows};
 pub use choices::*;
 pub use desk::*;
 pub use feed::*;
@@ -82,9 +82,28 @@ impl Backend {
 /// Opens the database a URL names, creating an SQLite file (and its folder) if needed,
 /// and brings its schema up to date.
 pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
-    Ok(match Backend::from_url(url)? {
-        Backend::Sqlite => Arc::new(sqlite::connect(url).await?),
-        Backend::Postgres => Arc::new(postgres::connect(url).await?),
+    connect_as(url, None).await
+}
+
+/// As [`connect`], except that on PostgreSQL a `migration_url` (the schema owner's)
+/// brings the schema up to date and `url` (the portal's own role, which cannot change
+/// the audit trail) is only connected. SQLite has no roles: `migration_url` must be
+/// unset there.
+pub async fn connect_as(
+    url: &str,
+    migration_url: Option<&str>,
+) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match (Backend::from_url(url)?, migration_url) {
+        (Backend::Sqlite, None) => Arc::new(sqlite::connect(url).await?),
+        (Backend::Sqlite, Some(_)) => return Err(StorageError::MigrationUrlWithoutRoles),
+        (Backend::Postgres, None) => Arc::new(postgres::connect(url, true).await?),
+        (Backend::Postgres, Some(owner)) => {
+            if Backend::from_url(owner)? != Backend::Postgres {
+                return Err(StorageError::MigrationUrlWithoutRoles);
+            }
+            postgres::migrate(owner).await?;
+            Arc::new(postgres::connect(url, false).await?)
+        }
     })
 }
 
@@ -94,6 +113,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
 pub enum StorageError {
     #[error("the database URL must start with sqlite: or postgres:")]
     UnsupportedUrl,
+    #[error("a migration URL is for PostgreSQL, with a PostgreSQL database URL")]
+    MigrationUrlWithoutRoles,
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
@@ -110,6 +131,50 @@ pub enum StorageError {
     /// commit failed: nothing of it was stored.
     #[error("the write was not committed: {0}")]
     NotCommitted(String),
+}
+
+impl StorageError {
+    /// The database could not be reached or could not take the write just now: the
+    /// connection failed or was cut (PostgreSQL restarting, a network fault), the pool
+    /// gave up waiting, the server is shutting down or out of resources, or SQLite's
+    /// disk is full or its file cannot be written. Nothing was done, and the same
+    /// request should work once the database is back: callers answer 503, not 500.
+    /// A group commit that failed (`NotCommitted`) is one of these: the failure was the
+    /// commit's, not the delivery's.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StorageError::Database(error) => database_unavailable(error),
+            StorageError::NotCommitted(_) | StorageError::Io(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => match error.code() {
+            // SQLite's result codes are numbers; the primary code is the low byte:
+            // BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14.
+            Some(code) if code.bytes().all(|b| b.is_ascii_digit()) => code
+                .parse::<u32>()
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)),
+            // PostgreSQL's SQLSTATE: class 08 (connection exception), 53 (insufficient
+            // resources: disk full, out of memory, too many connections), 57P01-03
+            // (shutting down, crash recovery, cannot connect now).
+            Some(code) => {
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(&*code, "57P01" | "57P02" | "57P03")
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 /// Everything the portal stores: every area's trait. See the module documentation for

@@ -19,12 +19,36 @@ pub(super) struct PostgresPool {
     pub(super) pool: Pool<Postgres>,
 }
 
-/// Connects to the database a `postgres:` URL names and migrates it.
-pub(super) async fn connect(url: &str) -> Result<SqlStorage, StorageError> {
+/// Connects to the database a `postgres:` URL names, migrating it first if `migrate`.
+pub(super) async fn connect(url: &str, migrate: bool) -> Result<SqlStorage, StorageError> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .connect(url)
         .await?;
-    sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+    if migrate {
+        run_migrations(&pool).await?;
+    }
     Ok(SqlStorage::new(Pools::Postgres(PostgresPool { pool })))
+}
+
+/// Brings the schema up to date as the role `owner_url` names, on a connection of its
+/// own that is closed before the portal's pool opens.
+pub(super) async fn migrate(owner_url: &str) -> Result<(), StorageError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(owner_url)
+        .await?;
+    run_migrations(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
+async fn run_migrations(pool: &Pool<Postgres>) -> Result<(), StorageError> {
+    sqlx::migrate!("../migrations/postgres").run(pool).await?;
+    // Tables a migration added are granted to the portal's role; the append-only ones
+    // stay revoked (migration 0012).
+    sqlx::query("SELECT portal_grant_application_role()")
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -3,12 +3,14 @@
 
 use async_trait::async_trait;
 
-use super::{Conn, Pools, Query, SqlStorage, from_millis, to_millis};
+use super::{Backend, Conn, Pools, Query, SqlStorage, from_millis, to_millis};
+use crate::audit::chain::{self, StoredAuditRow, StoredLink};
 use crate::audit::{ActorKind, AuditEvent, AuditOutcome, NewAuditEvent};
 use crate::domain::{AccountId, OrganisationId, PatientId};
 use crate::server::storage::{
-    AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow, StorageError,
+    AuditStore, PatientLogPage, PatientLogQuery, PatientLogRow, StorageError, UnsealedRows,
 };
+use chrono::{DateTime, Utc};
 
 #[derive(sqlx::FromRow)]
 struct LogRow {
@@ -66,6 +68,82 @@ struct AuditRow {
     reason: Option<String>,
     request_id: Option<String>,
 }
+
+impl From<AuditRow> for StoredAuditRow {
+    fn from(row: AuditRow) -> Self {
+        StoredAuditRow {
+            id: row.id,
+            occurred_at_ms: row.occurred_at,
+            actor_kind: row.actor_kind,
+            actor_account_id: row.actor_account_id,
+            actor_org_id: row.actor_org_id,
+            patient_id: row.patient_id,
+            action: row.action,
+            target: row.target,
+            outcome: row.outcome,
+            reason: row.reason,
+            request_id: row.request_id,
+        }
+    }
+}
+
+/// A link of the hash chain with the row it sealed, as stored now (the row's columns
+/// are all absent when the row is gone).
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    seq: i64,
+    event_id: i64,
+    hash: String,
+    id: Option<i64>,
+    occurred_at: Option<i64>,
+    actor_kind: Option<String>,
+    actor_account_id: Option<i64>,
+    actor_org_id: Option<i64>,
+    patient_id: Option<i64>,
+    action: Option<String>,
+    target: Option<String>,
+    outcome: Option<String>,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+impl From<LinkRow> for StoredLink {
+    fn from(link: LinkRow) -> Self {
+        let row = match (
+            link.id,
+            link.occurred_at,
+            link.actor_kind,
+            link.action,
+            link.outcome,
+        ) {
+            (Some(id), Some(occurred_at_ms), Some(actor_kind), Some(action), Some(outcome)) => {
+                Some(StoredAuditRow {
+                    id,
+                    occurred_at_ms,
+                    actor_kind,
+                    actor_account_id: link.actor_account_id,
+                    actor_org_id: link.actor_org_id,
+                    patient_id: link.patient_id,
+                    action,
+                    target: link.target,
+                    outcome,
+                    reason: link.reason,
+                    request_id: link.request_id,
+                })
+            }
+            _ => None,
+        };
+        StoredLink {
+            seq: link.seq,
+            event_id: link.event_id,
+            hash: link.hash,
+            row,
+        }
+    }
+}
+
+/// The most rows one seal takes (three parameters each in the chain's insert).
+const MAX_ROWS_PER_SEAL: u32 = 2_000;
 
 impl TryFrom<AuditRow> for AuditEvent {
     type Error = StorageError;
@@ -154,6 +232,107 @@ impl AuditStore for SqlStorage {
         let mut tx = self.write().await?;
         insert_audit(&mut tx, event).await?;
         tx.commit().await
+    }
+
+    async fn portal_role_can_change_audit_trail(&self) -> Result<bool, StorageError> {
+        if self.backend() == Backend::Sqlite {
+            return Ok(true);
+        }
+        Ok(Query::new(
+            "SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'USAGE') \
+             OR has_table_privilege('audit_events', 'UPDATE') \
+             OR has_table_privilege('audit_events', 'DELETE') \
+             OR has_table_privilege('audit_events', 'TRUNCATE') \
+             FROM pg_roles r, pg_class c \
+             WHERE r.rolname = current_user AND c.oid = 'audit_events'::regclass",
+        )
+        .fetch_scalar::<bool>(&mut self.read().await?)
+        .await?)
+    }
+
+    async fn seal_audit_rows(&self) -> Result<u64, StorageError> {
+        let mut tx = self.write().await?;
+        if self.backend() == Backend::Postgres {
+            // One sealer at a time, however many servers share the database; the head
+            // is read after the lock, so each sealer chains onto the last one's links.
+            Query::new("SELECT pg_advisory_xact_lock(7201)")
+                .execute(&mut tx)
+                .await?;
+        }
+        let head: Option<(i64, String)> =
+            Query::new("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut tx)
+                .await?;
+        let mut waiting = Query::new(
+            "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_account_id, e.actor_org_id, \
+             e.patient_id, e.action, e.target, e.outcome, e.reason, e.request_id \
+             FROM audit_unsealed u JOIN audit_events e ON e.id = u.event_id \
+             ORDER BY u.event_id LIMIT ",
+        );
+        waiting.push_integer(i64::from(MAX_ROWS_PER_SEAL));
+        let rows: Vec<StoredAuditRow> = waiting
+            .fetch_all::<AuditRow>(&mut tx)
+            .await?
+            .into_iter()
+            .map(StoredAuditRow::from)
+            .collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (head_seq, head_hash) = head.unwrap_or((0, chain::GENESIS_HASH.to_owned()));
+        let links = chain::seal(head_seq, &head_hash, rows);
+        let mut insert = Query::new("INSERT INTO audit_chain (seq, event_id, hash) ");
+        insert.push_values(&links, |mut row, link| {
+            row.push_bind(link.seq)
+                .push_bind(link.event_id)
+                .push_bind(&link.hash);
+        });
+        insert.execute(&mut tx).await?;
+        let mut sealed = Query::new("DELETE FROM audit_unsealed WHERE event_id IN ");
+        sealed.push_tuple(links.iter().map(|link| link.event_id));
+        sealed.execute(&mut tx).await?;
+        tx.commit().await?;
+        Ok(links.len() as u64)
+    }
+
+    async fn audit_chain_links(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredLink>, StorageError> {
+        let mut sql = Query::new(
+            "SELECT c.seq, c.event_id, c.hash, e.id, e.occurred_at, e.actor_kind, \
+             e.actor_account_id, e.actor_org_id, e.patient_id, e.action, e.target, \
+             e.outcome, e.reason, e.request_id \
+             FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id \
+             WHERE c.seq > $1 ORDER BY c.seq LIMIT ",
+        );
+        sql.push_integer(i64::from(limit));
+        Ok(sql
+            .bind(after_seq)
+            .fetch_all::<LinkRow>(&mut self.read().await?)
+            .await?
+            .into_iter()
+            .map(StoredLink::from)
+            .collect())
+    }
+
+    async fn unsealed_audit_rows(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<UnsealedRows, StorageError> {
+        let (count, first): (i64, Option<i64>) = Query::new(
+            "SELECT COUNT(*), MIN(e.id) FROM audit_events e \
+             WHERE e.occurred_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)",
+        )
+        .bind(to_millis(before))
+        .fetch_one(&mut self.read().await?)
+        .await?;
+        Ok(UnsealedRows {
+            count: u64::try_from(count).unwrap_or(0),
+            first_id: first,
+        })
     }
 
     async fn list_recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StorageError> {
