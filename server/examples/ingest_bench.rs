@@ -41,7 +41,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use serde_json::Value;
-use sqlx::Connection;
 
 use app::domain::OdsCode;
 use app::records::OrganisationKind;
@@ -56,6 +55,9 @@ type BenchResult<T> = Result<T, Box<dyn Error>>;
 #[path = "support/lab_bundles.rs"]
 mod lab_bundles;
 use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle, nhs_numbers};
+#[path = "support/scratch_database.rs"]
+mod scratch_database;
+use scratch_database::ScratchDatabase;
 
 /// How many failures each phase prints in full.
 const ERRORS_SHOWN: usize = 5;
@@ -109,57 +111,12 @@ async fn main() -> BenchResult<()> {
         }
         Database::Postgres => {
             let scratch = tempfile::tempdir()?;
-            let database = BenchDatabase::create(&args.database_url).await?;
+            let database = ScratchDatabase::create(&args.database_url, "portal_bench").await?;
             let result = run(&args, &database.url, scratch.path()).await;
             // Dropped whatever happened, so a failed run leaves nothing behind.
             let dropped = database.drop_database().await;
             result.and(dropped)
         }
-    }
-}
-
-/// A PostgreSQL database made for one run, on the server `--database-url` names.
-struct BenchDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl BenchDatabase {
-    async fn create(admin_url: &str) -> BenchResult<Self> {
-        let name = format!("portal_bench_{}", std::process::id());
-        let mut url = url::Url::parse(admin_url)?;
-        url.set_path(&format!("/{name}"));
-        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-        // The name is ours (letters, digits and underscores), so it is safe to splice in.
-        // Two statements, each on its own: CREATE DATABASE refuses to run in the
-        // implicit transaction of a multi-statement query.
-        for statement in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                .execute(&mut admin)
-                .await?;
-        }
-        admin.close().await?;
-        Ok(Self {
-            admin_url: admin_url.to_owned(),
-            name,
-            url: url.to_string(),
-        })
-    }
-
-    async fn drop_database(self) -> BenchResult<()> {
-        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await?;
-        admin.close().await?;
-        Ok(())
     }
 }
 

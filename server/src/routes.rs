@@ -359,15 +359,24 @@ async fn health() -> &'static str {
 
 /// Ready: the database answers. Failing readiness takes an instance out of a load
 /// balancer without restarting it.
+/// A database that does not answer within [`READY_TIMEOUT`] is as good as away: a load
+/// balancer's probe must get its answer promptly, not when the pool gives up.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.storage.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(error) => {
+    match tokio::time::timeout(READY_TIMEOUT, state.storage.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
 }
+
+/// How long `/ready` waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The response for a request whose handler panicked: the design system's "problem
 /// with the service" page, with a reference that matches the one log line.

@@ -15,6 +15,9 @@ pub(super) const ITEMS_AS_JSON: (&str, &str) = ("SELECT json_agg(t)::text FROM (
 pub(super) const ITEM_LABELS_AS_JSON: &str =
     "ARRAY(SELECT label FROM record_item_labels l WHERE l.item_id = i.id ORDER BY label)";
 
+/// How long a request waits for a connection before it is refused as unavailable.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(super) struct PostgresPool {
     pub(super) pool: Pool<Postgres>,
 }
@@ -23,6 +26,9 @@ pub(super) struct PostgresPool {
 pub(super) async fn connect(url: &str, migrate: bool) -> Result<SqlStorage, StorageError> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
+        // While the database is away, a request waits this long for a connection, then
+        // is answered 503 (`StorageError::is_unavailable`), rather than sqlx's 30 s.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect(url)
         .await?;
     if migrate {

@@ -131,6 +131,27 @@ impl<T: Send + 'static, A: Send + 'static> WriterQueue<T, A> {
 
 type DeliveryAnswer = Result<Vec<ItemOutcome>, StorageError>;
 
+/// Whether the writer connection may go back to the pool, checked each time it is
+/// released; one that may not is closed, and the next write opens a fresh one.
+///
+/// When SQLite cannot commit because its disk is full, it rolls the transaction back
+/// itself. sqlx then tries its own ROLLBACK, which fails ("no transaction is active"),
+/// and goes on counting a transaction that no longer exists: its next `begin` becomes a
+/// SAVEPOINT, and once any transaction is dropped uncommitted, a savepoint is left open
+/// under every later "commit", so that nothing written on this connection is committed
+/// again while every caller is told it was (found by the disk-full fault check,
+/// docs/faults.md). The ping waits for any rollback queued by a dropped transaction;
+/// after it, a connection that still counts a transaction is out of step with SQLite.
+async fn writer_still_sound(connection: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    connection.ping().await?;
+    if connection.is_in_transaction() {
+        tracing::warn!("the SQLite writer connection lost track of its transaction; reopening it");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// Opens (creating if needed) the database file a `sqlite:` URL names and migrates it.
 pub(super) async fn connect(url: &str) -> Result<SqlStorage, StorageError> {
     let options = SqliteConnectOptions::from_str(url)?
@@ -147,6 +168,7 @@ pub(super) async fn connect(url: &str) -> Result<SqlStorage, StorageError> {
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)
+        .after_release(|connection, _| Box::pin(writer_still_sound(connection)))
         .connect_with(options.clone())
         .await?;
     sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
