@@ -57,6 +57,13 @@ CREATE FUNCTION portal_grant_application_role() RETURNS void LANGUAGE plpgsql AS
 DECLARE
     schema_name text := current_schema();
 BEGIN
+    -- Only the schema's owner grants (a portal_app member that migrates nothing new
+    -- runs this too, and must not fail for want of powers it should not have).
+    IF NOT pg_has_role(current_user,
+                       (SELECT relowner FROM pg_class WHERE oid = 'audit_events'::regclass),
+                       'USAGE') THEN
+        RETURN;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'portal_app') THEN
         BEGIN
             CREATE ROLE portal_app NOLOGIN;

@@ -7,7 +7,7 @@ use clap::Parser;
 
 use app::domain::OdsCode;
 use app::records::OrganisationKind;
-use app::server::storage::{CredentialChange, NewOrganisation};
+use app::server::storage::{self, CredentialChange, NewOrganisation};
 use server::config::{AuditCommand, Cli, Command, Config, OrganisationCommand};
 use server::credentials::new_credential;
 
@@ -49,7 +49,8 @@ async fn migrate(config: &Config) -> Result<(), String> {
 /// was never sealed, 2 if it could not be checked.
 async fn verify_audit(config: &Config) -> ExitCode {
     let checked = async {
-        let store = config.connect_storage().await?;
+        // Reads only: no migration, so that it runs as the portal's restricted role.
+        let store = storage::open_existing(config.database_url.expose()).await?;
         server::audit_chain::verify(store.as_ref(), chrono::Utc::now()).await
     };
     match checked.await {

@@ -85,6 +85,16 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
     connect_as(url, None).await
 }
 
+/// Opens a database the portal has already migrated, changing nothing in its schema:
+/// for a check that only reads (`server audit verify`), which may run as the portal's
+/// restricted role. SQLite's file is migrated as by [`connect`] (it has no roles).
+pub async fn open_existing(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(sqlite::connect(url).await?),
+        Backend::Postgres => Arc::new(postgres::connect(url, false).await?),
+    })
+}
+
 /// As [`connect`], except that on PostgreSQL a `migration_url` (the schema owner's)
 /// brings the schema up to date and `url` (the portal's own role, which cannot change
 /// the audit trail) is only connected. SQLite has no roles: `migration_url` must be
@@ -115,6 +125,10 @@ pub enum StorageError {
     UnsupportedUrl,
     #[error("a migration URL is for PostgreSQL, with a PostgreSQL database URL")]
     MigrationUrlWithoutRoles,
+    #[error(
+        "the database role cannot migrate the schema: set DATABASE_MIGRATION_URL to the schema owner's URL (docs/operations.md)"
+    )]
+    MigrationNotPermitted,
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]

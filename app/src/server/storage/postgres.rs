@@ -50,11 +50,30 @@ pub(super) async fn migrate(owner_url: &str) -> Result<(), StorageError> {
 }
 
 async fn run_migrations(pool: &Pool<Postgres>) -> Result<(), StorageError> {
-    sqlx::migrate!("../migrations/postgres").run(pool).await?;
+    if let Err(error) = sqlx::migrate!("../migrations/postgres").run(pool).await {
+        return Err(if not_permitted(&error) {
+            StorageError::MigrationNotPermitted
+        } else {
+            error.into()
+        });
+    }
     // Tables a migration added are granted to the portal's role; the append-only ones
     // stay revoked (migration 0012).
     sqlx::query("SELECT portal_grant_application_role()")
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Whether migrating failed for want of privilege (SQLSTATE 42501): the portal's own
+/// restricted role was asked to migrate.
+fn not_permitted(error: &sqlx::migrate::MigrateError) -> bool {
+    use sqlx::migrate::MigrateError;
+    let (MigrateError::Execute(error) | MigrateError::ExecuteMigration(error, _)) = error else {
+        return false;
+    };
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "42501")
 }
