@@ -43,10 +43,12 @@ use server::credentials::new_credential;
 
 #[path = "support/lab_bundles.rs"]
 mod lab_bundles;
+#[path = "support/nhs_numbers.rs"]
+mod nhs_numbers;
 use lab_bundles::{
     OBSERVATIONS_PER_BUNDLE, REPORT_ID_SYSTEM, RESULT_ID_SYSTEM, SENDER_ODS, lab_bundle,
-    nhs_numbers,
 };
+use nhs_numbers::nhs_numbers;
 #[path = "support/scratch_database.rs"]
 mod scratch_database;
 use scratch_database::ScratchDatabase;

@@ -54,7 +54,10 @@ type BenchResult<T> = Result<T, Box<dyn Error>>;
 /// The bundles: shared with the fault checks (`fault_check.rs`).
 #[path = "support/lab_bundles.rs"]
 mod lab_bundles;
-use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle, nhs_numbers};
+#[path = "support/nhs_numbers.rs"]
+mod nhs_numbers;
+use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle};
+use nhs_numbers::nhs_numbers;
 #[path = "support/scratch_database.rs"]
 mod scratch_database;
 use scratch_database::ScratchDatabase;
@@ -115,7 +118,7 @@ async fn main() -> BenchResult<()> {
             let result = run(&args, &database.url, scratch.path()).await;
             // Dropped whatever happened, so a failed run leaves nothing behind.
             let dropped = database.drop_database().await;
-            result.and(dropped)
+            result.and(dropped.map_err(Into::into))
         }
     }
 }

@@ -88,6 +88,13 @@ use server::auth::session::{PATIENT_COOKIE, hash_token, random_token};
 use server::config::{Config, LogFormat, Secret, SettingsArgs};
 use server::credentials::new_credential;
 
+#[path = "support/nhs_numbers.rs"]
+mod nhs_numbers;
+use nhs_numbers::nhs_numbers;
+#[path = "support/scratch_database.rs"]
+mod scratch_database;
+use scratch_database::ScratchDatabase;
+
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 const SNOMED: &str = "http://snomed.info/sct";
@@ -177,7 +184,10 @@ fn main() -> BenchResult<()> {
             run(&args, &url, &scratch, &server_runtime, &client_runtime)
         }
         Database::Postgres => {
-            let database = server_runtime.block_on(BenchDatabase::create(&args.database_url))?;
+            let database = server_runtime.block_on(ScratchDatabase::create(
+                &args.database_url,
+                "portal_popbench",
+            ))?;
             let result = run(
                 &args,
                 &database.url,
@@ -191,7 +201,7 @@ fn main() -> BenchResult<()> {
             } else {
                 // Dropped whatever happened, so a failed run leaves nothing behind.
                 let dropped = server_runtime.block_on(database.drop_database());
-                result.and(dropped)
+                result.and(dropped.map_err(Into::into))
             }
         }
     };
@@ -201,50 +211,6 @@ fn main() -> BenchResult<()> {
         std::fs::remove_dir_all(&scratch)?;
     }
     result
-}
-
-/// A PostgreSQL database made for one run, on the server `--database-url` names.
-struct BenchDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl BenchDatabase {
-    async fn create(admin_url: &str) -> BenchResult<Self> {
-        let name = format!("portal_popbench_{}", std::process::id());
-        let mut url = url::Url::parse(admin_url)?;
-        url.set_path(&format!("/{name}"));
-        let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-        // The name is ours (letters, digits, underscores). CREATE DATABASE refuses to run
-        // in the implicit transaction of a multi-statement query: one at a time.
-        for statement in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                .execute(&mut admin)
-                .await?;
-        }
-        admin.close().await?;
-        Ok(Self {
-            admin_url: admin_url.to_owned(),
-            name,
-            url: url.to_string(),
-        })
-    }
-
-    async fn drop_database(self) -> BenchResult<()> {
-        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await?;
-        admin.close().await?;
-        Ok(())
-    }
 }
 
 fn backend_name(database: Database) -> &'static str {
@@ -1584,40 +1550,6 @@ fn fhir_time(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis)
         .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, false))
         .unwrap_or_default()
-}
-
-/// `count` NHS numbers in the test range (999 000 0000 to 999 999 9999, never issued)
-/// that pass modulus 11, in order.
-fn nhs_numbers(count: usize) -> BenchResult<Vec<String>> {
-    let numbers: Vec<String> = (0..1_000_000u32)
-        .filter_map(|serial| {
-            let nine = format!("999{serial:06}");
-            check_digit(&nine).map(|check| format!("{nine}{check}"))
-        })
-        .take(count)
-        .collect();
-    if numbers.len() < count {
-        return Err(format!(
-            "the NHS number test range has only {} valid numbers",
-            numbers.len()
-        )
-        .into());
-    }
-    Ok(numbers)
-}
-
-/// The modulus 11 check digit of nine digits, or `None` when no valid number has them.
-fn check_digit(nine: &str) -> Option<u32> {
-    let sum: u32 = nine
-        .bytes()
-        .zip((2..=10u32).rev())
-        .map(|(digit, weight)| u32::from(digit - b'0') * weight)
-        .sum();
-    match 11 - sum % 11 {
-        11 => Some(0),
-        10 => None,
-        check => Some(check),
-    }
 }
 
 // --- Load --------------------------------------------------------------------------------

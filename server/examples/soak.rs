@@ -40,7 +40,10 @@ use server::credentials::new_credential;
 
 #[path = "support/lab_bundles.rs"]
 mod lab_bundles;
-use lab_bundles::{SENDER_ODS, lab_bundle, nhs_numbers};
+#[path = "support/nhs_numbers.rs"]
+mod nhs_numbers;
+use lab_bundles::{SENDER_ODS, lab_bundle};
+use nhs_numbers::nhs_numbers;
 #[path = "../tests/support/browser.rs"]
 mod browser;
 use browser::Browser;
@@ -210,7 +213,7 @@ async fn main() -> SoakResult<()> {
             let person = ["amelia", "ngozi", "daniel", "amelia"][worker];
             let Ok(mut browser) = tokio::spawn({
                 let base = base.clone();
-                async move { sign_in(&base, person).await.map(|(browser, _)| browser) }
+                async move { sign_in(&base, person).await }
             })
             .await
             .unwrap_or_else(|panic| Err(format!("worker panicked: {panic}"))) else {
@@ -298,28 +301,14 @@ async fn main() -> SoakResult<()> {
     report(&log, args.seconds)
 }
 
-/// Signs `person` in through the simulator as a browser does; answers the browser and
-/// the page signing in led to.
-async fn sign_in(base: &str, person: &str) -> Result<(Browser, String), String> {
+/// Signs `person` in through the simulator as a browser does.
+async fn sign_in(base: &str, person: &str) -> Result<Browser, String> {
     let mut browser = Browser::new(base);
-    let start = browser.get(&format!("{base}/auth/login")).await;
-    if start.status != 303 {
-        return Err(format!("/auth/login: {}", start.status));
-    }
-    let authorize_url = start.location();
-    let page = browser.get(&authorize_url).await;
-    let mut fields = browser::hidden_fields(&page.body);
-    fields.push(("person".into(), person.into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let decision = browser
-        .post_form(&browser::absolute(&authorize_url, "authorize"), &fields)
+    let hops = browser
+        .sign_in_through_simulator(&format!("{base}/auth/login"), person)
         .await;
-    let hops = browser.follow(&decision.location()).await;
     match hops.first() {
-        Some(hop) if hop.status == 303 => Ok((browser, hop.location())),
+        Some(hop) if hop.status == 303 => Ok(browser),
         Some(hop) => Err(format!("callback: {}", hop.status)),
         None => Err("no callback".into()),
     }
@@ -327,7 +316,7 @@ async fn sign_in(base: &str, person: &str) -> Result<(Browser, String), String> 
 
 /// A whole visit: sign in, read results, sign out with the page's CSRF token.
 async fn sign_in_and_out(base: &str, person: &str) -> Result<(), String> {
-    let (mut browser, _) = sign_in(base, person).await?;
+    let mut browser = sign_in(base, person).await?;
     let results = browser.get(&format!("{base}/record/results")).await;
     if results.status != 200 {
         return Err(format!("/record/results: {}", results.status));

@@ -31,6 +31,23 @@ async fn strict_server() -> TestServer {
     .await
 }
 
+/// Registers a sender and answers its feed credential.
+async fn slow_sender(server: &TestServer) -> String {
+    let (token, credential_hash) = new_credential();
+    server
+        .storage
+        .create_organisation(NewOrganisation {
+            ods_code: OdsCode::parse("RRV").unwrap(),
+            name: "Slow Sender Trust".into(),
+            kind: OrganisationKind::HospitalTrust,
+            credential_hash,
+            at: test_now(),
+        })
+        .await
+        .unwrap();
+    token
+}
+
 /// Reads until the server closes the connection; answers what it sent meanwhile.
 async fn read_until_closed(stream: &mut TcpStream) -> String {
     let mut received = Vec::new();
@@ -114,18 +131,7 @@ async fn an_idle_kept_alive_connection_is_closed_and_a_prompt_one_is_served() {
 #[tokio::test]
 async fn a_request_body_that_stalls_is_answered_408() {
     let server = strict_server().await;
-    let (token, credential_hash) = new_credential();
-    server
-        .storage
-        .create_organisation(NewOrganisation {
-            ods_code: OdsCode::parse("RRV").unwrap(),
-            name: "Slow Sender Trust".into(),
-            kind: OrganisationKind::HospitalTrust,
-            credential_hash,
-            at: test_now(),
-        })
-        .await
-        .unwrap();
+    let token = slow_sender(&server).await;
     let mut stream = TcpStream::connect(server.address).await.unwrap();
     let head = format!(
         "POST /fhir HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {token}\r\n\
@@ -151,18 +157,7 @@ async fn a_request_body_that_stalls_is_answered_408() {
 #[tokio::test]
 async fn a_body_that_trickles_in_past_the_request_timeout_is_answered_503() {
     let server = strict_server().await;
-    let (token, credential_hash) = new_credential();
-    server
-        .storage
-        .create_organisation(NewOrganisation {
-            ods_code: OdsCode::parse("RRV").unwrap(),
-            name: "Slow Sender Trust".into(),
-            kind: OrganisationKind::HospitalTrust,
-            credential_hash,
-            at: test_now(),
-        })
-        .await
-        .unwrap();
+    let token = slow_sender(&server).await;
     let stream = TcpStream::connect(server.address).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     // A byte every 300 ms: never stalled for the body timeout (1 s), but the request

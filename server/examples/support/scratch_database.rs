@@ -1,8 +1,6 @@
 //! A PostgreSQL database made for one run of an example and dropped after it, so that a
 //! benchmark or a fault check leaves nothing behind.
 
-use std::error::Error;
-
 use sqlx::Connection;
 
 /// A PostgreSQL database made for one run, on the server `admin_url` names.
@@ -13,7 +11,14 @@ pub struct ScratchDatabase {
 }
 
 impl ScratchDatabase {
-    pub async fn create(admin_url: &str, prefix: &str) -> Result<Self, Box<dyn Error>> {
+    /// Errors come back as text, so that every example's own error type takes them.
+    pub async fn create(admin_url: &str, prefix: &str) -> Result<Self, String> {
+        Self::try_create(admin_url, prefix)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn try_create(admin_url: &str, prefix: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let name = format!("{prefix}_{}", std::process::id());
         let mut url = url::Url::parse(admin_url)?;
         url.set_path(&format!("/{name}"));
@@ -37,7 +42,11 @@ impl ScratchDatabase {
         })
     }
 
-    pub async fn drop_database(self) -> Result<(), Box<dyn Error>> {
+    pub async fn drop_database(self) -> Result<(), String> {
+        self.try_drop().await.map_err(|e| e.to_string())
+    }
+
+    async fn try_drop(self) -> Result<(), Box<dyn std::error::Error>> {
         let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

@@ -121,6 +121,26 @@ impl Browser {
         hops
     }
 
+    /// Signs `person` in through the built-in simulator as a browser does: `login` (the
+    /// portal's sign-in address) redirects to the simulator, whose page's form is posted
+    /// with the person chosen, and the simulator's redirect is followed back to the
+    /// portal. Answers every hop from the callback on.
+    pub async fn sign_in_through_simulator(&mut self, login: &str, person: &str) -> Vec<Page> {
+        let start = self.get(login).await;
+        let authorize_url = start.location();
+        let page = self.get(&authorize_url).await;
+        let mut fields = hidden_fields(&page.body);
+        fields.push(("person".into(), person.into()));
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let decision = self
+            .post_form(&absolute(&authorize_url, "authorize"), &fields)
+            .await;
+        self.follow(&decision.location()).await
+    }
+
     pub async fn post_form(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
         let response = self
             .client

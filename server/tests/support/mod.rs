@@ -291,19 +291,9 @@ pub async fn signed_in_staff(server: &TestServer, person: &str) -> browser::Brow
 
 async fn signed_in_at(server: &TestServer, login: &str, person: &str) -> browser::Browser {
     let mut browser = browser::Browser::new(&server.url(""));
-    let start = browser.get(&server.url(login)).await;
-    let authorize_url = start.location();
-    let page = browser.get(&authorize_url).await;
-    let mut fields = browser::hidden_fields(&page.body);
-    fields.push(("person".into(), person.into()));
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let decision = browser
-        .post_form(&browser::absolute(&authorize_url, "authorize"), &fields)
+    let hops = browser
+        .sign_in_through_simulator(&server.url(login), person)
         .await;
-    let hops = browser.follow(&decision.location()).await;
     assert_eq!(hops[0].status, 303, "{person} signed in: {}", hops[0].body);
     browser
 }
