@@ -5,7 +5,7 @@
 -- append-only as the trail itself. The rows already in the trail are queued here, so the
 -- chain covers them too.
 CREATE TABLE audit_chain (
-    seq      BIGINT PRIMARY KEY,
+    seq      BIGINT PRIMARY KEY CHECK (seq > 0),
     event_id BIGINT NOT NULL UNIQUE REFERENCES audit_events (id),
     hash     TEXT   NOT NULL
 );
@@ -14,6 +14,9 @@ CREATE TABLE audit_unsealed (
     event_id BIGINT PRIMARY KEY
 );
 
+-- No audit row may be committed between the back-fill and the trigger (by a portal
+-- still running the previous version): it would be neither queued nor triggered.
+LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE;
 INSERT INTO audit_unsealed (event_id) SELECT id FROM audit_events;
 
 -- Once per statement, with every row it inserted: a page's audit rows go in as one

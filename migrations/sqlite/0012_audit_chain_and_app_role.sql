@@ -5,7 +5,7 @@
 -- append-only as the trail itself. The rows already in the trail are queued here, so the
 -- chain covers them too.
 CREATE TABLE audit_chain (
-    seq      INTEGER PRIMARY KEY,
+    seq      INTEGER PRIMARY KEY CHECK (seq > 0),
     event_id INTEGER NOT NULL UNIQUE REFERENCES audit_events (id),
     hash     TEXT    NOT NULL
 );

@@ -78,10 +78,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit trail's hash chain from its first link and report the first link
-    /// that does not hold, and any row older than a minute never sealed. Reads only.
-    /// Exits 0 when the chain is intact, 1 when it is not.
-    Verify,
+    /// Walk the audit trail's hash chain from its first link and report every link that
+    /// does not hold, and any row older than a minute never sealed. Reads only. Exits 0
+    /// when the chain is intact, 1 when it is not.
+    Verify {
+        /// A head printed by an earlier run (SEQ:HASH), which the chain must still hold.
+        #[arg(long)]
+        expect: Option<crate::audit_chain::RecordedLink>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

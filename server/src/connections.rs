@@ -9,7 +9,11 @@
 //!   a kept-alive connection with no next request is closed when it runs out;
 //! - a **request timeout** (a layer of the router, `routes::build_router`): a request
 //!   whose answer is not ready in time, body read included, is answered 408 or 503;
-//! - a cap on the size of the request head;
+//! - a **write timeout**: a client that stops reading what it asked for (a large
+//!   download left unread) is cut off once a write has waited as long as the header
+//!   read may take;
+//! - a cap on the size of the request head, and on the connections open at once
+//!   ([`MAX_CONNECTIONS`]; past it the next connection waits in the listen queue);
 //! - graceful shutdown: on a stop signal no new connection is accepted, requests in
 //!   flight are finished (up to [`SHUTDOWN_GRACE`]), then the process ends.
 //!
@@ -34,6 +38,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// answered 431. The portal's own requests send a few kilobytes at most.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
+/// The most connections served at once.
+pub const MAX_CONNECTIONS: usize = 4_096;
+
 /// The per-connection limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -56,8 +63,16 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .max_header_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = shutdown.as_mut() => break,
+        };
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -72,16 +87,21 @@ pub async fn serve(
         };
         // Small responses go out at once rather than waiting to be joined with more.
         let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.header_read));
         let service = router.clone().map_request(
             move |mut request: axum::extract::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(client));
                 request.map(axum::body::Body::new)
             },
         );
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = http.serve_connection(
+            TokioIo::new(Box::pin(stream)),
+            TowerToHyperService::new(service),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(error) = connection.await {
                 // A client that went away, or one timed out: routine, not an error of ours.
                 tracing::debug!(%error, "connection ended");

@@ -27,7 +27,9 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&config).await,
         Command::SeedDemo => seed_demo(&config).await,
         Command::Organisation(command) => organisation(&config, command).await,
-        Command::Audit(AuditCommand::Verify) => return verify_audit(&config).await,
+        Command::Audit(AuditCommand::Verify { expect }) => {
+            return verify_audit(&config, expect.as_ref()).await;
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,11 +49,14 @@ async fn migrate(config: &Config) -> Result<(), String> {
 
 /// `server audit verify`: prints what it found; exits 1 if the chain is broken or a row
 /// was never sealed, 2 if it could not be checked.
-async fn verify_audit(config: &Config) -> ExitCode {
+async fn verify_audit(
+    config: &Config,
+    expect: Option<&server::audit_chain::RecordedLink>,
+) -> ExitCode {
     let checked = async {
         // Reads only: no migration, so that it runs as the portal's restricted role.
         let store = storage::open_existing(config.database_url.expose()).await?;
-        server::audit_chain::verify(store.as_ref(), chrono::Utc::now()).await
+        server::audit_chain::verify(store.as_ref(), chrono::Utc::now(), expect).await
     };
     match checked.await {
         Ok(report) => {

@@ -199,6 +199,16 @@ pub fn build_router(
             sessions,
             session_layer,
         ))
+        // A request body that stalls is cut off with 408; a request not answered in
+        // time, 503 (`connections` bounds the headers and idle connections); inside the
+        // header layers, so that those answers carry the same security headers.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.header_read_timeout,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -232,15 +242,6 @@ pub fn build_router(
             strict_transport_security(&config.public_url),
         ))
         .layer(axum::middleware::from_fn(no_store_for_dynamic_pages))
-        // A request body that stalls is cut off with 408; a request not answered in
-        // time, 503 (`connections` bounds the headers and idle connections).
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            config.header_read_timeout,
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.request_timeout,
-        ))
         .layer(CatchPanicLayer::custom(problem_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

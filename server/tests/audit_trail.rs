@@ -14,7 +14,7 @@ use support::{TestServer, signed_in, spawn_demo};
 /// Waits (up to 30 s) for the server's sealer to have sealed every row written so far.
 async fn sealed(server: &TestServer) -> server::audit_chain::VerifyReport {
     for _ in 0..300 {
-        let report = server::audit_chain::verify(server.storage.as_ref(), chrono::Utc::now())
+        let report = server::audit_chain::verify(server.storage.as_ref(), chrono::Utc::now(), None)
             .await
             .unwrap();
         if report.intact() {
@@ -26,10 +26,14 @@ async fn sealed(server: &TestServer) -> server::audit_chain::VerifyReport {
 }
 
 /// `server audit verify` run as an operator would, on the server's database.
-fn verify_command(server: &TestServer) -> (i32, String) {
+fn verify_command(server: &TestServer, expect: Option<&str>) -> (i32, String) {
+    let mut args = vec!["audit", "verify"];
+    if let Some(recorded) = expect {
+        args.extend(["--expect", recorded]);
+    }
     // As the portal's own (on PostgreSQL, restricted) role: checking needs no more.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["audit", "verify"])
+        .args(args)
         .env("DATABASE_URL", server.config.database_url.expose())
         .env("LOG_LEVEL", "warn")
         .env_remove("DATABASE_MIGRATION_URL")
@@ -77,10 +81,24 @@ async fn the_server_seals_every_audit_row_and_verify_finds_the_first_changed_one
         .await
         .unwrap();
     assert_eq!(report.verified, i64::try_from(trail.len()).unwrap());
-    let (code, printed) = verify_command(&server);
+    let head = report.head.clone().expect("a chain");
+    let recorded = format!("{}:{}", head.seq, head.hash);
+    let (code, printed) = verify_command(&server, Some(&recorded));
     assert_eq!(code, 0, "{printed}");
     assert!(printed.contains("Every link holds."), "{printed}");
-    assert!(printed.contains(&report.head), "{printed}");
+    assert!(printed.contains(&recorded), "{printed}");
+    assert!(
+        printed.contains("The recorded link is in the chain"),
+        "{printed}"
+    );
+    // A recorded head the chain does not hold: rewritten, or cut short.
+    let (code, printed) =
+        verify_command(&server, Some(&format!("{}:{}", head.seq, "0".repeat(64))));
+    assert_eq!(code, 1, "{printed}");
+    assert!(printed.contains("NOT AS RECORDED"), "{printed}");
+    let (code, printed) = verify_command(&server, Some(&format!("{}:{}", head.seq + 5, head.hash)));
+    assert_eq!(code, 1, "{printed}");
+    assert!(printed.contains("cut short"), "{printed}");
 
     // Amelia's view of her letters, changed by someone who set the trigger aside to
     // make it look like a view of her results.
@@ -108,15 +126,16 @@ async fn the_server_seals_every_audit_row_and_verify_finds_the_first_changed_one
         as_owner(&server, "DROP TRIGGER audit_events_no_update".into()).await;
         as_owner(&server, change).await;
     }
-    let report = server::audit_chain::verify(server.storage.as_ref(), chrono::Utc::now())
+    let report = server::audit_chain::verify(server.storage.as_ref(), chrono::Utc::now(), None)
         .await
         .unwrap();
-    let Some(app::audit::chain::BrokenLink::HashMismatch { seq, event_id }) = report.broken else {
-        panic!("the change went unnoticed: {report}");
+    let [app::audit::chain::BrokenLink::HashMismatch { seq, event_id }] = report.breaks[..] else {
+        panic!("the change went unnoticed, or more than it broke: {report}");
     };
     assert_eq!(event_id, viewed.id);
-    assert_eq!(report.verified, seq - 1);
-    let (code, printed) = verify_command(&server);
+    // Every other link still holds: the walk goes on past the break.
+    assert_eq!(report.verified, i64::try_from(trail.len()).unwrap() - 1);
+    let (code, printed) = verify_command(&server, Some(&recorded));
     assert_eq!(code, 1, "{printed}");
     assert!(
         printed.contains(&format!("BROKEN: link {seq}: audit row {}", viewed.id)),
@@ -185,7 +204,14 @@ async fn the_portals_database_role_cannot_change_the_audit_trail() {
         "{:?}",
         refused.err()
     );
-    let error = sqlx::query("SET ROLE postgres")
+    let mut owner_connection = <sqlx::PgConnection as sqlx::Connection>::connect(owner.expose())
+        .await
+        .unwrap();
+    let owner_name: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut owner_connection)
+        .await
+        .unwrap();
+    let error = sqlx::query(sqlx::AssertSqlSafe(format!("SET ROLE \"{owner_name}\"")))
         .execute(&mut portal)
         .await
         .expect_err("SET ROLE");

@@ -48,6 +48,35 @@ async fn slow_sender(server: &TestServer) -> String {
     token
 }
 
+/// Reads one whole response (head and a `Content-Length` body) from a kept-alive
+/// connection, however many reads it arrives in.
+async fn read_one_response(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(PATIENCE, stream.read(&mut buffer))
+            .await
+            .expect("the response came in time")
+            .unwrap();
+        assert!(n > 0, "closed mid-response: {text}");
+        received.extend_from_slice(&buffer[..n]);
+    }
+}
+
 /// Reads until the server closes the connection; answers what it sent meanwhile.
 async fn read_until_closed(stream: &mut TcpStream) -> String {
     let mut received = Vec::new();
@@ -116,12 +145,7 @@ async fn an_idle_kept_alive_connection_is_closed_and_a_prompt_one_is_served() {
             .write_all(b"GET /health HTTP/1.1\r\nHost: portal\r\n\r\n")
             .await
             .unwrap();
-        let mut buffer = [0_u8; 4096];
-        let n = tokio::time::timeout(PATIENCE, stream.read(&mut buffer))
-            .await
-            .unwrap()
-            .unwrap();
-        let answer = String::from_utf8_lossy(&buffer[..n]);
+        let answer = read_one_response(&mut stream).await;
         assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     }
     let after = read_until_closed(&mut stream).await;

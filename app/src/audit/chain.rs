@@ -127,6 +127,7 @@ impl std::fmt::Display for BrokenLink {
 pub struct ChainVerifier {
     next_seq: i64,
     previous: String,
+    held: i64,
 }
 
 impl Default for ChainVerifier {
@@ -134,13 +135,14 @@ impl Default for ChainVerifier {
         Self {
             next_seq: 1,
             previous: GENESIS_HASH.to_owned(),
+            held: 0,
         }
     }
 }
 
 impl ChainVerifier {
-    /// Checks the next link. After a broken link the verifier stays where it was: the
-    /// first break is the one to report.
+    /// Checks the next link. After a broken link the verifier stays where it was, unless
+    /// told to [`resume_after`](Self::resume_after) it.
     pub fn check(&mut self, link: &StoredLink) -> Result<(), BrokenLink> {
         if link.seq != self.next_seq {
             return Err(BrokenLink::Missing {
@@ -168,15 +170,24 @@ impl ChainVerifier {
         }
         self.next_seq += 1;
         self.previous.clone_from(&link.hash);
+        self.held += 1;
         Ok(())
+    }
+
+    /// Goes on from a link that did not hold, taking its stored place and hash as
+    /// given, so that one bad link (a change, or a link appended by hand) does not
+    /// leave everything after it unchecked: each later break is found and reported too.
+    pub fn resume_after(&mut self, link: &StoredLink) {
+        self.next_seq = link.seq.saturating_add(1);
+        self.previous.clone_from(&link.hash);
     }
 
     /// How many links have held so far.
     pub fn verified(&self) -> i64 {
-        self.next_seq - 1
+        self.held
     }
 
-    /// The hash of the last link that held: what an operator records elsewhere, so that
+    /// The hash of the last link checked: what an operator records elsewhere, so that
     /// a chain cut short at its end can be told from one that was never longer.
     pub fn head(&self) -> &str {
         &self.previous
@@ -317,6 +328,36 @@ mod tests {
                 found_seq: 3
             })
         ));
+    }
+
+    #[test]
+    fn after_resuming_each_later_break_is_found_and_the_rest_hold() {
+        let mut links = chain(6);
+        links[1].row.as_mut().unwrap().reason = Some("changed".into());
+        links[4].row.as_mut().unwrap().reason = Some("changed".into());
+        let mut verifier = ChainVerifier::default();
+        let mut breaks = Vec::new();
+        for link in &links {
+            if let Err(broken) = verifier.check(link) {
+                breaks.push(broken);
+                verifier.resume_after(link);
+            }
+        }
+        assert_eq!(
+            breaks,
+            vec![
+                BrokenLink::HashMismatch {
+                    seq: 2,
+                    event_id: 2
+                },
+                BrokenLink::HashMismatch {
+                    seq: 5,
+                    event_id: 5
+                }
+            ]
+        );
+        assert_eq!(verifier.verified(), 4);
+        assert_eq!(verifier.head(), links[5].hash);
     }
 
     #[test]

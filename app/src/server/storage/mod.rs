@@ -87,10 +87,17 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
 
 /// Opens a database the portal has already migrated, changing nothing in its schema:
 /// for a check that only reads (`server audit verify`), which may run as the portal's
-/// restricted role. SQLite's file is migrated as by [`connect`] (it has no roles).
+/// restricted role. An SQLite file must exist already; it is brought up to date as by
+/// [`connect`] (it has no roles).
 pub async fn open_existing(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
     Ok(match Backend::from_url(url)? {
-        Backend::Sqlite => Arc::new(sqlite::connect(url).await?),
+        Backend::Sqlite => {
+            // A mistyped path must not become a new, empty database that checks out.
+            if !sqlite::database_file_exists(url)? {
+                return Err(StorageError::NoSuchDatabase);
+            }
+            Arc::new(sqlite::connect(url).await?)
+        }
         Backend::Postgres => Arc::new(postgres::connect(url, false).await?),
     })
 }
@@ -125,6 +132,8 @@ pub enum StorageError {
     UnsupportedUrl,
     #[error("a migration URL is for PostgreSQL, with a PostgreSQL database URL")]
     MigrationUrlWithoutRoles,
+    #[error("there is no database file at that URL")]
+    NoSuchDatabase,
     #[error(
         "the database role cannot migrate the schema: set DATABASE_MIGRATION_URL to the schema owner's URL (docs/operations.md)"
     )]
@@ -141,24 +150,34 @@ pub enum StorageError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("could not prepare the database folder: {0}")]
     Io(#[from] std::io::Error),
-    /// A write that was part of a group commit (SQLite's feed deliveries) when the
-    /// commit failed: nothing of it was stored.
-    #[error("the write was not committed: {0}")]
-    NotCommitted(String),
+    /// A write that was part of a group commit (SQLite's feed deliveries and audit
+    /// rows) when the group failed: nothing of it was stored. `transient` when the
+    /// failure was the database being unavailable ([`StorageError::is_unavailable`]),
+    /// so that the same write may work later.
+    #[error("the write was not committed: {reason}")]
+    NotCommitted { reason: String, transient: bool },
 }
 
 impl StorageError {
+    /// What the callers of a group that failed with this error each hear.
+    pub(crate) fn not_committed(&self) -> StorageError {
+        StorageError::NotCommitted {
+            reason: self.to_string(),
+            transient: self.is_unavailable(),
+        }
+    }
+
     /// The database could not be reached or could not take the write just now: the
     /// connection failed or was cut (PostgreSQL restarting, a network fault), the pool
     /// gave up waiting, the server is shutting down or out of resources, or SQLite's
     /// disk is full or its file cannot be written. Nothing was done, and the same
     /// request should work once the database is back: callers answer 503, not 500.
-    /// A group commit that failed (`NotCommitted`) is one of these: the failure was the
-    /// commit's, not the delivery's.
+    /// A group commit that failed so (`NotCommitted` and transient) is one of these.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StorageError::Database(error) => database_unavailable(error),
-            StorageError::NotCommitted(_) | StorageError::Io(_) => true,
+            StorageError::NotCommitted { transient, .. } => *transient,
+            StorageError::Io(_) => true,
             _ => false,
         }
     }

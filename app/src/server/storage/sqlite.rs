@@ -119,9 +119,10 @@ impl<T: Send + 'static, A: Send + 'static> WriterQueue<T, A> {
                 let _ = tokio::spawn(write(group)).await;
             }
         }
-        answered.await.unwrap_or(Err(StorageError::NotCommitted(
-            "the commit was abandoned".to_owned(),
-        )))
+        answered.await.unwrap_or(Err(StorageError::NotCommitted {
+            reason: "the commit was abandoned".to_owned(),
+            transient: true,
+        }))
     }
 
     fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Pending<T, A>>> {
@@ -150,6 +151,13 @@ async fn writer_still_sound(connection: &mut sqlx::SqliteConnection) -> Result<b
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Whether the database file a `sqlite:` URL names is there.
+pub(super) fn database_file_exists(url: &str) -> Result<bool, StorageError> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .get_filename()
+        .is_file())
 }
 
 /// Opens (creating if needed) the database file a `sqlite:` URL names and migrates it.
@@ -218,10 +226,11 @@ async fn insert_audit_group(writer: Pool<Sqlite>, group: Vec<Pending<NewAuditEve
         }
         Err(error) => Err(error),
     };
+    let outcome = outcome.map_err(StorageError::from);
     for answer in answers {
         let _ = answer.send(match &outcome {
             Ok(_) => Ok(()),
-            Err(error) => Err(StorageError::NotCommitted(error.to_string())),
+            Err(error) => Err(error.not_committed()),
         });
     }
 }
@@ -232,18 +241,33 @@ async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<Pending<Delivery, Ve
     let mut tx = match writer.begin().await {
         Ok(tx) => Conn::Sqlite(Handle::Transaction(tx)),
         Err(error) => {
-            let reason = StorageError::from(error).to_string();
+            let failed = StorageError::from(error);
             for pending in batch {
-                let _ = pending
-                    .answer
-                    .send(Err(StorageError::NotCommitted(reason.clone())));
+                let _ = pending.answer.send(Err(failed.not_committed()));
             }
             return;
         }
     };
     let mut applied = Vec::with_capacity(batch.len());
+    let mut unavailable: Option<String> = None;
     for pending in batch {
+        // Once the database could not take a write (its disk full), SQLite may have
+        // rolled the whole transaction back: the rest of the group would then run
+        // outside it, each committed on its own while its sender is told it was not.
+        // They are not applied at all.
+        if let Some(reason) = &unavailable {
+            let _ = pending.answer.send(Err(StorageError::NotCommitted {
+                reason: reason.clone(),
+                transient: true,
+            }));
+            continue;
+        }
         let outcome = apply_in_savepoint(&mut tx, &pending.work).await;
+        if let Err(error) = &outcome
+            && error.is_unavailable()
+        {
+            unavailable = Some(error.to_string());
+        }
         applied.push((pending.answer, outcome));
     }
     match tx.commit().await {
@@ -252,10 +276,9 @@ async fn commit_deliveries(writer: Pool<Sqlite>, batch: Vec<Pending<Delivery, Ve
                 let _ = answer.send(outcome);
             }
         }
-        Err(error) => {
-            let reason = error.to_string();
+        Err(failed) => {
             for (answer, _) in applied {
-                let _ = answer.send(Err(StorageError::NotCommitted(reason.clone())));
+                let _ = answer.send(Err(failed.not_committed()));
             }
         }
     }

@@ -239,12 +239,15 @@ impl AuditStore for SqlStorage {
             return Ok(true);
         }
         Ok(Query::new(
-            "SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'USAGE') \
-             OR has_table_privilege('audit_events', 'UPDATE') \
-             OR has_table_privilege('audit_events', 'DELETE') \
-             OR has_table_privilege('audit_events', 'TRUNCATE') \
+            "SELECT bool_or(r.rolsuper OR pg_has_role(current_user, c.relowner, 'USAGE') \
+             OR has_table_privilege(c.oid, 'UPDATE') \
+             OR has_table_privilege(c.oid, 'DELETE') \
+             OR has_table_privilege(c.oid, 'TRUNCATE') \
+             OR has_table_privilege(c.oid, 'TRIGGER')) \
              FROM pg_roles r, pg_class c \
-             WHERE r.rolname = current_user AND c.oid = 'audit_events'::regclass",
+             WHERE r.rolname = current_user \
+             AND c.oid IN ('audit_events'::regclass, 'audit_chain'::regclass, \
+                           'release_rules'::regclass, 'release_rule_sets'::regclass)",
         )
         .fetch_scalar::<bool>(&mut self.read().await?)
         .await?)
@@ -254,11 +257,25 @@ impl AuditStore for SqlStorage {
         let mut tx = self.write().await?;
         if self.backend() == Backend::Postgres {
             // One sealer at a time, however many servers share the database; the head
-            // is read after the lock, so each sealer chains onto the last one's links.
+            // is read after the lock, by a statement of its own in READ COMMITTED (not
+            // a snapshot taken before the lock), so each sealer chains onto the last
+            // one's links whatever the database's default isolation.
+            Query::new("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .execute(&mut tx)
+                .await?;
             Query::new("SELECT pg_advisory_xact_lock(7201)")
                 .execute(&mut tx)
                 .await?;
         }
+        // A queued row already in the chain (queued twice by hand) is only taken out of
+        // the queue: sealing it again would fail on the chain's uniqueness and stop all
+        // sealing.
+        Query::new(
+            "DELETE FROM audit_unsealed \
+             WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = audit_unsealed.event_id)",
+        )
+        .execute(&mut tx)
+        .await?;
         let head: Option<(i64, String)> =
             Query::new("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut tx)
