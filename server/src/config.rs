@@ -175,6 +175,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTAL_HEADER_READ_TIMEOUT", global = true)]
     pub header_read_timeout: Option<u64>,
 
+    /// The most client connections served at once; past it a new connection waits
+    /// until one closes [default: 4096].
+    #[arg(long, env = "PORTAL_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+
     /// Seconds a request may take from its headers to its answer, body included; past
     /// it the answer is 503 (408 if the body stalls) [default: 60].
     #[arg(long, env = "PORTAL_REQUEST_TIMEOUT", global = true)]
@@ -304,6 +309,7 @@ pub struct SettingsFile {
     pub demo: Option<bool>,
     pub feed_max_body_bytes: Option<usize>,
     pub header_read_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
     pub request_timeout: Option<u64>,
     pub privacy_codes: Option<PathBuf>,
     pub release_rules: Option<PathBuf>,
@@ -358,6 +364,8 @@ pub struct Config {
     pub feed_max_body_bytes: usize,
     /// See [`crate::connections::ConnectionLimits`].
     pub header_read_timeout: std::time::Duration,
+    /// See [`crate::connections::ConnectionLimits`].
+    pub max_connections: usize,
     /// How long a request may take, body included.
     pub request_timeout: std::time::Duration,
     pub privacy_codes: app::privacy::CodeList,
@@ -404,6 +412,8 @@ pub enum ConfigError {
     InvalidRateLimit(&'static str),
     #[error("{0} must be a whole number of seconds from 1 to 3600")]
     InvalidTimeout(&'static str),
+    #[error("PORTAL_MAX_CONNECTIONS must be a whole number from 1 to 1000000")]
+    InvalidMaxConnections,
 }
 
 /// A timeout in whole seconds from its setting, or the default; zero (no timeout at
@@ -646,6 +656,11 @@ impl Config {
                 args.header_read_timeout.or(file.header_read_timeout),
                 20,
             )?,
+            max_connections: match args.max_connections.or(file.max_connections) {
+                None => crate::connections::DEFAULT_MAX_CONNECTIONS,
+                Some(count @ 1..=1_000_000) => count,
+                Some(_) => return Err(ConfigError::InvalidMaxConnections),
+            },
             request_timeout: seconds(
                 "PORTAL_REQUEST_TIMEOUT",
                 args.request_timeout.or(file.request_timeout),

@@ -13,7 +13,8 @@
 //!   download left unread) is cut off once a write has waited as long as the header
 //!   read may take;
 //! - a cap on the size of the request head, and on the connections open at once
-//!   ([`MAX_CONNECTIONS`]; past it the next connection waits in the listen queue);
+//!   (`PORTAL_MAX_CONNECTIONS`, [`DEFAULT_MAX_CONNECTIONS`]; past it the next connection
+//!   waits in the listen queue until one closes);
 //! - graceful shutdown: on a stop signal no new connection is accepted, requests in
 //!   flight are finished (up to [`SHUTDOWN_GRACE`]), then the process ends.
 //!
@@ -38,8 +39,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// answered 431. The portal's own requests send a few kilobytes at most.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// The most connections served at once.
-pub const MAX_CONNECTIONS: usize = 4_096;
+/// The most connections served at once, unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4_096;
 
 /// The per-connection limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct ConnectionLimits {
     /// The head of each request must arrive within this, from when the connection
     /// starts waiting for it (so it is also how long an idle connection is kept).
     pub header_read: Duration,
+    /// The most connections served at once.
+    pub max_connections: usize,
 }
 
 /// Accepts connections on `listener` and serves `router` on each until `shutdown`
@@ -63,7 +66,7 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .max_header_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let slot = tokio::select! {

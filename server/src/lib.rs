@@ -78,6 +78,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         router,
         connections::ConnectionLimits {
             header_read: config.header_read_timeout,
+            max_connections: config.max_connections,
         },
         shutdown_signal(),
     )

@@ -156,6 +156,69 @@ async fn an_idle_kept_alive_connection_is_closed_and_a_prompt_one_is_served() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_a_large_answer_is_cut_off() {
+    let server = strict_server().await;
+    // A file far larger than what the two sockets' buffers can hold between them.
+    const SIZE: usize = 48 * 1024 * 1024;
+    let folder = server.config.site_root.join("pkg");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("large.bin"), vec![b'x'; SIZE]).unwrap();
+
+    // A small receive buffer, so the server's writes must wait for the client.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.address).await.unwrap();
+    stream
+        .write_all(b"GET /pkg/large.bin HTTP/1.1\r\nHost: portal\r\n\r\n")
+        .await
+        .unwrap();
+    // Reads nothing for twice the write timeout, then reads what is left.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received)).await;
+    assert!(closed.is_ok(), "still open after {PATIENCE:?}");
+    let head = String::from_utf8_lossy(&received[..received.len().min(200)]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    // Cut off: what the buffers held arrived, the rest was never sent.
+    assert!(
+        received.len() < SIZE,
+        "the whole answer arrived ({} bytes): the server waited for the client",
+        received.len()
+    );
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_a_connection_waits_until_one_closes() {
+    // A header-read time longer than the test, so only closing a connection frees one.
+    let server = support::spawn(SettingsArgs {
+        header_read_timeout: Some(30),
+        max_connections: Some(2),
+        ..SettingsArgs::default()
+    })
+    .await;
+    let first = TcpStream::connect(server.address).await.unwrap();
+    let _second = TcpStream::connect(server.address).await.unwrap();
+    // Both are accepted and hold the two places.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut third = TcpStream::connect(server.address).await.unwrap();
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: portal\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0_u8; 1024];
+    let early = tokio::time::timeout(Duration::from_millis(1500), third.read(&mut buffer)).await;
+    assert!(
+        early.is_err(),
+        "a third connection was served while two held the only places"
+    );
+
+    drop(first);
+    let answer = read_one_response(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_request_body_that_stalls_is_answered_408() {
     let server = strict_server().await;
     let token = slow_sender(&server).await;

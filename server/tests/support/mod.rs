@@ -181,6 +181,7 @@ pub async fn spawn(args: SettingsArgs) -> TestServer {
     // The binary's own accept loop, timeouts and all.
     let limits = server::connections::ConnectionLimits {
         header_read: config.header_read_timeout,
+        max_connections: config.max_connections,
     };
     tokio::spawn(server::connections::serve(
         listener,
