@@ -20,6 +20,13 @@
 //! untimed (progress is printed), so that the measured phases write into a database that
 //! already holds records: 166,667 make 1,000,000 items.
 //!
+//! `--mix` names the bundle sets to measure, `lab` (the bundles above) and `mixed`
+//! (`support/mixed_bundles.rs`: laboratory reports, radiology reports, letters with a PDF
+//! attached, some labelled sensitive, and results held for want of an NHS number), and
+//! `--concurrency` the numbers of requests in flight: every combination is measured in
+//! turn on the same server, each with patients of its own, and a summary table ends the
+//! run.
+//!
 //! For each phase it prints bundles, resources, wall-clock seconds, resources and bundles
 //! per second, p50 and p99 latency, errors (any non-2xx answer, transport failure or
 //! entry answered differently from what the phase expects; the first few are printed)
@@ -28,7 +35,7 @@
 //!
 //! ```sh
 //! cargo run --release -p server --example ingest_bench -- \
-//!     --bundles 2000 --concurrency 8 --database sqlite
+//!     --bundles 2000 --concurrency 8,1 --mix lab,mixed --database sqlite
 //! cargo run --release -p server --example ingest_bench -- \
 //!     --database postgres --database-url postgres://postgres@127.0.0.1:5432/test
 //! ```
@@ -57,6 +64,9 @@ mod lab_bundles;
 #[path = "support/nhs_numbers.rs"]
 mod nhs_numbers;
 use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle};
+#[path = "support/mixed_bundles.rs"]
+mod mixed_bundles;
+use mixed_bundles::{DeliveryKind, mixed_bundle};
 use nhs_numbers::nhs_numbers;
 #[path = "support/scratch_database.rs"]
 mod scratch_database;
@@ -64,6 +74,32 @@ use scratch_database::ScratchDatabase;
 
 /// How many failures each phase prints in full.
 const ERRORS_SHOWN: usize = 5;
+
+/// A set of bundles to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mix {
+    /// Laboratory reports with their results, every bundle alike.
+    Lab,
+    /// Laboratory and radiology reports, letters with PDFs, and held results.
+    Mixed,
+}
+
+impl Mix {
+    fn name(self) -> &'static str {
+        match self {
+            Mix::Lab => "lab",
+            Mix::Mixed => "mixed",
+        }
+    }
+
+    /// Bundle `index` of this set, for the patient with NHS number `nhs`.
+    fn bundle(self, index: usize, nhs: &str) -> (DeliveryKind, String) {
+        match self {
+            Mix::Lab => (DeliveryKind::Laboratory, lab_bundle(index, nhs)),
+            Mix::Mixed => mixed_bundle(index, nhs),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Database {
@@ -77,9 +113,12 @@ struct Args {
     /// How many bundles (each 7 resources) to send in each phase.
     #[arg(long, default_value_t = 2000)]
     bundles: usize,
-    /// How many requests are in flight at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    /// How many requests are in flight at once; several (`8,1`) are measured in turn.
+    #[arg(long, value_delimiter = ',', default_value = "8,1")]
+    concurrency: Vec<usize>,
+    /// Which bundle sets to measure, in turn.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lab,mixed")]
+    mix: Vec<Mix>,
     /// Which backend to run against.
     #[arg(long, value_enum, default_value_t = Database::Sqlite)]
     database: Database,
@@ -102,8 +141,11 @@ const ITEMS_PER_BUNDLE: usize = RESOURCES_PER_BUNDLE - 1;
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let args = Args::parse();
-    if args.bundles == 0 || args.concurrency == 0 {
+    if args.bundles == 0 || args.concurrency.contains(&0) || args.concurrency.is_empty() {
         return Err("--bundles and --concurrency must be at least 1".into());
+    }
+    if args.mix.is_empty() {
+        return Err("--mix names at least one bundle set".into());
     }
     server::telemetry::init(LogFormat::Human, "warn");
     match args.database {
@@ -123,18 +165,19 @@ async fn main() -> BenchResult<()> {
     }
 }
 
-/// Starts the server on `database_url`, registers the sender and runs both phases.
+/// Starts the server on `database_url`, registers the sender, prefills, and runs both
+/// phases for every bundle set and concurrency asked for, each with patients of its own.
 async fn run(args: &Args, database_url: &str, scratch: &std::path::Path) -> BenchResult<()> {
     let server = start_server(database_url, scratch).await?;
-    let bundles: Arc<Vec<String>> = Arc::new(
-        nhs_numbers(args.bundles)?
-            .iter()
-            .enumerate()
-            .map(|(index, nhs)| lab_bundle(index, nhs))
-            .collect(),
-    );
+    let runs: Vec<(Mix, usize)> = args
+        .mix
+        .iter()
+        .flat_map(|&mix| args.concurrency.iter().map(move |&c| (mix, c)))
+        .collect();
+    let measured_bundles = runs.len() * args.bundles;
+    let numbers = nhs_numbers(measured_bundles + args.prefill_bundles)?;
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
+        .pool_max_idle_per_host(args.concurrency.iter().copied().max().unwrap_or(1))
         .build()?;
     let target = Target {
         client,
@@ -142,27 +185,41 @@ async fn run(args: &Args, database_url: &str, scratch: &std::path::Path) -> Benc
         token: server.token.clone(),
     };
     println!(
-        "Feed ingest benchmark: {} backend, {} bundles of {RESOURCES_PER_BUNDLE} resources, \
-         concurrency {}, {} CPU(s)",
+        "Feed ingest benchmark: {} backend, {} bundles per run, bundle sets {:?}, \
+         concurrency {:?}, {} CPU(s)",
         backend_name(args.database),
         args.bundles,
+        args.mix.iter().map(|m| m.name()).collect::<Vec<_>>(),
         args.concurrency,
         std::thread::available_parallelism().map_or(1, usize::from),
     );
     let mut errors = 0;
     if args.prefill_bundles > 0 {
-        errors += prefill(args, &target).await?;
+        errors += prefill(args, &target, &numbers[measured_bundles..]).await?;
     }
     println!("{}", Report::header());
-    for phase in [Phase::FirstDelivery, Phase::Redelivery] {
-        let report = run_phase(&target, &bundles, args.concurrency, phase).await?;
-        println!("{}", report.line());
-        for error in &report.shown_errors {
-            println!("    error: {error}");
+    let mut reports = Vec::new();
+    for (run, &(mix, concurrency)) in runs.iter().enumerate() {
+        let first = run * args.bundles;
+        let bundles: Arc<Vec<(DeliveryKind, String)>> = Arc::new(
+            numbers[first..first + args.bundles]
+                .iter()
+                .enumerate()
+                .map(|(offset, nhs)| mix.bundle(first + offset, nhs))
+                .collect(),
+        );
+        for phase in [Phase::FirstDelivery, Phase::Redelivery] {
+            let report = run_phase(&target, &bundles, concurrency, phase, mix).await?;
+            println!("{}", report.line());
+            for error in &report.shown_errors {
+                println!("    error: {error}");
+            }
+            errors += report.errors;
+            reports.push(report);
         }
-        errors += report.errors;
     }
     server.stop().await?;
+    print_summary(&reports);
     // Figures from a run with failures do not count: say so with the exit status too.
     if errors > 0 {
         return Err(format!("{errors} requests failed or were answered wrongly").into());
@@ -170,23 +227,54 @@ async fn run(args: &Args, database_url: &str, scratch: &std::path::Path) -> Benc
     Ok(())
 }
 
-/// Sends `--prefill-bundles` bundles for patients the measured phases never name (their
-/// NHS numbers come after the measured ones), through the same feed at the same
-/// concurrency, and says how long that took. Returns how many requests failed.
-async fn prefill(args: &Args, target: &Target) -> BenchResult<usize> {
-    let numbers = nhs_numbers(args.bundles + args.prefill_bundles)?;
+/// One line per bundle set and concurrency: first delivery and re-delivery side by side,
+/// and how each compares with the goal of issue #11.
+fn print_summary(reports: &[Report]) {
+    println!();
+    println!(
+        "{:<7} {:>11} {:>16} {:>14} {:>16} {:>14}",
+        "set", "concurrency", "first res/s", "first p99 ms", "again res/s", "again p99 ms"
+    );
+    for pair in reports.chunks(2) {
+        let [first, again] = pair else { continue };
+        println!(
+            "{:<7} {:>11} {:>16.0} {:>14.2} {:>16.0} {:>14.2}",
+            first.mix.name(),
+            first.concurrency,
+            first.resources_per_second(),
+            milliseconds(first.p99),
+            again.resources_per_second(),
+            milliseconds(again.p99),
+        );
+    }
+}
+
+/// Sends `--prefill-bundles` laboratory bundles for patients the measured phases never
+/// name, through the same feed at the first concurrency asked for, and says how long
+/// that took. Returns how many requests failed.
+async fn prefill(args: &Args, target: &Target, numbers: &[String]) -> BenchResult<usize> {
+    let concurrency = args.concurrency.first().copied().unwrap_or(8);
+    // Identifiers after every measured bundle's.
+    let first_index = args.bundles * args.mix.len() * args.concurrency.len();
     let started = Instant::now();
     let mut errors = 0;
     let mut sent = 0;
-    for chunk in numbers[args.bundles..].chunks(PREFILL_CHUNK) {
-        let bundles: Arc<Vec<String>> = Arc::new(
+    for chunk in numbers.chunks(PREFILL_CHUNK) {
+        let bundles: Arc<Vec<(DeliveryKind, String)>> = Arc::new(
             chunk
                 .iter()
                 .enumerate()
-                .map(|(offset, nhs)| lab_bundle(args.bundles + sent + offset, nhs))
+                .map(|(offset, nhs)| Mix::Lab.bundle(first_index + sent + offset, nhs))
                 .collect(),
         );
-        let report = run_phase(target, &bundles, args.concurrency, Phase::FirstDelivery).await?;
+        let report = run_phase(
+            target,
+            &bundles,
+            concurrency,
+            Phase::FirstDelivery,
+            Mix::Lab,
+        )
+        .await?;
         for error in &report.shown_errors {
             println!("    prefill error: {error}");
         }
@@ -264,17 +352,15 @@ async fn start_server(database_url: &str, scratch: &std::path::Path) -> BenchRes
         })
         .await?;
     let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
-    let header_read = config.header_read_timeout;
+    let limits = server::connections::ConnectionLimits {
+        header_read: config.header_read_timeout,
+        max_connections: config.max_connections,
+    };
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        server::connections::serve(
-            listener,
-            router,
-            server::connections::ConnectionLimits { header_read },
-            async {
-                let _ = stopped.await;
-            },
-        )
+        server::connections::serve(listener, router, limits, async {
+            let _ = stopped.await;
+        })
         .await;
         Ok::<(), std::io::Error>(())
     });
@@ -303,14 +389,6 @@ impl Phase {
             Phase::Redelivery => "re-delivery",
         }
     }
-
-    /// The status each item entry (all but the Patient) must answer with.
-    fn expected_item_status(self) -> &'static str {
-        match self {
-            Phase::FirstDelivery => "201 Created",
-            Phase::Redelivery => "200 OK",
-        }
-    }
 }
 
 /// Where and how to post: the feed's base URL and the sender's credential.
@@ -329,9 +407,10 @@ struct Sample {
 /// Posts every bundle once with `concurrency` tasks taking the next bundle in turn.
 async fn run_phase(
     target: &Target,
-    bundles: &Arc<Vec<String>>,
+    bundles: &Arc<Vec<(DeliveryKind, String)>>,
     concurrency: usize,
     phase: Phase,
+    mix: Mix,
 ) -> BenchResult<Report> {
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = process_cpu_seconds();
@@ -347,10 +426,10 @@ async fn run_phase(
             let mut samples = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bundles.get(index) else {
+                let Some((kind, body)) = bundles.get(index) else {
                     break;
                 };
-                samples.push(post_bundle(&client, &url, &token, body, phase).await);
+                samples.push(post_bundle(&client, &url, &token, body, *kind, phase).await);
             }
             samples
         }));
@@ -363,7 +442,16 @@ async fn run_phase(
     let cpu = cpu_before
         .zip(process_cpu_seconds())
         .map(|(before, after)| after - before);
-    Ok(Report::new(phase, wall, cpu, samples))
+    let resources = bundles.iter().map(|(kind, _)| kind.resources()).sum();
+    Ok(Report::new(
+        phase,
+        mix,
+        concurrency,
+        resources,
+        wall,
+        cpu,
+        samples,
+    ))
 }
 
 /// Posts one bundle and checks the answer entry by entry.
@@ -372,6 +460,7 @@ async fn post_bundle(
     url: &str,
     token: &str,
     body: &str,
+    kind: DeliveryKind,
     phase: Phase,
 ) -> Sample {
     let started = Instant::now();
@@ -396,38 +485,36 @@ async fn post_bundle(
             status.as_u16(),
             text.chars().take(300).collect::<String>()
         )),
-        Ok((_, text)) => check_answer(&text, phase).err(),
+        Ok((_, text)) => check_answer(&text, kind, phase).err(),
     };
     Sample { latency, error }
 }
 
-/// A `transaction-response` with one entry per resource: the Patient `200 OK`, every
-/// item the phase's status at version 1.
-fn check_answer(text: &str, phase: Phase) -> Result<(), String> {
+/// A `transaction-response` with one entry per resource, each answered as its kind of
+/// delivery must be in this phase (`DeliveryKind::expected_status`), items at version 1.
+fn check_answer(text: &str, kind: DeliveryKind, phase: Phase) -> Result<(), String> {
     let answer: Value =
         serde_json::from_str(text).map_err(|e| format!("the answer is not JSON: {e}"))?;
     if answer["type"] != "transaction-response" {
         return Err(format!("not a transaction-response: {}", answer["type"]));
     }
     let entries = answer["entry"].as_array().map_or(&[][..], Vec::as_slice);
-    if entries.len() != RESOURCES_PER_BUNDLE {
+    if entries.len() != kind.resources() {
         return Err(format!(
-            "{} entries answered, {RESOURCES_PER_BUNDLE} sent",
-            entries.len()
+            "{kind:?}: {} entries answered, {} sent",
+            entries.len(),
+            kind.resources()
         ));
     }
     for (index, entry) in entries.iter().enumerate() {
         let response = &entry["response"];
-        let (expected_status, expected_etag) = if index == 0 {
-            ("200 OK", None)
-        } else {
-            (phase.expected_item_status(), Some("W/\"1\""))
-        };
+        let expected_status = kind.expected_status(index, phase == Phase::Redelivery);
+        let expected_etag = kind.has_version(index).then_some("W/\"1\"");
         if response["status"] != expected_status
             || expected_etag.is_some_and(|etag| response["etag"] != etag)
         {
             return Err(format!(
-                "entry {index} answered {} {}, expected {expected_status} {}",
+                "{kind:?} entry {index} answered {} {}, expected {expected_status} {}",
                 response["status"],
                 response["etag"],
                 expected_etag.unwrap_or_default()
@@ -442,7 +529,10 @@ fn check_answer(text: &str, phase: Phase) -> Result<(), String> {
 /// What one phase measured.
 struct Report {
     phase: Phase,
+    mix: Mix,
+    concurrency: usize,
     bundles: usize,
+    resources: usize,
     wall: Duration,
     /// CPU seconds the whole process (server and load generator) used, where known.
     cpu: Option<f64>,
@@ -453,13 +543,24 @@ struct Report {
 }
 
 impl Report {
-    fn new(phase: Phase, wall: Duration, cpu: Option<f64>, samples: Vec<Sample>) -> Self {
+    fn new(
+        phase: Phase,
+        mix: Mix,
+        concurrency: usize,
+        resources: usize,
+        wall: Duration,
+        cpu: Option<f64>,
+        samples: Vec<Sample>,
+    ) -> Self {
         let mut latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
         latencies.sort_unstable();
         let errors: Vec<String> = samples.into_iter().filter_map(|s| s.error).collect();
         Report {
             phase,
+            mix,
+            concurrency,
             bundles: latencies.len(),
+            resources,
             wall,
             cpu,
             p50: percentile(&latencies, 50),
@@ -469,9 +570,20 @@ impl Report {
         }
     }
 
+    fn resources_per_second(&self) -> f64 {
+        let seconds = self.wall.as_secs_f64();
+        if seconds > 0.0 {
+            self.resources as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
     fn header() -> String {
         format!(
-            "{:<15} {:>8} {:>10} {:>8} {:>12} {:>10} {:>8} {:>8} {:>7} {:>14}",
+            "{:<7} {:>4} {:<15} {:>8} {:>10} {:>8} {:>12} {:>10} {:>8} {:>8} {:>7} {:>14}",
+            "set",
+            "c",
             "phase",
             "bundles",
             "resources",
@@ -486,7 +598,7 @@ impl Report {
     }
 
     fn line(&self) -> String {
-        let resources = self.bundles * RESOURCES_PER_BUNDLE;
+        let resources = self.resources;
         let seconds = self.wall.as_secs_f64();
         let per_second = |count: usize| {
             if seconds > 0.0 {
@@ -496,7 +608,9 @@ impl Report {
             }
         };
         format!(
-            "{:<15} {:>8} {:>10} {:>8.2} {:>12.0} {:>10.1} {:>8.2} {:>8.2} {:>7} {:>14}",
+            "{:<7} {:>4} {:<15} {:>8} {:>10} {:>8.2} {:>12.0} {:>10.1} {:>8.2} {:>8.2} {:>7} {:>14}",
+            self.mix.name(),
+            self.concurrency,
             self.phase.name(),
             self.bundles,
             resources,

@@ -51,6 +51,14 @@
 //!    resident memory during the phase, and how many times the information page's
 //!    throughput each record page's is.
 //!
+//! 4. Mixed load. Unless `--feed-rate 0`, the results page is loaded once more while a
+//!    paced sender posts laboratory transaction bundles (`support/lab_bundles.rs`, 7
+//!    resources each, for new patients after the population's NHS numbers) to the real
+//!    `POST /fhir` at `--feed-rate` resources a second, whatever the pages do (each
+//!    bundle is sent on its own schedule, not after the previous answer). The feed's
+//!    achieved rate, p50, p99 and errors (any answer other than the transaction-response
+//!    with every entry created) are printed beside the page's.
+//!
 //! The load generator, the server and (for PostgreSQL) the database all share the same
 //! CPUs, which the output says: on a small machine the figures are a floor, not what a
 //! dedicated server would do.
@@ -91,8 +99,11 @@ use server::credentials::new_credential;
 #[path = "support/nhs_numbers.rs"]
 mod nhs_numbers;
 use nhs_numbers::nhs_numbers;
+#[path = "support/lab_bundles.rs"]
+mod lab_bundles;
 #[path = "support/scratch_database.rs"]
 mod scratch_database;
+use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle};
 use scratch_database::ScratchDatabase;
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -148,6 +159,13 @@ struct Args {
     /// Worker threads of the load generator's runtime (the server gets one per CPU).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Resources a second the feed delivers during the mixed-load phase (lab bundles of
+    /// 7 resources); 0 leaves that phase out.
+    #[arg(long, default_value_t = 2_000)]
+    feed_rate: u64,
+    /// Load only the results page (and the mixed phase): for profiling it.
+    #[arg(long)]
+    only_results: bool,
     /// Keep the database afterwards (PostgreSQL: not dropped; SQLite: the folder stays).
     #[arg(long)]
     keep: bool,
@@ -254,15 +272,25 @@ fn run(
     );
 
     let server = server_runtime.block_on(prepare(args, database_url, scratch))?;
-    let endpoints = [
-        Endpoint::Static,
-        Endpoint::Information,
-        Endpoint::Results,
-        Endpoint::Home,
-        Endpoint::Static,
-    ];
+    let endpoints: Vec<Endpoint> = if args.only_results {
+        vec![Endpoint::Results]
+    } else {
+        vec![
+            Endpoint::Static,
+            Endpoint::Information,
+            Endpoint::Results,
+            Endpoint::Home,
+            Endpoint::Static,
+        ]
+    };
     let base = format!("http://{}", server.address);
     let tokens = server.tokens.clone();
+    let feed = (args.feed_rate > 0).then(|| Feed {
+        url: format!("{base}/fhir"),
+        token: server.feed_token.clone(),
+        bundles_per_second: args.feed_rate as f64 / RESOURCES_PER_BUNDLE as f64,
+        first_patient: args.patients,
+    });
     let seconds = args.seconds;
     let warm_up = args.warm_up;
     let sessions = args.sessions;
@@ -297,9 +325,47 @@ fn run(
             .await?;
             reports.push(Report::new(endpoint, wall, samples, usage.finish()));
         }
-        Ok::<_, Box<dyn Error + Send + Sync>>(reports)
+        let mut feed_report = None;
+        if let Some(feed) = feed {
+            // The feed runs through the warm-up and the measured seconds alike; only the
+            // bundles sent in the measured seconds are counted.
+            let sender = feed.start(Duration::from_secs(warm_up));
+            if warm_up > 0 {
+                run_phase(
+                    &client,
+                    &base,
+                    &tokens,
+                    sessions,
+                    Endpoint::ResultsWithFeed,
+                    Duration::from_secs(warm_up),
+                )
+                .await?;
+            }
+            let usage = Usage::start(database);
+            let (wall, samples) = run_phase(
+                &client,
+                &base,
+                &tokens,
+                sessions,
+                Endpoint::ResultsWithFeed,
+                Duration::from_secs(seconds),
+            )
+            .await?;
+            reports.push(Report::new(
+                Endpoint::ResultsWithFeed,
+                wall,
+                samples,
+                usage.finish(),
+            ));
+            feed_report = Some(sender.finish().await?);
+        }
+        Ok::<_, Box<dyn Error + Send + Sync>>((reports, feed_report))
     })?;
+    let (reports, feed_report) = reports;
     print_reports(&reports, args.database);
+    if let Some(feed) = &feed_report {
+        feed.print();
+    }
     server_runtime.block_on(server.stop())
 }
 
@@ -309,6 +375,8 @@ fn run(
 struct RunningServer {
     address: SocketAddr,
     tokens: Vec<String>,
+    /// The hospital's feed credential, for the mixed-load phase.
+    feed_token: String,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -342,7 +410,7 @@ async fn prepare(args: &Args, database_url: &str, scratch: &Path) -> BenchResult
     let storage = storage::connect(config.database_url.expose()).await?;
     let now = Utc::now();
     server::release::sync_release_rules(storage.as_ref(), &config.release_rules, now).await?;
-    let organisations = create_organisations(storage.as_ref(), now).await?;
+    let (organisations, feed_token) = create_organisations(storage.as_ref(), now).await?;
 
     let started = Instant::now();
     let rows = fill(args, database_url, &organisations, now).await?;
@@ -366,23 +434,22 @@ async fn prepare(args: &Args, database_url: &str, scratch: &Path) -> BenchResult
         started.elapsed().as_secs_f64()
     );
     let router = server::routes::build_router(&config, storage, Arc::new(SystemClock))?;
-    let header_read = config.header_read_timeout;
+    let limits = server::connections::ConnectionLimits {
+        header_read: config.header_read_timeout,
+        max_connections: config.max_connections,
+    };
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        server::connections::serve(
-            listener,
-            router,
-            server::connections::ConnectionLimits { header_read },
-            async {
-                let _ = stopped.await;
-            },
-        )
+        server::connections::serve(listener, router, limits, async {
+            let _ = stopped.await;
+        })
         .await;
         Ok::<(), std::io::Error>(())
     });
     Ok(RunningServer {
         address,
         tokens,
+        feed_token,
         shutdown,
         task,
     })
@@ -402,11 +469,14 @@ struct Source {
     ods: &'static str,
 }
 
+/// Registers the three sources; returns them and the hospital's feed credential (the
+/// mixed-load phase's lab bundles name it, `SENDER_ODS`, as performer).
 async fn create_organisations(
     storage: &dyn Storage,
     now: DateTime<Utc>,
-) -> BenchResult<Organisations> {
+) -> BenchResult<(Organisations, String)> {
     let mut ids = Vec::new();
+    let mut feed_token = String::new();
     for (ods, name, kind) in [
         (
             "RXX",
@@ -424,7 +494,10 @@ async fn create_organisations(
             OrganisationKind::CommunityService,
         ),
     ] {
-        let (_, credential_hash) = new_credential();
+        let (token, credential_hash) = new_credential();
+        if ods == SENDER_ODS {
+            feed_token = token;
+        }
         let organisation = storage
             .create_organisation(NewOrganisation {
                 ods_code: OdsCode::parse(ods)?,
@@ -440,11 +513,14 @@ async fn create_organisations(
         });
     }
     match ids.as_slice() {
-        [hospital, gp, community] => Ok(Organisations {
-            hospital: hospital.clone(),
-            gp: gp.clone(),
-            community: community.clone(),
-        }),
+        [hospital, gp, community] => Ok((
+            Organisations {
+                hospital: hospital.clone(),
+                gp: gp.clone(),
+                community: community.clone(),
+            },
+            feed_token,
+        )),
         _ => Err("expected three organisations".into()),
     }
 }
@@ -1561,6 +1637,8 @@ enum Endpoint {
     Information,
     Results,
     Home,
+    /// The results page while the feed delivers at `--feed-rate`.
+    ResultsWithFeed,
 }
 
 impl Endpoint {
@@ -1570,6 +1648,7 @@ impl Endpoint {
             Endpoint::Information => "information /about",
             Endpoint::Results => "results /record/results",
             Endpoint::Home => "home /record",
+            Endpoint::ResultsWithFeed => "results, feed running",
         }
     }
 
@@ -1577,7 +1656,7 @@ impl Endpoint {
         match self {
             Endpoint::Static => "/health",
             Endpoint::Information => "/about",
-            Endpoint::Results => "/record/results",
+            Endpoint::Results | Endpoint::ResultsWithFeed => "/record/results",
             Endpoint::Home => "/record",
         }
     }
@@ -1589,7 +1668,7 @@ impl Endpoint {
             Endpoint::Information => &["<h1>About this service</h1>"],
             // The heading (Leptos may put a marker before its end tag) and the list of
             // result cards (only there when the patient's results were read and decided).
-            Endpoint::Results => &["<h1>Test results", "app-card-list"],
+            Endpoint::Results | Endpoint::ResultsWithFeed => &["<h1>Test results", "app-card-list"],
             Endpoint::Home => &["<h1>Hello, "],
         };
         match expected.iter().find(|text| !body.contains(**text)) {
@@ -1858,7 +1937,9 @@ fn print_reports(reports: &[Report], database: Database) {
     );
     for report in reports {
         let ratio = match report.endpoint {
-            Endpoint::Results | Endpoint::Home if report.rps() > 0.0 => {
+            Endpoint::Results | Endpoint::Home | Endpoint::ResultsWithFeed
+                if report.rps() > 0.0 =>
+            {
                 format!("{:.1}x", information_rps / report.rps())
             }
             _ => "-".to_owned(),
@@ -1896,6 +1977,159 @@ fn print_reports(reports: &[Report], database: Database) {
          resident memory in the phase (load generator included). about/page: the \
          information page's rps over the page's. Everything shares the same CPUs."
     );
+}
+
+// --- The feed beside the pages ---------------------------------------------------------
+
+/// A paced sender of laboratory bundles for the mixed-load phase.
+struct Feed {
+    url: String,
+    token: String,
+    bundles_per_second: f64,
+    /// Bundles are for new patients: the NHS numbers after the population's.
+    first_patient: usize,
+}
+
+/// The feed, sending: stop it to get its figures.
+struct FeedSender {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<BenchResult<FeedReport>>,
+}
+
+/// What the feed did in the measured seconds.
+struct FeedReport {
+    bundles: usize,
+    wall: Duration,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+    shown_errors: Vec<String>,
+}
+
+impl Feed {
+    /// Starts sending at the set rate: each bundle on its own schedule, so a slow answer
+    /// does not slow the sender. Samples of the first `warm_up` are not counted.
+    fn start(self, warm_up: Duration) -> FeedSender {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let interval = Duration::from_secs_f64(1.0 / self.bundles_per_second);
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let started = Instant::now();
+            let counted_from = started + warm_up;
+            // Enough numbers for the longest phase at this rate, generated once.
+            let numbers = Arc::new(nhs_numbers(
+                self.first_patient + (self.bundles_per_second * 600.0) as usize,
+            )?);
+            let token = Arc::new(self.token);
+            let url = Arc::new(self.url);
+            let mut sent = Vec::new();
+            let mut index = 0;
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = ticks.tick() => {}
+                }
+                let Some(nhs) = numbers.get(self.first_patient + index) else {
+                    break;
+                };
+                // Identifiers of their own, after any the population uses.
+                let body = lab_bundle(100_000_000 + index, nhs);
+                index += 1;
+                let counted = Instant::now() >= counted_from;
+                let (client, url, token) = (client.clone(), Arc::clone(&url), Arc::clone(&token));
+                sent.push((
+                    counted,
+                    tokio::spawn(async move { post_lab_bundle(&client, &url, &token, body).await }),
+                ));
+            }
+            let wall = counted_from.elapsed();
+            let mut samples = Vec::new();
+            for (counted, handle) in sent {
+                let sample = handle.await?;
+                if counted {
+                    samples.push(sample);
+                }
+            }
+            let mut latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
+            latencies.sort_unstable();
+            let errors: Vec<String> = samples.into_iter().filter_map(|s| s.error).collect();
+            Ok(FeedReport {
+                bundles: latencies.len(),
+                wall,
+                p50: percentile(&latencies, 50),
+                p99: percentile(&latencies, 99),
+                errors: errors.len(),
+                shown_errors: errors.into_iter().take(ERRORS_SHOWN).collect(),
+            })
+        });
+        FeedSender { stop, task }
+    }
+}
+
+impl FeedSender {
+    async fn finish(self) -> BenchResult<FeedReport> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
+}
+
+impl FeedReport {
+    fn print(&self) {
+        let resources = self.bundles * RESOURCES_PER_BUNDLE;
+        println!(
+            "feed during the mixed phase: {} bundles ({resources} resources) in {:.1} s = \
+             {:.0} resources/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            self.bundles,
+            self.wall.as_secs_f64(),
+            resources as f64 / self.wall.as_secs_f64().max(f64::MIN_POSITIVE),
+            milliseconds(self.p50),
+            milliseconds(self.p99),
+            self.errors,
+        );
+        for error in &self.shown_errors {
+            println!("    feed error: {error}");
+        }
+    }
+}
+
+/// Posts one lab bundle: every entry must be answered, the items created.
+async fn post_lab_bundle(client: &reqwest::Client, url: &str, token: &str, body: String) -> Sample {
+    let started = Instant::now();
+    let answer = async {
+        let response = client
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "application/fhir+json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok::<_, reqwest::Error>((status, text))
+    }
+    .await;
+    let latency = started.elapsed();
+    let error = match answer {
+        Err(error) => Some(format!("request failed: {error}")),
+        Ok((status, text)) if !status.is_success() => Some(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            text.chars().take(200).collect::<String>()
+        )),
+        Ok((_, text)) => {
+            let created = text.matches("\"201 Created\"").count();
+            (created != RESOURCES_PER_BUNDLE - 1).then(|| {
+                format!(
+                    "{created} entries created, {} expected: {}",
+                    RESOURCES_PER_BUNDLE - 1,
+                    text.chars().take(200).collect::<String>()
+                )
+            })
+        }
+    };
+    Sample { latency, error }
 }
 
 /// The nearest-rank percentile of sorted latencies (zero when there are none).
