@@ -1,6 +1,11 @@
 //! The production PostgreSQL backend: one pool for reads and writes; PostgreSQL handles
 //! concurrent writers itself. A read of a patient's record and its audit row share one
 //! transaction, and each feed delivery is a transaction of its own.
+//!
+//! sqlx must be 0.9.1 or later (the workspace requires it): 0.9.0 left Nagle's algorithm
+//! on for its TCP connections, and a statement too large for one write (a letter's PDF)
+//! then waited about 40 ms for PostgreSQL's delayed acknowledgement, twice per letter
+//! (docs/benchmarks.md, 5 December).
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Pool, Postgres};
