@@ -68,6 +68,9 @@ use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle};
 mod mixed_bundles;
 use mixed_bundles::{DeliveryKind, mixed_bundle};
 use nhs_numbers::nhs_numbers;
+#[path = "support/feed_poster.rs"]
+mod feed_poster;
+use feed_poster::{Sample, post_bundle};
 #[path = "support/scratch_database.rs"]
 mod scratch_database;
 use scratch_database::ScratchDatabase;
@@ -398,12 +401,6 @@ struct Target {
     token: String,
 }
 
-/// One request: how long it took and, if it went wrong, why.
-struct Sample {
-    latency: Duration,
-    error: Option<String>,
-}
-
 /// Posts every bundle once with `concurrency` tasks taking the next bundle in turn.
 async fn run_phase(
     target: &Target,
@@ -429,7 +426,8 @@ async fn run_phase(
                 let Some((kind, body)) = bundles.get(index) else {
                     break;
                 };
-                samples.push(post_bundle(&client, &url, &token, body, *kind, phase).await);
+                let check = |answer: &str| check_answer(answer, *kind, phase);
+                samples.push(post_bundle(&client, &url, &token, body.clone(), check).await);
             }
             samples
         }));
@@ -452,42 +450,6 @@ async fn run_phase(
         cpu,
         samples,
     ))
-}
-
-/// Posts one bundle and checks the answer entry by entry.
-async fn post_bundle(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: &str,
-    kind: DeliveryKind,
-    phase: Phase,
-) -> Sample {
-    let started = Instant::now();
-    let answer = async {
-        let response = client
-            .post(url)
-            .bearer_auth(token)
-            .header("content-type", "application/fhir+json")
-            .body(body.to_owned())
-            .send()
-            .await?;
-        let status = response.status();
-        let text = response.text().await?;
-        Ok::<_, reqwest::Error>((status, text))
-    }
-    .await;
-    let latency = started.elapsed();
-    let error = match answer {
-        Err(error) => Some(format!("request failed: {error}")),
-        Ok((status, text)) if !status.is_success() => Some(format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            text.chars().take(300).collect::<String>()
-        )),
-        Ok((_, text)) => check_answer(&text, kind, phase).err(),
-    };
-    Sample { latency, error }
 }
 
 /// A `transaction-response` with one entry per resource, each answered as its kind of

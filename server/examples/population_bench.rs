@@ -99,10 +99,13 @@ use server::credentials::new_credential;
 #[path = "support/nhs_numbers.rs"]
 mod nhs_numbers;
 use nhs_numbers::nhs_numbers;
+#[path = "support/feed_poster.rs"]
+mod feed_poster;
 #[path = "support/lab_bundles.rs"]
 mod lab_bundles;
 #[path = "support/scratch_database.rs"]
 mod scratch_database;
+use feed_poster::{Sample, post_bundle, quote};
 use lab_bundles::{RESOURCES_PER_BUNDLE, SENDER_ODS, lab_bundle};
 use scratch_database::ScratchDatabase;
 
@@ -300,63 +303,25 @@ fn run(
             .pool_max_idle_per_host(sessions)
             .build()?;
         let tokens = Arc::new(tokens);
+        let load = PageLoad {
+            client: &client,
+            base: &base,
+            tokens: &tokens,
+            sessions,
+            warm_up: Duration::from_secs(warm_up),
+            measured: Duration::from_secs(seconds),
+            database,
+        };
         let mut reports = Vec::new();
         for endpoint in endpoints {
-            if warm_up > 0 {
-                run_phase(
-                    &client,
-                    &base,
-                    &tokens,
-                    sessions,
-                    endpoint,
-                    Duration::from_secs(warm_up),
-                )
-                .await?;
-            }
-            let usage = Usage::start(database);
-            let (wall, samples) = run_phase(
-                &client,
-                &base,
-                &tokens,
-                sessions,
-                endpoint,
-                Duration::from_secs(seconds),
-            )
-            .await?;
-            reports.push(Report::new(endpoint, wall, samples, usage.finish()));
+            reports.push(load.warm_up_and_measure(endpoint).await?);
         }
         let mut feed_report = None;
         if let Some(feed) = feed {
             // The feed runs through the warm-up and the measured seconds alike; only the
             // bundles sent in the measured seconds are counted.
-            let sender = feed.start(Duration::from_secs(warm_up));
-            if warm_up > 0 {
-                run_phase(
-                    &client,
-                    &base,
-                    &tokens,
-                    sessions,
-                    Endpoint::ResultsWithFeed,
-                    Duration::from_secs(warm_up),
-                )
-                .await?;
-            }
-            let usage = Usage::start(database);
-            let (wall, samples) = run_phase(
-                &client,
-                &base,
-                &tokens,
-                sessions,
-                Endpoint::ResultsWithFeed,
-                Duration::from_secs(seconds),
-            )
-            .await?;
-            reports.push(Report::new(
-                Endpoint::ResultsWithFeed,
-                wall,
-                samples,
-                usage.finish(),
-            ));
+            let sender = feed.start(load.warm_up);
+            reports.push(load.warm_up_and_measure(Endpoint::ResultsWithFeed).await?);
             feed_report = Some(sender.finish().await?);
         }
         Ok::<_, Box<dyn Error + Send + Sync>>((reports, feed_report))
@@ -1675,16 +1640,51 @@ impl Endpoint {
             None => Ok(()),
             Some(missing) => Err(format!(
                 "the answer does not contain {missing:?}: {}",
-                body.chars().take(200).collect::<String>()
+                quote(body)
             )),
         }
     }
 }
 
-/// One request: how long it took and, if it went wrong, why.
-struct Sample {
-    latency: Duration,
-    error: Option<String>,
+/// How the pages are loaded: by `sessions` concurrent tasks over the signed-in patients'
+/// sessions, each endpoint warmed up (not counted) and then measured.
+struct PageLoad<'a> {
+    client: &'a reqwest::Client,
+    base: &'a str,
+    tokens: &'a Arc<Vec<String>>,
+    sessions: usize,
+    warm_up: Duration,
+    measured: Duration,
+    database: Database,
+}
+
+impl PageLoad<'_> {
+    /// Warms `endpoint` up, then measures it, with the server's CPU and memory use over
+    /// the measured part only.
+    async fn warm_up_and_measure(&self, endpoint: Endpoint) -> BenchResult<Report> {
+        if !self.warm_up.is_zero() {
+            self.run(endpoint, self.warm_up).await?;
+        }
+        let usage = Usage::start(self.database);
+        let (wall, samples) = self.run(endpoint, self.measured).await?;
+        Ok(Report::new(endpoint, wall, samples, usage.finish()))
+    }
+
+    async fn run(
+        &self,
+        endpoint: Endpoint,
+        duration: Duration,
+    ) -> BenchResult<(Duration, Vec<Sample>)> {
+        run_phase(
+            self.client,
+            self.base,
+            self.tokens,
+            self.sessions,
+            endpoint,
+            duration,
+        )
+        .await
+    }
 }
 
 /// Loads one endpoint for `duration` with `sessions` tasks, each going round its share of
@@ -1750,11 +1750,9 @@ async fn request(
     let latency = started.elapsed();
     let error = match answer {
         Err(error) => Some(format!("request failed: {error}")),
-        Ok((status, body)) if status != reqwest::StatusCode::OK => Some(format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            body.chars().take(200).collect::<String>()
-        )),
+        Ok((status, body)) if status != reqwest::StatusCode::OK => {
+            Some(format!("HTTP {}: {}", status.as_u16(), quote(&body)))
+        }
         Ok((_, body)) => endpoint.check(&body).err(),
     };
     Sample { latency, error }
@@ -2041,7 +2039,9 @@ impl Feed {
                 let (client, url, token) = (client.clone(), Arc::clone(&url), Arc::clone(&token));
                 sent.push((
                     counted,
-                    tokio::spawn(async move { post_lab_bundle(&client, &url, &token, body).await }),
+                    tokio::spawn(async move {
+                        post_bundle(&client, &url, &token, body, all_created).await
+                    }),
                 ));
             }
             let wall = counted_from.elapsed();
@@ -2094,42 +2094,17 @@ impl FeedReport {
     }
 }
 
-/// Posts one lab bundle: every entry must be answered, the items created.
-async fn post_lab_bundle(client: &reqwest::Client, url: &str, token: &str, body: String) -> Sample {
-    let started = Instant::now();
-    let answer = async {
-        let response = client
-            .post(url)
-            .bearer_auth(token)
-            .header("content-type", "application/fhir+json")
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let text = response.text().await?;
-        Ok::<_, reqwest::Error>((status, text))
+/// Whether a lab bundle's answer says every entry but the Patient was created.
+fn all_created(answer: &str) -> Result<(), String> {
+    let created = answer.matches("\"201 Created\"").count();
+    if created == RESOURCES_PER_BUNDLE - 1 {
+        return Ok(());
     }
-    .await;
-    let latency = started.elapsed();
-    let error = match answer {
-        Err(error) => Some(format!("request failed: {error}")),
-        Ok((status, text)) if !status.is_success() => Some(format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            text.chars().take(200).collect::<String>()
-        )),
-        Ok((_, text)) => {
-            let created = text.matches("\"201 Created\"").count();
-            (created != RESOURCES_PER_BUNDLE - 1).then(|| {
-                format!(
-                    "{created} entries created, {} expected: {}",
-                    RESOURCES_PER_BUNDLE - 1,
-                    text.chars().take(200).collect::<String>()
-                )
-            })
-        }
-    };
-    Sample { latency, error }
+    Err(format!(
+        "{created} entries created, {} expected: {}",
+        RESOURCES_PER_BUNDLE - 1,
+        quote(answer)
+    ))
 }
 
 /// The nearest-rank percentile of sorted latencies (zero when there are none).
