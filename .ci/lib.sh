@@ -79,10 +79,20 @@ use_local_tools() {
 }
 
 # The environment cargo-leptos gives its debug builds. Plain cargo commands that use
-# the same one reuse its compiled dependencies instead of rebuilding them all.
+# the same one reuse its compiled dependencies instead of rebuilding them all (see
+# build_site_debug for the one variable cargo-leptos must not be given).
 use_leptos_debug_environment() {
   export RUSTFLAGS="--cfg erase_components"
   export LEPTOS_OUTPUT_NAME=portal LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
     LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false
+}
+
+# `cargo leptos build` (debug). cargo-leptos appends `--cfg erase_components` to any
+# RUSTFLAGS it is given, so with the variable set it built everything with the flag
+# twice: a flag list no other command used, which made the tests compile every
+# dependency again (issue #15; docs/timings.md). Without the variable it sets exactly
+# the flags the environment above gives plain cargo.
+build_site_debug() {
+  env -u RUSTFLAGS cargo leptos build
 }
