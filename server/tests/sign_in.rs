@@ -410,6 +410,35 @@ async fn after_the_idle_or_absolute_limit_nhs_login_is_asked_to_authenticate_aga
     );
     assert!(!browser.cookies.contains_key("portal_reauth"));
 
+    // Idle past the limit and back only after the sweeper has deleted the session: the
+    // browser still holds its cookie, and NHS login is asked again all the same.
+    sign_in_as(&server, &mut browser, "amelia").await;
+    server.clock.advance(Duration::minutes(40));
+    let swept = jobs::sweep_sessions(server.storage.as_ref(), &server.clock)
+        .await
+        .unwrap();
+    assert!(swept >= 1, "the ended session is deleted");
+    let after_sweep = browser.get(&server.url("/auth/login")).await;
+    assert!(
+        after_sweep.location().contains("prompt=login"),
+        "{}",
+        after_sweep.location()
+    );
+    sign_in_as(&server, &mut browser, "amelia").await;
+
+    // Active all along but past the 12 hours in all: asked again too.
+    for _ in 0..30 {
+        server.clock.advance(Duration::minutes(25));
+        browser.get(&server.url("/")).await;
+    }
+    assert!(browser.cookies.contains_key("portal_reauth"));
+    let after_absolute = browser.get(&server.url("/auth/login")).await;
+    assert!(
+        after_absolute.location().contains("prompt=login"),
+        "{}",
+        after_absolute.location()
+    );
+
     // Staff sessions too.
     let mut desk = Browser::new(&server.url(""));
     let signed = support::signed_in_staff(&server, "jordan").await;

@@ -112,8 +112,8 @@ pub fn reauth_cookie_name(audience: SessionAudience) -> &'static str {
     }
 }
 
-/// Which audiences' sessions ran out by the clock in this very request (the cookie
-/// saying so only reaches the browser with its response).
+/// Which audiences presented a session cookie with no live session behind it in this
+/// very request (the cookie saying so only reaches the browser with its response).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimedOut {
     pub patient: bool,
@@ -132,10 +132,12 @@ impl TimedOut {
 /// What a session cookie stands for now.
 enum Resolved {
     SignedIn(Box<SignedIn>),
-    /// No such session (or one for the other audience).
-    Gone,
-    /// It ended by the idle or absolute limit, and has been deleted.
-    TimedOut,
+    /// No live session: it ended by the idle or absolute limit (and is deleted now), or
+    /// it did and the sweeper has deleted it since, or there never was one (or it is
+    /// the other audience's). The three are one case: a browser only still holds the
+    /// cookie of a session that ended by the clock (signing out removes it), and asking
+    /// NHS login to authenticate again costs a forged cookie nothing it should have.
+    Ended,
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -200,8 +202,7 @@ pub async fn session_layer(
                 SessionAudience::Patient => viewer.patient = Some(*signed_in),
                 SessionAudience::Staff => viewer.staff = Some(*signed_in),
             },
-            Ok(Resolved::Gone) => expired.push(audience),
-            Ok(Resolved::TimedOut) => {
+            Ok(Resolved::Ended) => {
                 expired.push(audience);
                 match audience {
                     SessionAudience::Patient => timed_out.patient = true,
@@ -258,8 +259,8 @@ pub async fn session_layer(
     response
 }
 
-/// The signed-in account behind a cookie; or that the session does not exist (or is
-/// for the other audience), or has ended by the clock (it is then deleted).
+/// The signed-in account behind a cookie; or that there is no live session behind it
+/// (one that has just ended by the clock is deleted).
 async fn resolve(
     state: &SessionLayerState,
     token: &str,
@@ -268,15 +269,15 @@ async fn resolve(
 ) -> Result<Resolved, StorageError> {
     let id_hash = hash_token(token);
     let Some((session, account)) = state.storage.find_session(&id_hash).await? else {
-        return Ok(Resolved::Gone);
+        return Ok(Resolved::Ended);
     };
     if session.audience != audience {
-        return Ok(Resolved::Gone);
+        return Ok(Resolved::Ended);
     }
     if check_session(session.last_seen_at, session.absolute_expires_at, now) != SessionCheck::Active
     {
         state.storage.delete_session(&id_hash, None).await?;
-        return Ok(Resolved::TimedOut);
+        return Ok(Resolved::Ended);
     }
     if (now - session.last_seen_at).num_seconds() >= TOUCH_GRANULARITY_SECONDS {
         state.storage.touch_session(&id_hash, now).await?;
