@@ -209,6 +209,7 @@ impl Portal {
             .env("PORTAL_DATA_DIR", scratch.join("data"))
             .env("LEPTOS_SITE_ROOT", scratch.join("site"))
             .env("PORTAL_FEED_LIMIT", "100000/100000")
+            .env("PORTAL_FEED_ADDRESS_LIMIT", "100000/100000")
             .env("LOG_LEVEL", "warn")
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))

@@ -334,6 +334,7 @@ async fn start_server(database_url: &str, scratch: &std::path::Path) -> BenchRes
         data_dir: Some(scratch.join("data")),
         // The benchmark measures the portal, not its rate limiter.
         feed_limit: Some("1000000/1000000".into()),
+        feed_address_limit: Some("1000000/1000000".into()),
         sign_in_limit: Some("1000000/1000000".into()),
         ..SettingsArgs::default()
     })?;

@@ -145,6 +145,7 @@ async fn main() -> SoakResult<()> {
         .env("NHS_LOGIN_SIMULATOR", "true")
         .env("PORTAL_SIGN_IN_LIMIT", "100000/100000")
         .env("PORTAL_FEED_LIMIT", "100000/100000")
+        .env("PORTAL_FEED_ADDRESS_LIMIT", "100000/100000")
         .env("LOG_LEVEL", "warn")
         .stdout(Stdio::from(log_file.try_clone()?))
         .stderr(Stdio::from(log_file))

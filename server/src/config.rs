@@ -288,6 +288,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTAL_FEED_LIMIT", global = true)]
     pub feed_limit: Option<String>,
 
+    /// Feed requests allowed per client address, whatever credentials it presents, as
+    /// BURST/PER_SECOND [default: 2000/400].
+    #[arg(long, env = "PORTAL_FEED_ADDRESS_LIMIT", global = true)]
+    pub feed_address_limit: Option<String>,
+
     /// Bank holidays beyond the built-in England and Wales list (2025 to 2028), as
     /// comma-separated dates (2029-01-01,2029-03-30); subject access requests due on one
     /// are due the next working day.
@@ -335,6 +340,7 @@ pub struct SettingsFile {
     pub bank_holidays: Option<String>,
     pub sign_in_limit: Option<String>,
     pub feed_limit: Option<String>,
+    pub feed_address_limit: Option<String>,
 }
 
 /// One identity provider's client settings, after defaults.
@@ -387,6 +393,7 @@ pub struct Config {
     /// Rate limits (`crate::limits`).
     pub sign_in_limit: crate::limits::RateLimit,
     pub feed_limit: crate::limits::RateLimit,
+    pub feed_address_limit: crate::limits::RateLimit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -625,11 +632,17 @@ impl Config {
             args.feed_limit.or(file.feed_limit),
             crate::limits::RateLimit::FEED,
         )?;
+        let feed_address_limit = rate_limit(
+            "PORTAL_FEED_ADDRESS_LIMIT",
+            args.feed_address_limit.or(file.feed_address_limit),
+            crate::limits::RateLimit::FEED_ADDRESS,
+        )?;
         Ok(Config {
             proxy,
             bank_holidays,
             sign_in_limit,
             feed_limit,
+            feed_address_limit,
             database_url: args
                 .database_url
                 .or(file.database_url)

@@ -184,14 +184,23 @@ pub fn build_router(
         .with_state(state)
         .nest(
             "/fhir",
-            // Past its limit per credential, the feed answers 429 (`limits`).
-            crate::feed::router(feed).layer(
-                tower_governor::GovernorLayer::new(crate::limits::config(
-                    config.feed_limit,
-                    crate::limits::FeedCredential,
-                ))
-                .error_handler(crate::limits::feed_refusal),
-            ),
+            // Past its limit per client address, then per credential, the feed answers
+            // 429 (`limits`).
+            crate::feed::router(feed)
+                .layer(
+                    tower_governor::GovernorLayer::new(crate::limits::config(
+                        config.feed_limit,
+                        crate::limits::FeedCredential,
+                    ))
+                    .error_handler(crate::limits::feed_refusal),
+                )
+                .layer(
+                    tower_governor::GovernorLayer::new(crate::limits::config(
+                        config.feed_address_limit,
+                        crate::limits::ClientAddress,
+                    ))
+                    .error_handler(crate::limits::feed_address_refusal),
+                ),
         )
         .merge(auth_routes)
         .merge(simulators)

@@ -291,6 +291,49 @@ async fn sign_in_and_the_feed_answer_429_with_retry_after_past_their_limits() {
 }
 
 #[tokio::test]
+async fn a_client_making_up_a_credential_for_each_request_is_held_by_the_address_limit() {
+    let server = support::spawn(SettingsArgs {
+        feed_limit: Some("2/1".into()),
+        feed_address_limit: Some("3/1".into()),
+        ..SettingsArgs::default()
+    })
+    .await;
+    let http = client();
+    // Each made-up credential has an allowance of its own, so without the limit per
+    // address every one of these would reach the credential check.
+    for n in 0..3 {
+        let answer = http
+            .post(server.url("/fhir"))
+            .bearer_auth(format!("made-up-{n}"))
+            .header("content-type", "application/fhir+json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401, "within the address's allowance");
+    }
+    let throttled = http
+        .post(server.url("/fhir"))
+        .bearer_auth("made-up-3")
+        .header("content-type", "application/fhir+json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let outcome: serde_json::Value = throttled.json().await.unwrap();
+    assert_eq!(outcome["issue"][0]["code"], "throttled");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("from this address"),
+        "{outcome}"
+    );
+}
+
+#[tokio::test]
 async fn pages_carry_a_strict_content_security_policy_that_their_inline_scripts_meet() {
     let server = spawn_with_demo(true).await;
     for path in ["/", "/about", "/no-such-page"] {
