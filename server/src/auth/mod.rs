@@ -250,20 +250,24 @@ async fn complete(
         }
     };
 
-    // A callback that matches no sign-in this browser started is anyone's to send, as
-    // often as they like: it is refused and logged, but writes nothing that would grow
-    // with it (no audit row: there is no person, and no attempt, to record).
-    let anonymous_refusal = |reason: &'static str| {
+    // What anyone can make happen as often as they like (rate limited, but from any
+    // number of addresses) is refused and logged, and writes nothing that would grow
+    // with it: no audit row, since no person has been identified. That is a callback
+    // matching no sign-in this browser started, and, for one that does (any client can
+    // start one), whatever comes before the provider has issued a token: an `error`
+    // parameter, no code, a code the provider refuses, the provider out of reach.
+    // Refusals of a token the provider did issue are audited (`refuse`).
+    let anonymous_refusal = |reason: &str, page: &str| {
         tracing::warn!(
             reason,
             audience = audience.code(),
             "sign-in callback refused"
         );
-        Redirect::to(&landing(audience, "problem")).into_response()
+        Redirect::to(&landing(audience, page)).into_response()
     };
     let state = match (params.state.as_deref(), browser_state.as_deref()) {
         (Some(sent), Some(kept)) if sent == kept => sent.to_owned(),
-        _ => return (jar, anonymous_refusal("state_mismatch")).into_response(),
+        _ => return (jar, anonymous_refusal("state_mismatch", "problem")).into_response(),
     };
     let not_before = now - Duration::minutes(LOGIN_ATTEMPT_LIFETIME_MINUTES);
     let attempt = match auth
@@ -272,7 +276,7 @@ async fn complete(
         .await
     {
         Ok(Some(attempt)) if attempt.audience == audience => attempt,
-        Ok(_) => return (jar, anonymous_refusal("state_unknown")).into_response(),
+        Ok(_) => return (jar, anonymous_refusal("state_unknown", "problem")).into_response(),
         Err(error) => {
             let _ = app::error::AppError::internal(&error);
             return (jar, Redirect::to("/auth/unavailable")).into_response();
@@ -284,10 +288,10 @@ async fn complete(
         } else {
             ("provider_error", "problem")
         };
-        return (jar, refuse(reason, page).await).into_response();
+        return (jar, anonymous_refusal(reason, page)).into_response();
     }
     let Some(code) = params.code.as_deref() else {
-        return (jar, refuse("no_code", "problem").await).into_response();
+        return (jar, anonymous_refusal("no_code", "problem")).into_response();
     };
     let provider = match audience {
         SessionAudience::Patient => auth.nhs_login.clone(),
@@ -301,9 +305,11 @@ async fn complete(
         .await
     {
         Ok(verified) => verified,
-        Err(OidcError::ProviderUnavailable) => {
-            return (jar, refuse("provider_unavailable", "problem").await).into_response();
-        }
+        Err(
+            error @ (OidcError::ProviderUnavailable
+            | OidcError::TokenRequestFailed
+            | OidcError::TokenRejected),
+        ) => return (jar, anonymous_refusal(&error.code(), "problem")).into_response(),
         Err(error) => return (jar, refuse(&error.code(), "problem").await).into_response(),
     };
 
