@@ -217,6 +217,32 @@ pub fn build_router(
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
+        ));
+    let router = with_security_headers(router, &config.public_url)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    Ok(router)
+}
+
+/// The headers every response carries, whoever wrote it: the security headers, a
+/// default Content-Security-Policy for the pages the server writes itself (the too-many-
+/// attempts, form-problem, simulator and panic pages; the Leptos pages and the
+/// downloads set their own, which it leaves alone), and `no-store` on everything but
+/// static files. A handler that panics is answered inside these layers, so its problem
+/// page carries them too.
+fn with_security_headers(router: Router, public_url: &str) -> Router {
+    router
+        .layer(CatchPanicLayer::custom(problem_response))
+        // Nothing but the portal's stylesheet and images; no script at all; forms only
+        // to the portal itself.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -248,19 +274,14 @@ pub fn build_router(
         // Served over https, browsers are told to use nothing else for two years.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
-            strict_transport_security(&config.public_url),
+            strict_transport_security(public_url),
         ))
         .layer(axum::middleware::from_fn(no_store_for_dynamic_pages))
-        .layer(CatchPanicLayer::custom(problem_response))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(crate::telemetry::request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
-    Ok(router)
 }
+
+/// The policy of a response that sets none of its own: the server's plain pages.
+const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Every powerful browser feature, switched off.
 const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
@@ -427,6 +448,52 @@ mod tests {
         assert!(html.contains("<h1>Sorry, there is a problem with the service</h1>"));
         assert!(html.contains("quote reference"));
         assert!(!html.contains("secret internal detail"));
+    }
+
+    async fn panicking_handler() -> &'static str {
+        panic!("secret internal detail")
+    }
+
+    async fn page_with_its_own_policy() -> impl IntoResponse {
+        ([(header::CONTENT_SECURITY_POLICY, "sandbox")], "a page")
+    }
+
+    /// The problem page of a handler that panicked goes out with every security
+    /// header and the default policy; a response with a policy of its own keeps it.
+    #[tokio::test]
+    async fn a_panic_page_carries_the_security_headers_and_a_policy() {
+        use tower::ServiceExt;
+        let router = with_security_headers(
+            Router::new()
+                .route("/boom", get(panicking_handler))
+                .route("/own-policy", get(page_with_its_own_policy)),
+            "https://portal.example.nhs.uk",
+        );
+        let get_page = |path: &str| {
+            axum::http::Request::get(path)
+                .body(Body::empty())
+                .expect("a request")
+        };
+
+        let response = router.clone().oneshot(get_page("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers();
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            DEFAULT_CONTENT_SECURITY_POLICY
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert!(headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
+
+        let response = router.oneshot(get_page("/own-policy")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_SECURITY_POLICY],
+            "sandbox"
+        );
     }
 
     #[test]
