@@ -801,7 +801,7 @@ async fn a_held_histopathology_document_shows_neither_its_description_nor_its_pd
         "docStatus": "final",
         "type": concept(SNOMED, "371528001", "Pathology report"),
         "subject": amelia(),
-        "date": time(-1),
+        "date": time(-1234),
         "author": performed_by(&hospital),
         "custodian": { "identifier": { "system": ODS_SYSTEM, "value": hospital.ods } },
         "description": "HOSTILE-MARKER-HELD-DOCUMENT-DESCRIPTION",
@@ -828,6 +828,8 @@ async fn a_held_histopathology_document_shows_neither_its_description_nor_its_pd
     let mut amelia = signed_in_as_amelia(&portal.server).await;
     let downloads = [attachment.clone(), format!("{attachment}?download=1")];
     let seen = everything_amelia_sees(&portal, &mut amelia, &[document_id], &[], &downloads).await;
+    // Its own date is part of what it says: it is dated by its arrival until released.
+    let own_date = app::components::format::date(test_now() - Duration::days(1234));
     assert_no_trace(
         case,
         &seen,
@@ -835,6 +837,7 @@ async fn a_held_histopathology_document_shows_neither_its_description_nor_its_pd
             "HOSTILE-MARKER-HELD-DOCUMENT-DESCRIPTION",
             "HOSTILE-MARKER-HELD-DOCUMENT-PDF-TEXT",
             "HOSTILE-MARKER-HELD-DOCUMENT-FILE",
+            own_date.as_str(),
         ],
     );
     for path in &downloads {
@@ -1000,6 +1003,155 @@ async fn a_sexual_health_report_and_result_sent_as_a_batch_leave_no_trace() {
             "HOSTILE-MARKER-SH-BATCH-CONCLUSION",
             "HOSTILE-MARKER-SH-BATCH-RESULT-NAME",
             "HOSTILE-MARKER-SH-BATCH-VALUE",
+            CLINIC.0,
+            CLINIC.1,
+        ],
+    );
+}
+
+/// Amelia's NHS number with its check digit mistyped: a resource carrying it is held.
+const AMELIA_MISTYPED: &str = "9990000019";
+
+#[tokio::test]
+async fn a_held_sexual_health_result_matched_by_the_desk_leaves_no_trace_nor_a_log_line() {
+    let case = "held sexual health result matched by the desk";
+    let marker = "HOSTILE-MARKER-SH-HELD";
+    let portal = portal().await;
+    let clinic = portal.source(CLINIC).await;
+    let mut amelia = signed_in_as_amelia(&portal.server).await;
+    let before = counts(&portal, &mut amelia).await;
+    let log_before = amelia.get(&portal.server.url("/account/access-log")).await;
+    assert_eq!(log_before.status, 200);
+    let amelia_id = portal
+        .server
+        .storage
+        .find_patient_by_nhs_number(&app::domain::NhsNumber::parse(AMELIA).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let stored_before: Vec<String> =
+        support::stored_items(portal.server.storage.as_ref(), amelia_id)
+            .await
+            .into_iter()
+            .map(|item| item.public_id)
+            .collect();
+
+    // Her chlamydia result, sent with her number mistyped: held for the desk.
+    let mut result = chlamydia_result(&clinic, "shs-held-1", marker);
+    result["subject"] = json!({ "identifier": { "system": NHS_SYSTEM, "value": AMELIA_MISTYPED } });
+    let (status, _, answer) = support::feed_answer(
+        portal.client.post(portal.server.url("/fhir")),
+        &clinic.token,
+        bundle("batch", vec![entry(None, result)]).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{case}: {answer}");
+    assert_eq!(
+        answer["entry"][0]["response"]["status"], "202 Accepted",
+        "{case}: held"
+    );
+    let held = portal
+        .server
+        .storage
+        .list_held_resources(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|held| held.raw_resource.contains(marker))
+        .expect("the result is held");
+
+    // The desk matches it to her, on the clinic's word.
+    let mut desk = support::signed_in_staff(&portal.server, "jordan").await;
+    let path = format!("/staff/held-items/{}", held.public_id);
+    let matched = support::people::post(
+        &mut desk,
+        &portal.server,
+        &path,
+        &path,
+        &[
+            ("resolution", "match"),
+            ("nhs-number", AMELIA),
+            ("birth-date-day", "12"),
+            ("birth-date-month", "6"),
+            ("birth-date-year", "1984"),
+            (
+                "reason",
+                "NHS number mistyped; confirmed with the clinic by phone",
+            ),
+            ("confirmed", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (matched.status.as_u16(), matched.location()),
+        (303, "/staff/held-items".to_owned()),
+        "{case}: {}",
+        matched.body
+    );
+    let added: Vec<String> = support::stored_items(portal.server.storage.as_ref(), amelia_id)
+        .await
+        .into_iter()
+        .map(|item| item.public_id)
+        .filter(|id| !stored_before.contains(id))
+        .collect();
+    assert_eq!(added.len(), 1, "{case}: the result is stored on her record");
+
+    // The desk's match is on her trail, as every access by someone else is, under the
+    // action her log leaves out.
+    let trail = portal
+        .server
+        .storage
+        .list_audit_events(amelia_id, 200)
+        .await
+        .unwrap();
+    assert!(
+        trail.iter().any(
+            |e| e.action == app::audit::action::DESK_HELD_ITEM_MATCHED_UNSHOWN
+                && e.actor_kind == app::audit::ActorKind::Staff
+        ),
+        "{case}: the match is audited"
+    );
+    assert!(
+        !trail
+            .iter()
+            .any(|e| e.action == app::audit::action::DESK_HELD_ITEM_MATCHED),
+        "{case}: not as a match the patient is told of"
+    );
+    let unshown = trail
+        .iter()
+        .find(|e| e.action == app::audit::action::DESK_HELD_ITEM_MATCHED_UNSHOWN)
+        .unwrap();
+    assert_eq!(
+        app::audit::log::describe(unshown, false, Some("Jordan"), |_| None),
+        None,
+        "{case}: her log has no words for it"
+    );
+
+    // Nothing tells her: not the counts, not her log, not any page.
+    assert_eq!(
+        counts(&portal, &mut amelia).await,
+        before,
+        "{case}: not counted"
+    );
+    let log = amelia.get(&portal.server.url("/account/access-log")).await;
+    assert_eq!(log.status, 200);
+    assert!(
+        !log.body.contains("could not match"),
+        "{case}: no line in her access log"
+    );
+    let mut seen = everything_amelia_sees(&portal, &mut amelia, &added, &["21613-5"], &[]).await;
+    seen.push(Answer {
+        path: "/account/access-log".to_owned(),
+        status: log.status.as_u16(),
+        body: log.body,
+    });
+    assert_no_trace(
+        case,
+        &seen,
+        &[
+            "HOSTILE-MARKER-SH-HELD-RESULT-NAME",
+            "HOSTILE-MARKER-SH-HELD-VALUE",
             CLINIC.0,
             CLINIC.1,
         ],

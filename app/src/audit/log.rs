@@ -74,13 +74,17 @@ pub const OWN_VIEWS: [&str; 5] = [
 /// Actions never shown in a patient's log, and why (docs/access-log.md):
 /// - `auth.signed_out`, `auth.sign_in_refused`: about the session, not the record;
 /// - `proxy.invitation_opened`: the invitee checking a code, before any access (the
-///   acceptance that follows is shown).
+///   acceptance that follows is shown);
+/// - `desk.held_item_matched_unshown`: the desk matched a held item that the portal
+///   never shows (a sexual health result, say): a line with nothing new in the record
+///   would show that something is hidden.
 ///
 /// [`WITHOUT_PATIENT`] lists those written without a patient.
-pub const LEFT_OUT: [&str; 3] = [
+pub const LEFT_OUT: [&str; 4] = [
     action::SIGNED_OUT,
     action::SIGN_IN_REFUSED,
     action::PROXY_INVITATION_OPENED,
+    action::DESK_HELD_ITEM_MATCHED_UNSHOWN,
 ];
 
 /// Actions written without a patient, which no patient's log can show: the feed's

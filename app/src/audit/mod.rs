@@ -138,6 +138,7 @@ pub mod action {
         DESK_HELD_ITEMS_LISTED = "desk.held_items_listed",
         DESK_HELD_ITEM_VIEWED = "desk.held_item_viewed",
         DESK_HELD_ITEM_MATCHED = "desk.held_item_matched",
+        DESK_HELD_ITEM_MATCHED_UNSHOWN = "desk.held_item_matched_unshown",
         DESK_HELD_ITEM_RETURNED = "desk.held_item_returned",
         // Subject access requests.
         SAR_REQUESTED = "sar.requested",

@@ -597,7 +597,9 @@ pub async fn resolve_held_item(
         }
     };
     let (what, patient): (&'static str, Option<PatientId>) = match &resolution {
-        HeldResolution::Matched { patient, .. } => (action::DESK_HELD_ITEM_MATCHED, Some(*patient)),
+        HeldResolution::Matched { patient, delivery } => {
+            (held_match_action(&delivery.items), Some(*patient))
+        }
         HeldResolution::Returned => (action::DESK_HELD_ITEM_RETURNED, None),
     };
     let resolve = ResolveHeld {
@@ -617,6 +619,24 @@ pub async fn resolve_held_item(
         Ok(()) => Ok(()),
         Err(StorageError::Conflict(_)) => Err(AppError::NotFound),
         Err(other) => Err(other.into()),
+    }
+}
+
+/// How a match goes on the patient's trail. A match that adds only items the portal
+/// never shows (a sexual health result sent with a mistyped NHS number) is audited all
+/// the same, under an action the patient's log leaves out: a line saying something was
+/// added, with nothing new in the record, would show that something is hidden.
+fn held_match_action(items: &[super::storage::NewRecordItem]) -> &'static str {
+    let labels = |item: &super::storage::NewRecordItem| -> Vec<String> {
+        item.labels.iter().map(|(label, _)| label.clone()).collect()
+    };
+    if items
+        .iter()
+        .any(|item| crate::privacy::is_shown(&labels(item)))
+    {
+        action::DESK_HELD_ITEM_MATCHED
+    } else {
+        action::DESK_HELD_ITEM_MATCHED_UNSHOWN
     }
 }
 

@@ -102,10 +102,17 @@ pub fn letter_entry(decided: &DecidedItem) -> LetterEntry {
         ) => kind.clone(),
         _ => "Document".to_owned(),
     };
+    // One that cannot be shown yet is dated by when it arrived, as a waiting result is:
+    // its own date (of the clinic, the operation) is part of what it says, and the date
+    // filter must not find it by that date either.
+    let occurred_at = match &content {
+        LetterContent::Available { .. } => item.occurred_at,
+        _ => Some(item.first_received_at),
+    };
     LetterEntry {
         public_id: item.public_id.clone(),
         title,
-        occurred_at: item.occurred_at,
+        occurred_at,
         content,
         provenance: provenance_of(item),
     }
