@@ -703,19 +703,36 @@ async fn the_desk_verifies_an_application_and_the_applicant_then_acts_within_the
     let appointments = amelia.get(&server.url("/record/appointments")).await;
     assert!(appointments.body.contains("does not include appointments"));
 
-    // The desk finds the grants on Oliver's record (audited) and suspends Amelia's,
-    // saying who decided and why; her next read gets nothing.
-    let found = desk
+    // The desk finds Oliver (NHS number, date of birth and why: audited), sees the
+    // grants on his record on his page, and suspends Amelia's, saying who decided and
+    // why; her next read gets nothing.
+    let found = post(
+        &mut desk,
+        &server,
+        "/staff/patients",
+        "/staff/patients",
+        &[
+            ("nhs-number", demo::OLIVER),
+            ("birth-date-day", "21"),
+            ("birth-date-month", "3"),
+            ("birth-date-year", "2017"),
+            ("reason", "patient_contact"),
+        ],
+    )
+    .await;
+    assert_eq!(found.status.as_u16(), 303, "{}", found.body);
+    let his_page = desk.get(&server.url(&found.location())).await;
+    assert_eq!(his_page.status, 200);
+    assert!(his_page.body.contains("People who can see this record"));
+    assert!(his_page.body.contains("Amelia Hart"));
+    let trail = server.storage.list_audit_events(oliver, 100).await.unwrap();
+    assert!(trail.iter().any(|e| e.action == action::DESK_PATIENT_VIEWED
+        && e.reason.as_deref() == Some("patient_contact")));
+    // The NHS number alone no longer lists anyone's grants.
+    let bare = desk
         .get(&server.url(&format!("/staff/proxy-grants?nhs={}", demo::OLIVER)))
         .await;
-    assert_eq!(found.status, 200);
-    assert!(found.body.contains("Amelia Hart"));
-    let trail = server.storage.list_audit_events(oliver, 100).await.unwrap();
-    assert!(
-        trail
-            .iter()
-            .any(|e| e.action == action::PROXY_GRANTS_VIEWED)
-    );
+    assert!(!bare.body.contains("Amelia Hart"), "{}", bare.body);
     let grant_path = format!("/staff/proxy-grants/{}", grant.grant.public_id);
     let no_reason = post(
         &mut desk,
@@ -842,7 +859,13 @@ async fn a_refused_applicant_learns_nothing_about_the_patient() {
         .to_owned();
     let path = format!("/staff/proxy-applications/{id}");
     let page = desk.get(&server.url(&path)).await;
-    assert!(page.body.contains("the date of birth does not match"));
+    assert!(
+        page.body
+            .contains("A record has this NHS number, but the date of birth does not match")
+    );
+    // The number alone does not tell the desk whose record it is.
+    assert!(!page.body.contains("Oliver"), "{}", page.body);
+    assert!(!page.body.contains("21 March 2017"));
     // It cannot be granted.
     let forced = post(
         &mut desk,
@@ -889,6 +912,16 @@ async fn a_refused_applicant_learns_nothing_about_the_patient() {
     );
     // And she cannot see anything of Oliver's.
     let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;
+    // Nor is an application that did not match him on his trail: neither the desk's
+    // look at it nor its refusal.
+    let trail = server.storage.list_audit_events(oliver, 200).await.unwrap();
+    assert!(
+        !trail
+            .iter()
+            .any(|e| e.action == action::PROXY_APPLICATION_CHECKED
+                || e.action == action::PROXY_REFUSED),
+        "{trail:?}"
+    );
     assert!(
         server
             .storage

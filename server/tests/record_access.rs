@@ -118,7 +118,6 @@ async fn every_server_function_is_classified_so_none_escapes_these_tests() {
         "/api/proxy/applications",
         "/api/desk/proxy_applications",
         "/api/desk/proxy_application",
-        "/api/desk/proxy_grants",
         "/api/desk/proxy_grant",
         "/api/desk/proxy_reviews",
         // The patient's choices and the service desk console; tested in

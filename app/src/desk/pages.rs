@@ -10,8 +10,9 @@
 //!   not be identified, filtered by sender and paged; match one to a patient or send it
 //!   back.
 //!
-//! The proxy queues (`/staff/proxy-applications`, `/staff/proxy-reviews`,
-//! `/staff/proxy-grants`) are `crate::proxy::pages`, reached from the same navigation.
+//! The proxy queues (`/staff/proxy-applications`, `/staff/proxy-reviews`) and a grant's
+//! page (`/staff/proxy-grants/{id}`, linked from the patient's page) are
+//! `crate::proxy::pages`, reached from the same navigation.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -33,7 +34,6 @@ pub fn DeskNav() -> impl IntoView {
         ("/staff/held-items", "Held feed items"),
         ("/staff/requests", "Requests for copies of data"),
         ("/staff/proxy-reviews", "Parents' access to review"),
-        ("/staff/proxy-grants", "Who can see a record"),
     ];
     view! {
         <nav class="nhsuk-u-margin-bottom-4" aria-label="Service desk">

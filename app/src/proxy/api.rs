@@ -121,8 +121,11 @@ pub struct DeskApplicationQueue {
 /// What the portal holds for the NHS number an application names, for the desk to check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientMatch {
-    /// "Oliver Hart, born 21 March 2017", when a record exists.
+    /// "Oliver Hart, born 21 March 2017", when a record has the application's NHS
+    /// number and date of birth (only then: a number alone does not say whose it is).
     pub found: Option<String>,
+    /// Whether any record has the application's NHS number.
+    pub number_held: bool,
     pub birth_date_matches: bool,
     /// For parental responsibility: whether the patient is under the age at which a
     /// parent's access stops.
@@ -135,14 +138,6 @@ pub struct DeskApplicationDetail {
     pub patient: PatientMatch,
     pub is_pending: bool,
     pub can_grant: bool,
-}
-
-/// The grants on one record, as the desk finds them by NHS number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeskGrants {
-    /// The patient's name, when the portal holds a record for the number.
-    pub patient: Option<String>,
-    pub grants: Vec<GrantView>,
 }
 
 #[cfg(feature = "ssr")]
@@ -204,12 +199,6 @@ pub async fn list_desk_applications(
 pub async fn get_desk_application(id: String) -> Result<DeskApplicationDetail, AppError> {
     let (state, viewer) = context().await?;
     with_status(service::application_detail(&state, viewer.staff.as_ref(), &id).await)
-}
-
-#[server(endpoint = "desk/proxy_grants", input = GetUrl)]
-pub async fn list_desk_grants(nhs: String) -> Result<DeskGrants, AppError> {
-    let (state, viewer) = context().await?;
-    with_status(service::desk_grants(&state, viewer.staff.as_ref(), &nhs).await)
 }
 
 #[server(endpoint = "desk/proxy_grant", input = GetUrl)]

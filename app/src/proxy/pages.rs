@@ -11,8 +11,9 @@
 //! - `/proxy/apply`: apply as a parent, attorney or deputy;
 //! - `/staff/proxy-applications` and `/staff/proxy-applications/{id}`: the service
 //!   desk's verification queue and decision;
-//! - `/staff/proxy-grants?nhs=…` and `/staff/proxy-grants/{id}`: the grants on a record,
-//!   and the desk's changes to any of them, each with decision-maker and reason.
+//! - `/staff/proxy-grants/{id}`: one grant on a record (reached from the patient's page
+//!   in the desk console, once found with a reason), and the desk's changes to it, each
+//!   with decision-maker and reason; `/staff/proxy-grants` says where grants are found.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -758,12 +759,12 @@ fn DeskApplication(detail: DeskApplicationDetail) -> impl IntoView {
             </div>
         }
     };
-    let patient = match &detail.patient.found {
-        Some(found) if detail.patient.birth_date_matches => {
-            format!("{found}: the date of birth matches")
+    let patient = match (&detail.patient.found, detail.patient.number_held) {
+        (Some(found), _) => format!("{found}: the date of birth matches"),
+        (None, true) => {
+            "A record has this NHS number, but the date of birth does not match".to_owned()
         }
-        Some(found) => format!("{found}: the date of birth does not match"),
-        None => "No record with this NHS number".to_owned(),
+        (None, false) => "No record with this NHS number".to_owned(),
     };
     let age = detail.patient.child_under_age.map(|under| {
         if under {
@@ -828,51 +829,17 @@ fn refusal_options() -> Vec<(String, String)> {
     Vec::new()
 }
 
-/// The desk finds the grants on a record by NHS number.
+/// Where the grants on a record are found: on the patient's own page, once the desk has
+/// found them by NHS number, date of birth and a reason (audited with it). A number
+/// alone opens nothing here, as it opens nothing at "Find a patient".
 #[component]
 pub fn DeskGrantsPage() -> impl IntoView {
-    let query = leptos_router::hooks::use_query_map();
-    let nhs = query.with_untracked(|q| q.get("nhs").unwrap_or_default());
-    let searched = !nhs.trim().is_empty();
-    let grants = OnceResource::new(async move {
-        if searched {
-            Some(list_desk_grants(nhs).await)
-        } else {
-            None
-        }
-    });
-    let typed = query.with_untracked(|q| q.get("nhs").unwrap_or_default());
     view! {
         <Title text="Who can see a record - Service desk - Your health record"/>
         <crate::desk::pages::DeskNav/>
         <h1>"Who can see a record"</h1>
-        <form method="get" action="/staff/proxy-grants">
-            <div class="nhsuk-form-group">
-                <label class="nhsuk-label" for="nhs">"Patient's NHS number"</label>
-                <input class="nhsuk-input nhsuk-input--width-10" id="nhs" name="nhs" type="text" inputmode="numeric" autocomplete="off" value=typed/>
-            </div>
-            <button class="nhsuk-button" type="submit">"Find"</button>
-        </form>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || grants.get().flatten().map(|result| match result {
-                Ok(DeskGrants { patient: None, .. }) => view! { <p>"There is no record with this NHS number."</p> }.into_any(),
-                Ok(DeskGrants { patient: Some(name), grants }) if grants.is_empty() => view! {
-                    <p>{format!("Nobody can see {name}'s record on their behalf.")}</p>
-                }.into_any(),
-                Ok(DeskGrants { patient: Some(name), grants }) => view! {
-                    <h2>{format!("People who can see {name}'s record")}</h2>
-                    <ul class="nhsuk-list">
-                        {grants.into_iter().map(|g| {
-                            let href = format!("/staff/proxy-grants/{}", g.public_id);
-                            view! {
-                                <li><a href=href>{g.name.clone()}</a>{format!(" ({}, {}): {}", g.relationship, g.basis, g.status)}</li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
-                Err(error) => view! { <ProblemPage error/> }.into_any(),
-            })}
-        </Suspense>
+        <p>"Find the patient first, with their NHS number, date of birth and why you are looking. Their page lists everyone who can see their record, with a link to each grant."</p>
+        <p><a href="/staff/patients">"Find a patient"</a></p>
     }
 }
 
@@ -884,7 +851,7 @@ pub fn DeskGrantPage() -> impl IntoView {
     let detail = OnceResource::new(get_desk_grant(id));
     view! {
         <Title text="A proxy grant - Service desk - Your health record"/>
-        <BackLink href="/staff/proxy-grants" label="Back"/>
+        <BackLink href="/staff/patients" label="Find a patient"/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || detail.get().map(|result| match result {
                 Ok(detail) => view! { <DeskGrant detail/> }.into_any(),

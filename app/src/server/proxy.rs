@@ -34,7 +34,7 @@ use crate::domain::{Account, AccountRole, PatientId};
 use crate::error::{AppError, FieldProblem};
 use crate::proxy::api::{
     ApplicationView, ChoicesView, DeskApplicationDetail, DeskApplicationQueue, DeskApplicationView,
-    DeskGrants, GrantDetail, GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
+    GrantDetail, GrantView, HistoryLine, InvitationView, PatientMatch, PeopleView,
 };
 use crate::proxy::rules::{
     self, AgeNotice, GRANTABLE_LABELS, GrantState, GrantStatus, InvitationRefusal, InvitationState,
@@ -1218,7 +1218,11 @@ pub async fn application_queue(
     })
 }
 
-/// The record an application names, if the portal holds it, and how it compares.
+/// The record an application names, if the portal holds one with both its NHS number
+/// and its date of birth, and how it compares. A number alone does not say whose record
+/// it is, to the desk or on the patient's trail (as when the application was made, and
+/// as the desk's own find-patient rule): a mistyped or guessed number shows the desk
+/// only that some record has it.
 async fn match_patient(
     state: &AppState,
     application: &StoredApplication,
@@ -1228,16 +1232,20 @@ async fn match_patient(
             None,
             PatientMatch {
                 found: None,
+                number_held: false,
                 birth_date_matches: false,
                 child_under_age: None,
             },
         ));
     };
-    let patient = state.storage.find_patient_by_nhs_number(&number).await?;
-    let born = patient
-        .as_ref()
-        .and_then(|p| p.birth_date.as_deref())
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let held = state.storage.find_patient_by_nhs_number(&number).await?;
+    let number_held = held.is_some();
+    let patient = held.filter(|p| {
+        p.birth_date
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            == Some(application.patient_birth_date)
+    });
     let matched = PatientMatch {
         found: patient.as_ref().map(|p| {
             let name = [p.given_name.as_deref(), p.family_name.as_deref()]
@@ -1245,17 +1253,20 @@ async fn match_patient(
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ");
-            match born {
-                Some(born) => format!("{name}, born {}", format::date(day_start(born))),
-                None => format!("{name}, date of birth not known"),
-            }
+            format!(
+                "{name}, born {}",
+                format::date(day_start(application.patient_birth_date))
+            )
         }),
-        birth_date_matches: born == Some(application.patient_birth_date),
-        child_under_age: (application.basis == ProxyBasisKind::ParentalResponsibility).then(|| {
-            born.is_some_and(|b| {
-                rules::age_on(b, state.clock.now().date_naive())
-                    < state.proxy.age_rules.suspend_at_age
-            })
+        number_held,
+        birth_date_matches: patient.is_some(),
+        child_under_age: (application.basis == ProxyBasisKind::ParentalResponsibility
+            && patient.is_some())
+        .then(|| {
+            rules::age_on(
+                application.patient_birth_date,
+                state.clock.now().date_naive(),
+            ) < state.proxy.age_rules.suspend_at_age
         }),
     };
     Ok((patient, matched))
@@ -1346,6 +1357,7 @@ pub async fn decide_application(
         ));
     }
     let (patient, matched) = match_patient(state, &application).await?;
+    let matched_patient = patient.as_ref().map(|p| p.id);
     let grant = if decision == "grant" {
         let scope = scope_answer(answers);
         if scope.is_empty() {
@@ -1412,17 +1424,11 @@ pub async fn decide_application(
     if !problems.is_empty() {
         return Err(AppError::Invalid { problems });
     }
-    // A refusal is on the named patient's trail too, when the portal holds the record.
+    // A refusal is on the named patient's trail too, when the portal holds a record with
+    // the application's NHS number and date of birth (`match_patient`).
     let audit_patient = match &grant {
         Some(grant) => Some(grant.patient),
-        None => match crate::domain::NhsNumber::parse(&application.patient_nhs_number) {
-            Ok(number) => state
-                .storage
-                .find_patient_by_nhs_number(&number)
-                .await?
-                .map(|p| p.id),
-            Err(_) => None,
-        },
+        None => matched_patient,
     };
     // Codes only (the decision-maker and reason, in the desk's words, are in the grant's
     // history and on the application).
@@ -1479,57 +1485,6 @@ pub async fn decide_application(
 }
 
 // --- The service desk's view of grants --------------------------------------------
-
-/// The grants on the record with this NHS number, for the desk. Looking them up is the
-/// desk reading about a patient: audited on that record.
-pub async fn desk_grants(
-    state: &AppState,
-    staff: Option<&SignedIn>,
-    nhs_number: &str,
-) -> Result<DeskGrants, AppError> {
-    let agent = verified_staff(staff)?;
-    let Ok(number) = crate::domain::NhsNumber::parse(nhs_number) else {
-        return Err(AppError::Invalid {
-            problems: vec![FieldProblem::new(
-                "nhs",
-                "Enter a real NHS number: 10 numbers, like 485 777 3456",
-            )],
-        });
-    };
-    let Some(patient) = state.storage.find_patient_by_nhs_number(&number).await? else {
-        return Ok(DeskGrants {
-            patient: None,
-            grants: Vec::new(),
-        });
-    };
-    let now = state.clock.now();
-    state
-        .storage
-        .append_audit(NewAuditEvent {
-            actor_account: Some(agent.id),
-            patient: Some(patient.id),
-            target: Some("proxy_grants".to_owned()),
-            ..NewAuditEvent::new(now, ActorKind::Staff, action::PROXY_GRANTS_VIEWED)
-        })
-        .await?;
-    let grants = state.storage.grants_for_patient(patient.id).await?;
-    Ok(DeskGrants {
-        patient: Some(
-            [
-                patient.given_name.as_deref(),
-                patient.family_name.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" "),
-        ),
-        grants: grants
-            .iter()
-            .map(|g| grant_view(state, g, g.proxy_name.display_or("Someone"), now))
-            .collect(),
-    })
-}
 
 /// One grant, for the desk, with its history.
 pub async fn desk_grant_detail(
