@@ -9,7 +9,7 @@
 //
 // These journeys run against a portal of their own (playwright.config.ts), and the two
 // projects use different people or organisations, so neither sees the other's changes.
-import { test, expect, expectNoAccessibilityViolations, expectValidFhirR4, downloadFrom, settle, signInAs } from './fixtures'
+import { test, expect, deskFindsPatient, expectNoAccessibilityViolations, expectValidFhirR4, downloadFrom, settle, signInAs } from './fixtures'
 import type { Browser, Page } from '@playwright/test'
 
 const choicesURL = 'http://127.0.0.1:3102'
@@ -124,14 +124,7 @@ test("the desk records a postal objection for a child, and the parent no longer 
   await expect(page.getByRole('heading', { name: 'There is a problem' })).toBeVisible()
   await expect(page.getByRole('link', { name: 'Select why you are looking at this record' })).toBeVisible()
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
-  await page.getByLabel('NHS number').fill('999 000 1383')
-  const born = page.getByRole('group', { name: 'Date of birth' })
-  await born.getByLabel('Day').fill('21')
-  await born.getByLabel('Month').fill('3')
-  await born.getByLabel('Year').fill('2017')
-  await page.getByLabel('A letter or form from the patient').check()
-  await page.getByRole('button', { name: 'Find patient' }).click()
-  await settle(page, javaScriptEnabled)
+  await deskFindsPatient(page, javaScriptEnabled, '999 000 1383', ['21', '3', '2017'], 'A letter or form from the patient')
   await expect(page.getByRole('heading', { level: 1, name: 'Oliver Hart' })).toBeVisible()
   await expect(page.getByText(source.appointment)).toHaveCount(0)
   await expectNoAccessibilityViolations(page, javaScriptEnabled)
@@ -305,14 +298,7 @@ test('a patient reads who has seen their record after a desk look-up and a proxy
   const desk = await otherPerson(browser, javaScriptEnabled)
   await signInAsDesk(desk.page, javaScriptEnabled)
   await open(desk.page, '/staff/patients', javaScriptEnabled)
-  await desk.page.getByLabel('NHS number').fill('999 000 0018')
-  const dob = desk.page.getByRole('group', { name: 'Date of birth' })
-  await dob.getByLabel('Day').fill('12')
-  await dob.getByLabel('Month').fill('6')
-  await dob.getByLabel('Year').fill('1984')
-  await desk.page.getByLabel('The patient contacted us (phone, email or in person)').check()
-  await desk.page.getByRole('button', { name: 'Find patient' }).click()
-  await settle(desk.page, javaScriptEnabled)
+  await deskFindsPatient(desk.page, javaScriptEnabled, '999 000 0018', ['12', '6', '1984'], 'The patient contacted us (phone, email or in person)')
   await expect(desk.page.getByRole('heading', { level: 1, name: 'Amelia Hart' })).toBeVisible()
   await desk.context.close()
 

@@ -49,6 +49,25 @@ export async function settle(page: Page, javaScriptEnabled: boolean) {
   }
 }
 
+/// The service desk, on "Find a patient", finds one by NHS number and date of birth
+/// (day, month, year) with the reason labelled `reason`.
+export async function deskFindsPatient(
+  page: Page,
+  javaScriptEnabled: boolean,
+  nhsNumber: string,
+  born: [string, string, string],
+  reason: string,
+) {
+  await page.getByLabel('NHS number').fill(nhsNumber)
+  const birthDate = page.getByRole('group', { name: 'Date of birth' })
+  await birthDate.getByLabel('Day').fill(born[0])
+  await birthDate.getByLabel('Month').fill(born[1])
+  await birthDate.getByLabel('Year').fill(born[2])
+  await page.getByLabel(reason).check()
+  await page.getByRole('button', { name: 'Find patient' }).click()
+  await settle(page, javaScriptEnabled)
+}
+
 /// Signs in through the built-in NHS login simulator as one of its people.
 export async function signInAs(page: Page, person: string) {
   await page.goto('/')

@@ -6,7 +6,7 @@
 //
 // Both projects share one demo database and run side by side, so the journeys that
 // change anything use different people in each project.
-import { test, expect, expectNoAccessibilityViolations, settle, signInAs } from './fixtures'
+import { test, expect, deskFindsPatient, expectNoAccessibilityViolations, settle, signInAs } from './fixtures'
 import type { Browser, Page } from '@playwright/test'
 
 const demoURL = 'http://127.0.0.1:3100'
@@ -225,14 +225,7 @@ test('the service desk finds who can see a record and opens a grant with its his
   // Grants are found on the patient's page: NHS number, date of birth and a reason.
   await page.getByRole('navigation', { name: 'Service desk' }).getByRole('link', { name: 'Find a patient' }).click()
   await settle(page, javaScriptEnabled)
-  await page.getByLabel('NHS number').fill('999 000 2754')
-  const born = page.getByRole('group', { name: 'Date of birth' })
-  await born.getByLabel('Day').fill('3')
-  await born.getByLabel('Month').fill('2')
-  await born.getByLabel('Year').fill('1941')
-  await page.getByLabel('A letter or form from the patient').check()
-  await page.getByRole('button', { name: 'Find patient' }).click()
-  await settle(page, javaScriptEnabled)
+  await deskFindsPatient(page, javaScriptEnabled, '999 000 2754', ['3', '2', '1941'], 'A letter or form from the patient')
   await expect(page.getByRole('heading', { level: 1, name: 'Grace Okafor' })).toBeVisible()
   await expect(page.getByRole('heading', { name: 'People who can see this record' })).toBeVisible()
   await expectNoAccessibilityViolations(page, javaScriptEnabled)

@@ -9,7 +9,7 @@ mod support;
 use app::audit::action;
 use server::demo;
 use support::browser::Browser;
-use support::people::{choose, consent_grant, patient, post};
+use support::people::{choose, consent_grant, desk_finds_because, patient, post};
 use support::{TestServer, signed_in, signed_in_staff, spawn_demo};
 
 /// Amelia lets Daniel see her record, as an accepted invitation would, and he opens it.
@@ -32,21 +32,7 @@ async fn a_patient_sees_who_looked_at_their_record_and_why_in_plain_words() {
     assert_eq!(amelia.get(&server.url("/record/letters")).await.status, 200);
     let mut daniel = daniel_reads_amelias_results(&server).await;
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let found = post(
-        &mut desk,
-        &server,
-        "/staff/patients",
-        "/staff/patients",
-        &[
-            ("nhs-number", demo::AMELIA),
-            ("birth-date-day", "12"),
-            ("birth-date-month", "6"),
-            ("birth-date-year", "1984"),
-            ("reason", "letter"),
-        ],
-    )
-    .await;
-    assert_eq!(found.status.as_u16(), 303);
+    desk_finds_because(&mut desk, &server, demo::AMELIA, "12/6/1984", "letter").await;
 
     let log = amelia.get(&server.url("/account/access-log")).await;
     assert_eq!(log.status, 200);

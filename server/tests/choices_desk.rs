@@ -16,7 +16,7 @@ use app::server::Clock;
 use app::server::storage::{HeldQuery, PatientId, RecordItem, Storage};
 use server::demo;
 use support::browser::{Browser, hidden_field};
-use support::people::{account_of, choose, consent_grant, patient, post};
+use support::people::{account_of, choose, consent_grant, desk_finds, patient, post};
 use support::{TestServer, signed_in, signed_in_staff, spawn_demo};
 
 async fn items(storage: &dyn Storage, nhs_number: &str) -> Vec<RecordItem> {
@@ -56,33 +56,6 @@ fn paths_for(item: &RecordItem) -> Vec<String> {
         RecordKind::Appointment | RecordKind::Encounter => {}
     }
     paths
-}
-
-/// The desk finds a patient and returns the look-up's page address.
-async fn find(
-    desk: &mut Browser,
-    server: &TestServer,
-    nhs: &str,
-    born: (&str, &str, &str),
-) -> String {
-    let found = post(
-        desk,
-        server,
-        "/staff/patients",
-        "/staff/patients",
-        &[
-            ("nhs-number", nhs),
-            ("birth-date-day", born.0),
-            ("birth-date-month", born.1),
-            ("birth-date-year", born.2),
-            ("reason", "patient_contact"),
-        ],
-    )
-    .await;
-    assert_eq!(found.status.as_u16(), 303, "{}", found.body);
-    let location = found.location();
-    assert!(location.starts_with("/staff/patients/"), "{location}");
-    location
 }
 
 async fn actions_for(server: &TestServer, patient: PatientId) -> Vec<(String, ActorKind, bool)> {
@@ -346,7 +319,7 @@ async fn an_objection_hides_a_sources_items_from_the_patient_and_their_proxy_on_
 
     // Oliver's father wrote in: the desk records the objection from the letter.
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let page = find(&mut desk, &server, demo::OLIVER, ("21", "3", "2017")).await;
+    let page = desk_finds(&mut desk, &server, demo::OLIVER, "21/3/2017").await;
     let recorded = post(
         &mut desk,
         &server,
@@ -503,7 +476,7 @@ async fn the_desk_sees_a_patients_account_and_choices_but_no_clinical_content() 
     let server = spawn_demo().await;
     let mut desk = signed_in_staff(&server, "jordan").await;
     // The demo's objection, recorded from a letter, with its reference.
-    let page = find(&mut desk, &server, demo::MOHAMMED, ("30", "9", "1968")).await;
+    let page = desk_finds(&mut desk, &server, demo::MOHAMMED, "30/9/1968").await;
     let body = desk.get(&server.url(&page)).await.body;
     assert!(body.contains("Mohammed"));
     assert!(body.contains("DEMO-LTR-0001"));
@@ -730,7 +703,7 @@ async fn the_desk_unlinks_an_account_and_the_next_sign_in_links_it_again() {
     let mut amelia = signed_in(&server, "amelia").await;
     assert_eq!(amelia.get(&server.url("/record")).await.status, 200);
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let page = find(&mut desk, &server, demo::AMELIA, ("12", "6", "1984")).await;
+    let page = desk_finds(&mut desk, &server, demo::AMELIA, "12/6/1984").await;
     let body = desk.get(&server.url(&page)).await.body;
     let reference = body
         .split("name=\"account\" type=\"radio\" value=\"")
@@ -787,7 +760,7 @@ async fn the_desk_unlinks_an_account_and_the_next_sign_in_links_it_again() {
 async fn the_console_answers_only_the_service_desk() {
     let server = spawn_demo().await;
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let lookup = find(&mut desk, &server, demo::OLIVER, ("21", "3", "2017")).await;
+    let lookup = desk_finds(&mut desk, &server, demo::OLIVER, "21/3/2017").await;
     let held = server
         .storage
         .held_resources(HeldQuery {
@@ -981,7 +954,7 @@ async fn the_console_answers_only_the_service_desk() {
 async fn a_look_up_opens_the_patient_only_to_its_agent_and_only_for_an_hour() {
     let server = spawn_demo().await;
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let page = find(&mut desk, &server, demo::OLIVER, ("21", "3", "2017")).await;
+    let page = desk_finds(&mut desk, &server, demo::OLIVER, "21/3/2017").await;
     assert_eq!(desk.get(&server.url(&page)).await.status, 200);
     // Another agent's look-up (made here for someone else's account) is not found.
     let oliver = patient(server.storage.as_ref(), demo::OLIVER).await;

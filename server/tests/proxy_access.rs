@@ -706,22 +706,8 @@ async fn the_desk_verifies_an_application_and_the_applicant_then_acts_within_the
     // The desk finds Oliver (NHS number, date of birth and why: audited), sees the
     // grants on his record on his page, and suspends Amelia's, saying who decided and
     // why; her next read gets nothing.
-    let found = post(
-        &mut desk,
-        &server,
-        "/staff/patients",
-        "/staff/patients",
-        &[
-            ("nhs-number", demo::OLIVER),
-            ("birth-date-day", "21"),
-            ("birth-date-month", "3"),
-            ("birth-date-year", "2017"),
-            ("reason", "patient_contact"),
-        ],
-    )
-    .await;
-    assert_eq!(found.status.as_u16(), 303, "{}", found.body);
-    let his_page = desk.get(&server.url(&found.location())).await;
+    let found = support::people::desk_finds(&mut desk, &server, demo::OLIVER, "21/3/2017").await;
+    let his_page = desk.get(&server.url(&found)).await;
     assert_eq!(his_page.status, 200);
     assert!(his_page.body.contains("People who can see this record"));
     assert!(his_page.body.contains("Amelia Hart"));

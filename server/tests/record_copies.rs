@@ -14,7 +14,7 @@ use app::proxy::rules::{ProxyBasisKind, Scope};
 use app::server::Clock;
 use server::demo;
 use support::browser::Browser;
-use support::people::{choose, grant_with, patient, post, submit};
+use support::people::{choose, desk_finds, grant_with, patient, post, submit};
 use support::{TestServer, decided_for_patient, signed_in, signed_in_staff, spawn_demo};
 
 /// The portal's ids of the items in a FHIR copy (entries other than the patient,
@@ -417,22 +417,7 @@ async fn the_desk_logs_a_postal_request_which_waits_for_identity_with_the_clock_
     let server = spawn_demo().await;
     let amelia_id = patient(server.storage.as_ref(), demo::AMELIA).await;
     let mut desk = signed_in_staff(&server, "jordan").await;
-    let found = post(
-        &mut desk,
-        &server,
-        "/staff/patients",
-        "/staff/patients",
-        &[
-            ("nhs-number", demo::AMELIA),
-            ("birth-date-day", "12"),
-            ("birth-date-month", "6"),
-            ("birth-date-year", "1984"),
-            ("reason", "patient_contact"),
-        ],
-    )
-    .await;
-    assert_eq!(found.status.as_u16(), 303, "{}", found.body);
-    let lookup_page = found.location();
+    let lookup_page = desk_finds(&mut desk, &server, demo::AMELIA, "12/6/1984").await;
     let incomplete = submit(
         &mut desk,
         &server,

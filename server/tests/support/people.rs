@@ -54,6 +54,50 @@ pub async fn post(
     browser.post_form(&server.url(action), &all).await
 }
 
+/// The service desk finds a patient by NHS number and date of birth (`"21/3/2017"`)
+/// because the patient contacted it; returns the look-up's page, `/staff/patients/{id}`.
+pub async fn desk_finds(
+    desk: &mut Browser,
+    server: &TestServer,
+    nhs_number: &str,
+    born: &str,
+) -> String {
+    desk_finds_because(desk, server, nhs_number, born, "patient_contact").await
+}
+
+/// [`desk_finds`] with another reason from the list.
+pub async fn desk_finds_because(
+    desk: &mut Browser,
+    server: &TestServer,
+    nhs_number: &str,
+    born: &str,
+    reason: &str,
+) -> String {
+    let [day, month, year]: [&str; 3] = born
+        .split('/')
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("a date of birth as day/month/year");
+    let found = post(
+        desk,
+        server,
+        "/staff/patients",
+        "/staff/patients",
+        &[
+            ("nhs-number", nhs_number),
+            ("birth-date-day", day),
+            ("birth-date-month", month),
+            ("birth-date-year", year),
+            ("reason", reason),
+        ],
+    )
+    .await;
+    assert_eq!(found.status.as_u16(), 303, "{}", found.body);
+    let location = found.location();
+    assert!(location.starts_with("/staff/patients/"), "{location}");
+    location
+}
+
 /// Posts a page's own form to its own address.
 pub async fn submit(
     browser: &mut Browser,
