@@ -229,21 +229,12 @@ pub fn build_router(
     Ok(router)
 }
 
-/// The headers every response carries, whoever wrote it: the security headers, a
-/// default Content-Security-Policy for the pages the server writes itself (the too-many-
-/// attempts, form-problem, simulator and panic pages; the Leptos pages and the
-/// downloads set their own, which it leaves alone), and `no-store` on everything but
-/// static files. A handler that panics is answered inside these layers, so its problem
-/// page carries them too.
+/// The headers every response carries, whoever wrote it: the security headers and
+/// `no-store` on everything but static files. A handler that panics is answered inside
+/// these layers, so its problem page carries them too.
 fn with_security_headers(router: Router, public_url: &str) -> Router {
     router
         .layer(CatchPanicLayer::custom(problem_response))
-        // Nothing but the portal's stylesheet and images; no script at all; forms only
-        // to the portal itself.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
-        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -278,10 +269,6 @@ fn with_security_headers(router: Router, public_url: &str) -> Router {
         ))
         .layer(axum::middleware::from_fn(no_store_for_dynamic_pages))
 }
-
-/// The policy of a response that sets none of its own: the server's plain pages.
-const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
-     img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Every powerful browser feature, switched off.
 const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
@@ -459,9 +446,9 @@ mod tests {
     }
 
     /// The problem page of a handler that panicked goes out with every security
-    /// header and the default policy; a response with a policy of its own keeps it.
+    /// header; a response with a policy of its own keeps it.
     #[tokio::test]
-    async fn a_panic_page_carries_the_security_headers_and_a_policy() {
+    async fn a_panic_page_carries_the_security_headers() {
         use tower::ServiceExt;
         let router = with_security_headers(
             Router::new()
@@ -478,10 +465,6 @@ mod tests {
         let response = router.clone().oneshot(get_page("/boom")).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers();
-        assert_eq!(
-            headers[header::CONTENT_SECURITY_POLICY],
-            DEFAULT_CONTENT_SECURITY_POLICY
-        );
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
