@@ -124,9 +124,9 @@ pub struct PatientMatch {
     /// "Oliver Hart, born 21 March 2017", when a record has the application's NHS
     /// number and date of birth (only then: a number alone does not say whose it is).
     pub found: Option<String>,
-    /// Whether any record has the application's NHS number.
+    /// Whether any record has the application's NHS number (with `found` empty: that
+    /// the date of birth does not match it).
     pub number_held: bool,
-    pub birth_date_matches: bool,
     /// For parental responsibility: whether the patient is under the age at which a
     /// parent's access stops.
     pub child_under_age: Option<bool>,

@@ -627,12 +627,9 @@ pub async fn resolve_held_item(
 /// the same, under an action the patient's log leaves out: a line saying something was
 /// added, with nothing new in the record, would show that something is hidden.
 fn held_match_action(items: &[super::storage::NewRecordItem]) -> &'static str {
-    let labels = |item: &super::storage::NewRecordItem| -> Vec<String> {
-        item.labels.iter().map(|(label, _)| label.clone()).collect()
-    };
     if items
         .iter()
-        .any(|item| crate::privacy::is_shown(&labels(item)))
+        .any(|item| crate::privacy::is_shown(item.labels.iter().map(|(label, _)| label.as_str())))
     {
         action::DESK_HELD_ITEM_MATCHED
     } else {

@@ -1233,7 +1233,6 @@ async fn match_patient(
             PatientMatch {
                 found: None,
                 number_held: false,
-                birth_date_matches: false,
                 child_under_age: None,
             },
         ));
@@ -1259,7 +1258,6 @@ async fn match_patient(
             )
         }),
         number_held,
-        birth_date_matches: patient.is_some(),
         child_under_age: (application.basis == ProxyBasisKind::ParentalResponsibility
             && patient.is_some())
         .then(|| {
@@ -1303,10 +1301,7 @@ pub async fn application_detail(
             .await?;
     }
     let pending = application.state == ApplicationState::Pending;
-    let can_grant = pending
-        && matched.found.is_some()
-        && matched.birth_date_matches
-        && matched.child_under_age != Some(false);
+    let can_grant = pending && matched.found.is_some() && matched.child_under_age != Some(false);
     Ok(DeskApplicationDetail {
         application: desk_view(&application),
         patient: matched,
@@ -1380,9 +1375,8 @@ pub async fn decide_application(
                 None
             }
         };
-        match patient
-            .filter(|_| matched.birth_date_matches && matched.child_under_age != Some(false))
-        {
+        // `patient` is only ever the record matching both NHS number and date of birth.
+        match patient.filter(|_| matched.child_under_age != Some(false)) {
             Some(patient) => Some(NewGrant {
                 patient: patient.id,
                 proxy: application.applicant,

@@ -191,7 +191,6 @@ pub async fn session_layer(
 ) -> Response {
     let now = state.clock.now();
     let mut viewer = Viewer::default();
-    let mut expired = Vec::new();
     let mut timed_out = TimedOut::default();
     for audience in [SessionAudience::Patient, SessionAudience::Staff] {
         let Some(cookie) = jar.get(&state.cookies.name(cookie_name(audience))) else {
@@ -202,13 +201,10 @@ pub async fn session_layer(
                 SessionAudience::Patient => viewer.patient = Some(*signed_in),
                 SessionAudience::Staff => viewer.staff = Some(*signed_in),
             },
-            Ok(Resolved::Ended) => {
-                expired.push(audience);
-                match audience {
-                    SessionAudience::Patient => timed_out.patient = true,
-                    SessionAudience::Staff => timed_out.staff = true,
-                }
-            }
+            Ok(Resolved::Ended) => match audience {
+                SessionAudience::Patient => timed_out.patient = true,
+                SessionAudience::Staff => timed_out.staff = true,
+            },
             Err(error) => {
                 let reference = app::error::AppError::internal(&error);
                 tracing::error!(?reference, "session lookup failed");
@@ -231,7 +227,10 @@ pub async fn session_layer(
     request.extensions_mut().insert(timed_out);
     let mut response = next.run(request).await;
     // A cookie for a session that is gone is removed, so the browser stops sending it.
-    for audience in expired {
+    for audience in [SessionAudience::Patient, SessionAudience::Staff] {
+        if !timed_out.of(audience) {
+            continue;
+        }
         if let Ok(value) = state
             .cookies
             .removal(cookie_name(audience))
@@ -241,11 +240,10 @@ pub async fn session_layer(
             response.headers_mut().append(header::SET_COOKIE, value);
         }
         // Unless this response is the sign-in that already asked for it.
-        if timed_out.of(audience)
-            && !response
-                .headers()
-                .get(header::LOCATION)
-                .is_some_and(|l| l.to_str().is_ok_and(|l| l.contains("prompt=login")))
+        if !response
+            .headers()
+            .get(header::LOCATION)
+            .is_some_and(|l| l.to_str().is_ok_and(|l| l.contains("prompt=login")))
         {
             // Kept for as long as a session could have lasted.
             let cookie = state
