@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use axum::handler::Handler;
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
@@ -16,6 +17,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -148,7 +150,13 @@ pub fn build_router(
     let routes = app_routes();
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
-    let fallback_state = state.clone();
+    // The built site's files (CSS, scripts, WebAssembly, images), served without leptos
+    // (see `not_found_page`), and for any other address "Page not found".
+    let site_files = ServeDir::new(&*leptos_options.site_root)
+        .precompressed_gzip()
+        .precompressed_br()
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(not_found_page.with_state(state.clone()));
 
     let router = Router::new()
         .route("/health", get(health))
@@ -175,12 +183,7 @@ pub fn build_router(
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            move || provide_context(fallback_state.clone()), shell
-        ))
+        .fallback_service(site_files)
         .with_state(state)
         .nest(
             "/fhir",
@@ -229,12 +232,21 @@ pub fn build_router(
     Ok(router)
 }
 
-/// The headers every response carries, whoever wrote it: the security headers and
-/// `no-store` on everything but static files. A handler that panics is answered inside
-/// these layers, so its problem page carries them too.
+/// The headers every response carries, whoever wrote it: the security headers, a
+/// default Content-Security-Policy for the pages the server writes itself (the too-many-
+/// attempts, form-problem, simulator and panic pages; the Leptos pages and the
+/// downloads set their own, which it leaves alone), and `no-store` on everything but
+/// static files. A handler that panics is answered inside these layers, so its problem
+/// page carries them too.
 fn with_security_headers(router: Router, public_url: &str) -> Router {
     router
         .layer(CatchPanicLayer::custom(problem_response))
+        // Nothing but the portal's stylesheet and images; no script at all; forms only
+        // to the portal itself.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -269,6 +281,35 @@ fn with_security_headers(router: Router, public_url: &str) -> Router {
         ))
         .layer(axum::middleware::from_fn(no_store_for_dynamic_pages))
 }
+
+/// The app's "Page not found" with status 404, for an address that is neither a route
+/// nor one of the built site's files (`build_router` serves those with `ServeDir`).
+///
+/// Not leptos_axum's `file_and_error_handler`: it answers a file inside a reactive owner
+/// made with `Owner::new()`, whose parent is whatever owner the thread last set as
+/// current, and leptos sets each page's root owner as current on the thread that starts
+/// rendering it and leaves it there. So a file served on that thread while the page was
+/// still being sent took that page's response headers (its Content-Security-Policy) and
+/// its status (a script answered 404 after a "Page not found"). Files here never touch a
+/// reactive owner; the not-found page renders under a root owner of its own, as every
+/// page does.
+async fn not_found_page(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
+    let options = state.leptos_options.clone();
+    let render = leptos_axum::render_app_async_with_context(
+        move || provide_context(state.clone()),
+        move || shell(options.clone()),
+    );
+    let mut response = render(request).await;
+    // A page that set no status of its own is still not here.
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    response
+}
+
+/// The policy of a response that sets none of its own: the server's plain pages.
+const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Every powerful browser feature, switched off.
 const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
@@ -446,9 +487,9 @@ mod tests {
     }
 
     /// The problem page of a handler that panicked goes out with every security
-    /// header; a response with a policy of its own keeps it.
+    /// header and the default policy; a response with a policy of its own keeps it.
     #[tokio::test]
-    async fn a_panic_page_carries_the_security_headers() {
+    async fn a_panic_page_carries_the_security_headers_and_a_policy() {
         use tower::ServiceExt;
         let router = with_security_headers(
             Router::new()
@@ -465,6 +506,10 @@ mod tests {
         let response = router.clone().oneshot(get_page("/boom")).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers();
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            DEFAULT_CONTENT_SECURITY_POLICY
+        );
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers["cross-origin-opener-policy"], "same-origin");

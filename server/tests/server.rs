@@ -245,6 +245,13 @@ async fn sign_in_and_the_feed_answer_429_with_retry_after_past_their_limits() {
         .parse()
         .unwrap();
     assert!(wait >= 1);
+    // A page the server writes itself still goes out with a policy: no script at all.
+    assert!(
+        refused.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none';")
+    );
     assert!(
         refused
             .text()
@@ -376,4 +383,146 @@ async fn pages_carry_a_strict_content_security_policy_that_their_inline_scripts_
         first.headers()["content-security-policy"],
         second.headers()["content-security-policy"]
     );
+}
+
+/// The policy a page went out with, or a failure naming the page and its status.
+fn policy_of(path: &str, status: u16, headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get("content-security-policy")
+        .unwrap_or_else(|| panic!("{path} ({status}) went out without a policy: {headers:?}"))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every page goes out with the app's own policy, every time, for every reader: the page
+/// a sign-in lands on, and each page of the patient's and the desk's under concurrent
+/// requests. (A browser was once seen getting `/staff` without it; issue #15.)
+#[tokio::test]
+async fn every_page_carries_the_apps_policy_every_time() {
+    let server = support::spawn_demo().await;
+    // The page each sign-in lands on, the way a browser follows it.
+    let mut desk_browsers = Vec::new();
+    for _ in 0..3 {
+        let mut staff = support::browser::Browser::new(&server.url(""));
+        let hops = staff
+            .sign_in_through_simulator(&server.url("/staff/auth/login"), "jordan")
+            .await;
+        let landing = hops.last().unwrap();
+        assert_eq!(landing.status, 200, "{}", landing.url);
+        assert!(policy_of(&landing.url, 200, &landing.headers).contains("'nonce-"));
+        desk_browsers.push(staff);
+    }
+    let staff = desk_browsers.pop().unwrap();
+    let patient = support::signed_in(&server, "amelia").await;
+    let readers = [
+        (
+            staff.cookies.clone(),
+            vec![
+                "/staff",
+                "/staff/patients",
+                "/staff/held-items",
+                "/staff/proxy-applications",
+                "/staff/proxy-reviews",
+                "/staff/requests",
+                "/staff/no-such-page",
+            ],
+        ),
+        (
+            patient.cookies.clone(),
+            vec![
+                "/",
+                "/record",
+                "/record/results",
+                "/record/letters",
+                "/record/appointments",
+                "/account/access-log",
+                "/account/choices",
+                "/account/people",
+                "/account/requests",
+            ],
+        ),
+    ];
+    let mut requests = tokio::task::JoinSet::new();
+    for _round in 0..20 {
+        for (cookies, paths) in &readers {
+            let cookie = cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            for path in paths {
+                let (url, cookie, path) = (server.url(path), cookie.clone(), *path);
+                requests.spawn(async move {
+                    let response = client()
+                        .get(url)
+                        .header("cookie", cookie)
+                        .header("accept", "text/html")
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    let policy = policy_of(path, status, response.headers());
+                    assert!(policy.contains("'nonce-"), "{path}: {policy}");
+                    (path, status)
+                });
+            }
+        }
+    }
+    while let Some(answer) = requests.join_next().await {
+        let (path, status) = answer.unwrap();
+        let expected = if path == "/staff/no-such-page" {
+            404
+        } else {
+            200
+        };
+        assert_eq!(status, expected, "{path}");
+    }
+}
+
+/// A static file and a page served at the same moment each keep their own status and
+/// headers. (leptos_axum's own file handler made each file's context a child of whatever
+/// page's context its thread last set up, and took that page's headers and status: the
+/// page lost its Content-Security-Policy, and a script could answer 404; issue #15.)
+#[tokio::test]
+async fn a_static_file_never_takes_a_pages_headers_or_status() {
+    let server = spawn_with_demo(true).await;
+    let script = "document.documentElement.dataset.ready = 'yes'";
+    let pkg = server.dir.path().join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("portal.js"), script).unwrap();
+    let mut requests = tokio::task::JoinSet::new();
+    for worker in 0..4 {
+        let path = if worker % 2 == 0 {
+            "/no-such-page"
+        } else {
+            "/pkg/portal.js"
+        };
+        let url = server.url(path);
+        requests.spawn(async move {
+            let client = client();
+            for _ in 0..150 {
+                let response = client.get(&url).send().await.unwrap();
+                let status = response.status().as_u16();
+                let policy = response.headers().get("content-security-policy").cloned();
+                let body = response.text().await.unwrap();
+                if path == "/pkg/portal.js" {
+                    assert_eq!((status, body.as_str()), (200, script), "{path}");
+                    // At most the default for what the server writes itself: never a
+                    // page's, with its nonce.
+                    assert!(
+                        !policy.is_some_and(|p| p.to_str().unwrap().contains("'nonce-")),
+                        "{path} took a page's policy"
+                    );
+                } else {
+                    assert_eq!(status, 404, "{path}");
+                    let policy = policy.unwrap_or_else(|| panic!("{path} lost its policy"));
+                    assert!(policy.to_str().unwrap().contains("'nonce-"), "{path}");
+                }
+            }
+        });
+    }
+    while let Some(worker) = requests.join_next().await {
+        worker.unwrap();
+    }
 }
