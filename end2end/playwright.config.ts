@@ -57,6 +57,10 @@ export default defineConfig({
   fullyParallel: true,
   workers: 2,
   retries: 0,
+  // The longest journeys have two or three people sign in and check every page with
+  // axe: about 22 s alone and up to 30 s beside another worker on this 2-CPU machine,
+  // against Playwright's default budget of 30 s. A real hang still fails in a minute.
+  timeout: 60_000,
   forbidOnly: !!process.env.CI,
   reporter: [['list']],
   use: { trace: 'off' },
