@@ -28,6 +28,10 @@ ensure_rust_tools() {
     say "Adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown
   fi
+  if ! rustup which clippy-driver >/dev/null 2>&1; then
+    say "Adding clippy"
+    rustup component add clippy
+  fi
   if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
     say "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes, once)"
     cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
@@ -80,7 +84,7 @@ use_local_tools() {
 
 # The environment cargo-leptos gives its debug builds. Plain cargo commands that use
 # the same one reuse its compiled dependencies instead of rebuilding them all (see
-# build_site_debug for the one variable cargo-leptos must not be given).
+# build_site_frontend_debug for the one variable cargo-leptos must not be given).
 use_leptos_debug_environment() {
   export RUSTFLAGS="--cfg erase_components"
   export LEPTOS_OUTPUT_NAME=portal LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
@@ -88,11 +92,29 @@ use_leptos_debug_environment() {
     LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false
 }
 
-# `cargo leptos build` (debug). cargo-leptos appends `--cfg erase_components` to any
-# RUSTFLAGS it is given, so with the variable set it built everything with the flag
-# twice: a flag list no other command used, which made the tests compile every
-# dependency again (issue #15; docs/timings.md). Without the variable it sets exactly
-# the flags the environment above gives plain cargo.
-build_site_debug() {
-  env -u RUSTFLAGS cargo leptos build
+# Clippy as the compiler of the workspace's own crates, in the builds the tests need
+# anyway, with its warnings as errors. This is how `cargo clippy` itself works: it sets
+# RUSTC_WORKSPACE_WRAPPER to clippy-driver (which only wraps workspace members, so the
+# dependencies are compiled once and shared with builds without it) and passes the
+# arguments after `--` in CLIPPY_ARGS, joined by `__CLIPPY_HACKERY__`. `cargo clippy`
+# can only do a check build, a second compilation of every dependency that no test
+# uses; with the wrapper on `cargo test` and `cargo leptos build`, the lints run in the
+# one build that is needed anyway (issue #15; docs/timings.md). The same lints, for the
+# same targets, as `cargo clippy --all-targets -- -D warnings`.
+use_clippy_as_workspace_compiler() {
+  RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
+  export RUSTC_WORKSPACE_WRAPPER
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}
+
+# `cargo leptos build` (debug) of the browser side only: the wasm bundle, the styles and
+# the assets. The Rust tests build the server binary the journeys run
+# (target/debug/server), so building it here too compiled the app and the server twice.
+# cargo-leptos appends `--cfg erase_components` to any RUSTFLAGS it is given, so with the
+# variable set it built everything with the flag twice: a flag list no other command
+# used, which made the tests compile every dependency again (issue #15;
+# docs/timings.md). Without the variable it sets exactly the flags the environment above
+# gives plain cargo.
+build_site_frontend_debug() {
+  env -u RUSTFLAGS cargo leptos build --frontend-only
 }
