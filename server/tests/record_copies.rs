@@ -185,6 +185,17 @@ async fn a_proxy_downloads_only_what_their_grant_opens() {
     .await;
     let mut daniel = signed_in(&server, "daniel").await;
     choose(&mut daniel, &server, &grant.grant.public_id).await;
+    // The page names whose record it is, and sends him to no log of his own.
+    let page = daniel.get(&server.url("/account/download")).await;
+    assert_eq!(page.status.as_u16(), 200);
+    assert!(
+        page.body.contains("<h1>Download Amelia Hart&#x27;s record")
+            || page.body.contains("<h1>Download Amelia Hart's record"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Download your record"));
+    assert!(!page.body.contains("who has seen your record"));
     let (status, _, bytes) = download(&mut daniel, &server, "/account/download/record.json").await;
     assert_eq!(status, 200);
     let bundle: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

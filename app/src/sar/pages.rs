@@ -15,6 +15,7 @@ use crate::components::forms::{CsrfField, ErrorSummary, FormState, StaffCsrfFiel
 use crate::desk::pages::DeskNav;
 use crate::pages::ProblemPage;
 use crate::proxy::pages::{BackLink, DateField, RadioField};
+use crate::site::current_site_info;
 
 #[component]
 fn History(history: Vec<RequestHistoryLine>) -> impl IntoView {
@@ -218,25 +219,50 @@ pub fn LogRequestForm(lookup: String) -> impl IntoView {
     }
 }
 
-/// Download a copy of the record: what the reader can see now, in three formats.
+/// Download a copy of the record: what the reader can see now, in three formats. Someone
+/// acting for another person is told whose record it is and that their access bounds it.
 #[component]
 pub fn DownloadRecordPage() -> impl IntoView {
+    let acting_for = current_site_info().patient.and_then(|p| p.acting_for);
+    let (heading, about) = match &acting_for {
+        Some(name) => (
+            format!("Download {name}'s record"),
+            format!("You can download a copy of everything you can see in {name}'s record now, at any time. It is made when you ask for it."),
+        ),
+        None => (
+            "Download your record".to_owned(),
+            "You can download a copy of everything you can see in your record now, at any time. It is made when you ask for it.".to_owned(),
+        ),
+    };
+    let title = format!("{heading} - Your health record");
+    let after = match acting_for {
+        Some(name) => view! {
+            <div class="nhsuk-inset-text"><span class="nhsuk-u-visually-hidden">"Information: "</span>
+                <p>{format!("Test results not yet released to {name} are not in it, and it holds only what your access to their record lets you see.")}</p>
+            </div>
+            <p>{format!("Keep the copy safe: it holds health information. Each download is recorded, and {name} can see it.")}</p>
+            <p>{format!("To ask for a copy of all the information held about {name}, checked by our team, ")}<a href="/account/requests">"ask for a copy of their data"</a>"."</p>
+        }.into_any(),
+        None => view! {
+            <div class="nhsuk-inset-text"><span class="nhsuk-u-visually-hidden">"Information: "</span>
+                <p>"Test results not yet released to you are not in it."</p>
+            </div>
+            <p>"Keep the copy safe: it holds health information. Each download is recorded in "<a href="/account/access-log">"who has seen your record"</a>"."</p>
+            <p>"To ask for a copy of all the information held about you, checked by our team, "<a href="/account/requests">"ask for a copy of your data"</a>"."</p>
+        }.into_any(),
+    };
     view! {
-        <Title text="Download your record - Your health record"/>
+        <Title text=title/>
         <div class="nhsuk-grid-row">
             <div class="nhsuk-grid-column-two-thirds">
-                <h1>"Download your record"</h1>
-                <p>"You can download a copy of everything you can see in your record now, at any time. It is made when you ask for it."</p>
+                <h1>{heading}</h1>
+                <p>{about}</p>
                 <ul class="nhsuk-list nhsuk-list--bullet">
                     <li><a href="/account/download/record.pdf" download="">"A readable copy (PDF)"</a></li>
                     <li><a href="/account/download/record.html" download="">"A readable copy (web page)"</a></li>
                     <li><a href="/account/download/record.json" download="">"A copy for other health apps and systems (FHIR R4, JSON)"</a></li>
                 </ul>
-                <div class="nhsuk-inset-text"><span class="nhsuk-u-visually-hidden">"Information: "</span>
-                    <p>"Test results not yet released to you are not in it. If you are looking after someone's record, it holds only what your access lets you see."</p>
-                </div>
-                <p>"Keep the copy safe: it holds health information. Each download is recorded in "<a href="/account/access-log">"who has seen your record"</a>"."</p>
-                <p>"To ask for a copy of all the information held about you, checked by our team, "<a href="/account/requests">"ask for a copy of your data"</a>"."</p>
+                {after}
             </div>
         </div>
     }
