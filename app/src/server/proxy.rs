@@ -161,6 +161,30 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
+/// The optional "End date" of a grant or an application: access runs to the end of that
+/// day, so it ends at the start of the next. A date today or earlier is a problem, as
+/// is one that is not a real date; either is added to `problems` and gives no end.
+fn end_date_answer(
+    answers: &Answers,
+    now: DateTime<Utc>,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<DateTime<Utc>> {
+    match date_answer(answers, "ends-on", "End date") {
+        Ok(Some(date)) if date <= now.date_naive() => {
+            problems.push(FieldProblem::new(
+                "ends-on-day",
+                "End date must be in the future",
+            ));
+            None
+        }
+        Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    }
+}
+
 /// "People who can see your record": the patient's grants and invitations.
 pub async fn people(
     state: &AppState,
@@ -473,20 +497,7 @@ pub async fn invite(
             "Select at least one part of your record they can see",
         ));
     }
-    let ends_at = match date_answer(answers, "ends-on", "End date") {
-        Ok(Some(date)) if date <= now.date_naive() => {
-            problems.push(FieldProblem::new(
-                "ends-on-day",
-                "End date must be in the future",
-            ));
-            None
-        }
-        Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
-        Err(problem) => {
-            problems.push(problem);
-            None
-        }
-    };
+    let ends_at = end_date_answer(answers, now, &mut problems);
     let Some(birth_date) = birth_date.filter(|_| problems.is_empty()) else {
         return Err(AppError::Invalid { problems });
     };
@@ -642,20 +653,7 @@ fn new_terms(
                     "Select at least one part of the record they can see, or stop the access instead",
                 ));
             }
-            let ends_at = match date_answer(answers, "ends-on", "End date") {
-                Ok(Some(date)) if date <= now.date_naive() => {
-                    problems.push(FieldProblem::new(
-                        "ends-on-day",
-                        "End date must be in the future",
-                    ));
-                    None
-                }
-                Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
-                Err(problem) => {
-                    problems.push(problem);
-                    None
-                }
-            };
+            let ends_at = end_date_answer(answers, now, &mut problems);
             if !problems.is_empty() {
                 return Err(AppError::Invalid { problems });
             }
@@ -1361,20 +1359,7 @@ pub async fn decide_application(
                 "Select at least one part of the record, or refuse the application",
             ));
         }
-        let ends_at = match date_answer(answers, "ends-on", "End date") {
-            Ok(Some(date)) if date <= now.date_naive() => {
-                problems.push(FieldProblem::new(
-                    "ends-on-day",
-                    "End date must be in the future",
-                ));
-                None
-            }
-            Ok(date) => date.map(|d| day_start(d.succ_opt().unwrap_or(d))),
-            Err(problem) => {
-                problems.push(problem);
-                None
-            }
-        };
+        let ends_at = end_date_answer(answers, now, &mut problems);
         // `patient` is only ever the record matching both NHS number and date of birth.
         match patient.filter(|_| matched.child_under_age != Some(false)) {
             Some(patient) => Some(NewGrant {
