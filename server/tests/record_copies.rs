@@ -104,6 +104,9 @@ async fn a_patient_downloads_exactly_what_they_can_see_in_three_formats() {
     let page = amelia.get(&server.url("/account/download")).await;
     assert_eq!(page.status.as_u16(), 200);
     assert!(page.body.contains("/account/download/record.pdf"));
+    assert!(page.body.contains("<h1>Download your record"));
+    assert!(page.body.contains("who has seen your record"));
+    assert!(page.body.contains("href=\"/account/requests\""));
 
     let (status, kind, bytes) =
         download(&mut amelia, &server, "/account/download/record.json").await;
@@ -194,8 +197,13 @@ async fn a_proxy_downloads_only_what_their_grant_opens() {
         "{}",
         page.body
     );
+    assert!(
+        page.body
+            .contains("<title>Download their record - Your health record</title>")
+    );
     assert!(!page.body.contains("Download your record"));
     assert!(!page.body.contains("who has seen your record"));
+    assert!(!page.body.contains("/account/requests"));
     let (status, _, bytes) = download(&mut daniel, &server, "/account/download/record.json").await;
     assert_eq!(status, 200);
     let bundle: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

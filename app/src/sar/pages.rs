@@ -234,14 +234,21 @@ pub fn DownloadRecordPage() -> impl IntoView {
             "You can download a copy of everything you can see in your record now, at any time. It is made when you ask for it.".to_owned(),
         ),
     };
-    let title = format!("{heading} - Your health record");
+    // The tab title, kept in the browser's history, names nobody.
+    let title = if acting_for.is_some() {
+        "Download their record - Your health record"
+    } else {
+        "Download your record - Your health record"
+    };
+    // Someone acting for another person is not sent to a request for a copy of that
+    // person's data: who may ask depends on the kind of access (docs/subject-access.md),
+    // and the overview offers it to patients alone.
     let after = match acting_for {
         Some(name) => view! {
             <div class="nhsuk-inset-text"><span class="nhsuk-u-visually-hidden">"Information: "</span>
                 <p>{format!("Test results not yet released to {name} are not in it, and it holds only what your access to their record lets you see.")}</p>
             </div>
             <p>{format!("Keep the copy safe: it holds health information. Each download is recorded, and {name} can see it.")}</p>
-            <p>{format!("To ask for a copy of all the information held about {name}, checked by our team, ")}<a href="/account/requests">"ask for a copy of their data"</a>"."</p>
         }.into_any(),
         None => view! {
             <div class="nhsuk-inset-text"><span class="nhsuk-u-visually-hidden">"Information: "</span>
