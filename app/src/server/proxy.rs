@@ -164,13 +164,15 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
 /// The optional "End date" of a grant or an application: access runs to the end of that
 /// day, so it ends at the start of the next. A date today or earlier is a problem, as
 /// is one that is not a real date; either is added to `problems` and gives no end.
+/// "Today" is the day in England, as the person typing the date counts it: at 00:30 in
+/// summer time the UTC date is still yesterday's.
 fn end_date_answer(
     answers: &Answers,
     now: DateTime<Utc>,
     problems: &mut Vec<FieldProblem>,
 ) -> Option<DateTime<Utc>> {
     match date_answer(answers, "ends-on", "End date") {
-        Ok(Some(date)) if date <= now.date_naive() => {
+        Ok(Some(date)) if date <= format::uk_local(now).date() => {
             problems.push(FieldProblem::new(
                 "ends-on-day",
                 "End date must be in the future",
