@@ -99,8 +99,10 @@ use_leptos_debug_environment() {
 # arguments after `--` in CLIPPY_ARGS, joined by `__CLIPPY_HACKERY__`. `cargo clippy`
 # can only do a check build, a second compilation of every dependency that no test
 # uses; with the wrapper on `cargo test` and `cargo leptos build`, the lints run in the
-# one build that is needed anyway (issue #15; docs/timings.md). The same lints, for the
-# same targets, as `cargo clippy --all-targets -- -D warnings`.
+# one build that is needed anyway (issue #15; docs/timings.md). The same lints on the
+# same targets as the separate commands did: on the server side every target `cargo
+# test` builds (libraries, binaries, unit and integration tests, examples), on the
+# browser side the app (hydrate) and frontend libraries.
 use_clippy_as_workspace_compiler() {
   RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
   export RUSTC_WORKSPACE_WRAPPER
