@@ -224,16 +224,13 @@ pub fn LogRequestForm(lookup: String) -> impl IntoView {
 #[component]
 pub fn DownloadRecordPage() -> impl IntoView {
     let acting_for = current_site_info().patient.and_then(|p| p.acting_for);
-    let (heading, about) = match &acting_for {
-        Some(name) => (
-            format!("Download {name}'s record"),
-            format!("You can download a copy of everything you can see in {name}'s record now, at any time. It is made when you ask for it."),
-        ),
-        None => (
-            "Download your record".to_owned(),
-            "You can download a copy of everything you can see in your record now, at any time. It is made when you ask for it.".to_owned(),
-        ),
-    };
+    let whose = acting_for
+        .as_ref()
+        .map_or_else(|| "your".to_owned(), |name| format!("{name}'s"));
+    let heading = format!("Download {whose} record");
+    let about = format!(
+        "You can download a copy of everything you can see in {whose} record now, at any time. It is made when you ask for it."
+    );
     // The tab title, kept in the browser's history, names nobody.
     let title = if acting_for.is_some() {
         "Download their record - Your health record"
