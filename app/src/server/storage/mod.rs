@@ -32,6 +32,7 @@ mod records;
 mod release_rules;
 mod sql;
 mod sqlite;
+mod sqlite_direct;
 
 use std::sync::Arc;
 
@@ -146,6 +147,9 @@ pub enum StorageError {
     Corrupt(&'static str),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From SQLite's hot reads, which bypass sqlx (`sqlite_direct.rs`).
+    #[error("database error: {0}")]
+    DirectRead(#[from] rusqlite::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("could not prepare the database folder: {0}")]
@@ -176,6 +180,7 @@ impl StorageError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StorageError::Database(error) => database_unavailable(error),
+            StorageError::DirectRead(error) => sqlite_direct::unavailable(error),
             StorageError::NotCommitted { transient, .. } => *transient,
             StorageError::Io(_) => true,
             _ => false,

@@ -3,9 +3,10 @@
 //! pool is cheaper and fairer than retrying on "database is locked").
 //!
 //! Two things follow from the single writer. Reads never queue behind it: a patient's
-//! record is read on the reader pool, and the audit row for that read is written on the
-//! writer before the items are handed back, so nothing is ever shown unaudited (on
-//! PostgreSQL the read and its audit row share one transaction). And feed deliveries
+//! record is read on a read-only connection (a direct one, `sqlite_direct.rs`), and the
+//! audit row for that read is written on the writer before the items are handed back,
+//! so nothing is ever shown unaudited (on PostgreSQL the read and its audit row share
+//! one transaction). And feed deliveries
 //! that arrive while the writer is busy are committed together: each one is applied
 //! inside a savepoint of one shared transaction, so one delivery's failure rolls back
 //! only that delivery, and the commit (the costly step) is paid once per group instead
@@ -16,7 +17,9 @@
 //! sqlx runs each SQLite connection on a thread of its own, so every statement, and the
 //! liveness ping a pool sends when it hands out a connection, is a round trip between
 //! threads. The pools here skip that ping: a connection to a local file does not go
-//! stale the way a network connection does.
+//! stale the way a network connection does. The two reads every page makes, its session
+//! and a patient's record, skip the round trip altogether: they run on the calling
+//! thread through rusqlite (`sqlite_direct.rs`).
 
 use std::future::Future;
 use std::str::FromStr;
@@ -32,38 +35,21 @@ use super::feed::{Delivery, ItemOutcome};
 use super::sql::{
     Conn, Handle, Pools, Query, SqlStorage, apply_delivery_within, insert_audit_rows,
 };
+use super::sqlite_direct::DirectReaders;
 use crate::audit::NewAuditEvent;
-
-/// Wraps a query of item rows so that they come back as one JSON array in one row; see
-/// `sql/records.rs`, which puts them in order (sorting in SQL cost a temporary B-tree
-/// holding every row, twice).
-pub(super) const ITEMS_AS_JSON: (&str, &str) = (
-    "SELECT json_group_array(json_object('id', id, 'public_id', public_id, \
-     'patient_id', patient_id, 'kind', kind, 'parent_public_id', parent_public_id, \
-     'source_org_id', source_org_id, 'source_name', source_name, \
-     'source_ods_code', source_ods_code, 'current_version', current_version, \
-     'status', status, 'entered_in_error', entered_in_error, 'title', title, 'occurred_at', occurred_at, \
-     'occurred_text', occurred_text, 'details', json(details), 'category', category, \
-     'code_system', code_system, 'code', code, 'abnormal', abnormal, \
-     'issued_at', issued_at, 'effective_at', effective_at, \
-     'release_directive', release_directive, 'first_received_at', first_received_at, \
-     'last_received_at', last_received_at, 'relations', json(relations), 'labels', json(labels))) \
-     FROM (",
-    ")",
-);
-/// An item's labels as a JSON array (the `i` of the item query).
-pub(super) const ITEM_LABELS_AS_JSON: &str =
-    "(SELECT json_group_array(label) FROM record_item_labels l WHERE l.item_id = i.id)";
 
 /// The most deliveries one group commit takes; the rest wait for the next.
 const MAX_DELIVERIES_PER_COMMIT: usize = 64;
 /// The most audit rows one insert takes (10 parameters a row, far inside SQLite's limit).
 const MAX_AUDIT_ROWS_PER_INSERT: usize = 256;
 
-/// SQLite's two pools and the queues for its one writer.
+/// SQLite's two pools, the connections of its hot reads and the queues for its one
+/// writer.
 pub(super) struct SqlitePools {
     pub(super) writer: Pool<Sqlite>,
     pub(super) reader: Pool<Sqlite>,
+    /// The session and record reads, on the calling thread (`sqlite_direct.rs`).
+    pub(super) direct: DirectReaders,
     deliveries: WriterQueue<Delivery, Vec<ItemOutcome>>,
     audits: WriterQueue<NewAuditEvent, ()>,
 }
@@ -180,17 +166,19 @@ pub(super) async fn connect(url: &str) -> Result<SqlStorage, StorageError> {
         .connect_with(options.clone())
         .await?;
     sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+    let path = options.get_filename().to_path_buf();
     let reader = SqlitePoolOptions::new()
         .max_connections(8)
         .test_before_acquire(false)
         .connect_with(options.read_only(true))
         .await?;
-    Ok(SqlStorage::new(Pools::Sqlite(SqlitePools {
+    Ok(SqlStorage::new(Pools::Sqlite(Box::new(SqlitePools {
         writer,
         reader,
+        direct: DirectReaders::new(path),
         deliveries: WriterQueue::default(),
         audits: WriterQueue::default(),
-    })))
+    }))))
 }
 
 impl SqlitePools {

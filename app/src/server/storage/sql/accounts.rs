@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::audit::insert_audit;
-use super::{Query, SqlStorage, from_millis, to_millis, unique_violation_as};
+use super::{Pools, Query, SqlStorage, from_millis, to_millis, unique_violation_as};
 use crate::audit::{ActorKind, NewAuditEvent, action};
 use crate::domain::{Account, AccountId, AccountRole, PatientId};
 use crate::proxy::rules::GrantId;
@@ -116,6 +116,43 @@ impl TryFrom<SessionAccountRow> for (Session, Account) {
             birth_date: row.birth_date,
         })?;
         Ok((Session::try_from(row.session)?, account))
+    }
+}
+
+/// A session and its account, by the session id's hash.
+const FIND_SESSION: &str = "SELECT s.id_hash, s.account_id, s.audience, s.csrf_token, s.created_at, \
+     s.last_seen_at, s.absolute_expires_at, s.acting_for_grant_id, a.issuer, \
+     a.subject, a.role, a.identity_level, a.patient_id, \
+     a.created_at AS account_created_at, a.last_sign_in_at, a.previous_sign_in_at, \
+     a.given_name, a.family_name, a.birth_date \
+     FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1";
+
+impl SessionAccountRow {
+    /// The row of [`FIND_SESSION`] as SQLite's direct connections read it.
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            session: SessionRow {
+                id_hash: row.get("id_hash")?,
+                account_id: row.get("account_id")?,
+                audience: row.get("audience")?,
+                csrf_token: row.get("csrf_token")?,
+                created_at: row.get("created_at")?,
+                last_seen_at: row.get("last_seen_at")?,
+                absolute_expires_at: row.get("absolute_expires_at")?,
+                acting_for_grant_id: row.get("acting_for_grant_id")?,
+            },
+            issuer: row.get("issuer")?,
+            subject: row.get("subject")?,
+            role: row.get("role")?,
+            identity_level: row.get("identity_level")?,
+            patient_id: row.get("patient_id")?,
+            account_created_at: row.get("account_created_at")?,
+            last_sign_in_at: row.get("last_sign_in_at")?,
+            previous_sign_in_at: row.get("previous_sign_in_at")?,
+            given_name: row.get("given_name")?,
+            family_name: row.get("family_name")?,
+            birth_date: row.get("birth_date")?,
+        })
     }
 }
 
@@ -247,19 +284,25 @@ impl AccountStore for SqlStorage {
         &self,
         id_hash: &str,
     ) -> Result<Option<(Session, Account)>, StorageError> {
-        Query::new(
-            "SELECT s.id_hash, s.account_id, s.audience, s.csrf_token, s.created_at, \
-             s.last_seen_at, s.absolute_expires_at, s.acting_for_grant_id, a.issuer, \
-             a.subject, a.role, a.identity_level, a.patient_id, \
-             a.created_at AS account_created_at, a.last_sign_in_at, a.previous_sign_in_at, \
-             a.given_name, a.family_name, a.birth_date \
-             FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1",
-        )
-        .bind(id_hash)
-        .fetch_optional::<SessionAccountRow>(&mut self.read().await?)
-        .await?
-        .map(<(Session, Account)>::try_from)
-        .transpose()
+        let query = Query::new(FIND_SESSION).bind(id_hash);
+        let row = match &self.database {
+            // Every request asks this, so on SQLite it is one of the reads run on the
+            // calling thread (`../sqlite_direct.rs`).
+            Pools::Sqlite(pools) => pools.direct.read(|connection| {
+                let mut statement = query.prepare_directly(connection)?;
+                let mut rows = statement.raw_query();
+                Ok(rows
+                    .next()?
+                    .map(SessionAccountRow::from_direct)
+                    .transpose()?)
+            })?,
+            Pools::Postgres(_) => {
+                query
+                    .fetch_optional::<SessionAccountRow>(&mut self.read().await?)
+                    .await?
+            }
+        };
+        row.map(<(Session, Account)>::try_from).transpose()
     }
 
     async fn set_acting_for(

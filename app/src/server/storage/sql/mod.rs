@@ -53,7 +53,9 @@ pub struct SqlStorage {
 
 /// The connections of one of the two backends.
 pub(super) enum Pools {
-    Sqlite(SqlitePools),
+    /// Boxed: its pools, queues and direct connections are far larger than
+    /// PostgreSQL's one pool handle.
+    Sqlite(Box<SqlitePools>),
     Postgres(PostgresPool),
 }
 
@@ -316,6 +318,28 @@ impl<'a> Query<'a> {
             self.push(")");
         }
         self
+    }
+
+    /// The statement prepared on one of SQLite's direct connections
+    /// (`../sqlite_direct.rs`), from that connection's cache, with its values bound: the
+    /// same text and values sqlx would run, each `$n` bound by its name.
+    pub(super) fn prepare_directly<'c>(
+        &self,
+        connection: &'c rusqlite::Connection,
+    ) -> Result<rusqlite::CachedStatement<'c>, StorageError> {
+        let mut statement = connection.prepare_cached(&self.sql)?;
+        for (n, param) in self.params.iter().enumerate() {
+            let name = format!("${}", n + 1);
+            let name = name.as_str();
+            match param {
+                Param::Int(value) => statement.raw_bind_parameter(name, value)?,
+                Param::Int4(value) => statement.raw_bind_parameter(name, value)?,
+                Param::Text(value) => statement.raw_bind_parameter(name, value.as_deref())?,
+                Param::Flag(value) => statement.raw_bind_parameter(name, value)?,
+                Param::Bytes(value) => statement.raw_bind_parameter(name, value)?,
+            }
+        }
+        Ok(statement)
     }
 
     fn for_sqlite(self) -> sqlx::query::Query<'a, Sqlite, <Sqlite as Database>::Arguments> {

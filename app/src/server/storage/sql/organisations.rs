@@ -9,8 +9,8 @@ use crate::domain::{OdsCode, Organisation, OrganisationId};
 use crate::records::OrganisationKind;
 use crate::server::storage::{CredentialChange, NewOrganisation, OrganisationStore, StorageError};
 
-/// An organisation as a table row, or as an object of the JSON array a record read gets
-/// them in ([`ORGANISATIONS_AS_JSON`]).
+/// An organisation as a table row, or as an object of the JSON array a record read on
+/// PostgreSQL gets them in ([`ORGANISATIONS_AS_JSON`]).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct OrganisationRow {
     id: i64,
@@ -50,18 +50,41 @@ macro_rules! organisation_columns {
 }
 
 /// Every organisation, by ODS code, as one JSON array (a scalar subquery of a record
-/// read): SQLite's form, then PostgreSQL's.
-pub(super) const ORGANISATIONS_AS_JSON: (&str, &str) = (
-    "SELECT json_group_array(json_object('id', id, 'ods_code', ods_code, 'name', name, \
-     'kind', kind, 'has_credential', credential_hash IS NOT NULL, \
-     'credential_issued_at', credential_issued_at, 'last_received_at', last_received_at)) \
-     FROM (SELECT * FROM organisations ORDER BY ods_code)",
-    concat!(
-        "SELECT json_agg(o ORDER BY o.ods_code)::text FROM (SELECT ",
-        organisation_columns!(),
-        " FROM organisations) o"
-    ),
+/// read on PostgreSQL).
+pub(super) const ORGANISATIONS_AS_JSON: &str = concat!(
+    "SELECT json_agg(o ORDER BY o.ods_code)::text FROM (SELECT ",
+    organisation_columns!(),
+    " FROM organisations) o"
 );
+
+/// Every organisation, by ODS code, as rows (a record read on SQLite's direct
+/// connections, `../sqlite_direct.rs`).
+pub(super) const ORGANISATIONS_BY_CODE: &str = concat!(
+    "SELECT ",
+    organisation_columns!(),
+    " FROM organisations ORDER BY ods_code"
+);
+
+/// The rows of [`ORGANISATIONS_BY_CODE`], read on a direct connection.
+pub(super) fn organisations_directly(
+    connection: &rusqlite::Connection,
+) -> Result<Vec<Organisation>, StorageError> {
+    let mut statement = Query::new(ORGANISATIONS_BY_CODE).prepare_directly(connection)?;
+    let mut rows = statement.raw_query();
+    let mut organisations = Vec::new();
+    while let Some(row) = rows.next()? {
+        organisations.push(Organisation::try_from(OrganisationRow {
+            id: row.get(0)?,
+            ods_code: row.get(1)?,
+            name: row.get(2)?,
+            kind: row.get(3)?,
+            has_credential: row.get(4)?,
+            credential_issued_at: row.get(5)?,
+            last_received_at: row.get(6)?,
+        })?);
+    }
+    Ok(organisations)
+}
 
 #[async_trait]
 impl OrganisationStore for SqlStorage {

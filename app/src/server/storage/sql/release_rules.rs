@@ -151,3 +151,23 @@ pub(super) async fn release_rules_of_version(
     cache.remember(&set);
     Ok(Some(set))
 }
+
+impl SqlStorage {
+    /// The rule set of `version`, from the cache when it is known there, or else read
+    /// on a pooled connection (a saved version's rules never change, so it need not be
+    /// the snapshot `version` came from).
+    pub(super) async fn rules_of_version(
+        &self,
+        version: Option<i64>,
+    ) -> Result<Option<RuleSet>, StorageError> {
+        let Some(wanted) = version else {
+            return Ok(None);
+        };
+        match self.rule_sets.get(wanted) {
+            Some(known) => Ok(Some(known)),
+            None => {
+                release_rules_of_version(&mut self.read().await?, &self.rule_sets, version).await
+            }
+        }
+    }
+}
