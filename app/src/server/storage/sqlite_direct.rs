@@ -53,22 +53,13 @@ impl DirectReaders {
         }
     }
 
-    /// Runs `read`, one statement (which SQLite runs on one snapshot by itself), on a
-    /// read-only connection.
-    pub(super) fn read<R>(
-        &self,
-        read: impl FnOnce(&Connection) -> Result<R, StorageError>,
-    ) -> Result<R, StorageError> {
-        self.with_connection(read)
-    }
-
     /// Runs `read`, several statements, inside one read transaction, so that all of
     /// them see one snapshot of the database.
     pub(super) fn read_snapshot<R>(
         &self,
         read: impl FnOnce(&Connection) -> Result<R, StorageError>,
     ) -> Result<R, StorageError> {
-        self.with_connection(|connection| {
+        self.read(|connection| {
             let snapshot = connection.unchecked_transaction()?;
             let answer = read(&snapshot)?;
             // Ends the read transaction; nothing was written.
@@ -77,9 +68,11 @@ impl DirectReaders {
         })
     }
 
-    /// Takes an idle connection (or opens one), runs `read` and puts the connection
-    /// back. One whose read failed is closed rather than kept.
-    fn with_connection<R>(
+    /// Runs `read` on a read-only connection: an idle one, or a new one when none is
+    /// idle. One statement needs nothing more, as SQLite runs each statement on one
+    /// snapshot by itself. The connection goes back to the idle stack afterwards; one
+    /// whose read failed is closed rather than kept.
+    pub(super) fn read<R>(
         &self,
         read: impl FnOnce(&Connection) -> Result<R, StorageError>,
     ) -> Result<R, StorageError> {

@@ -17,7 +17,6 @@ pub(super) struct OrganisationRow {
     ods_code: String,
     name: String,
     kind: String,
-    #[serde(deserialize_with = "super::records::bool_from_json")]
     has_credential: bool,
     credential_issued_at: Option<i64>,
     last_received_at: Option<i64>,

@@ -33,7 +33,6 @@ struct ItemRow {
     source_ods_code: String,
     current_version: i64,
     status: String,
-    #[serde(deserialize_with = "flag_from_json")]
     entered_in_error: Option<bool>,
     title: String,
     occurred_at: Option<i64>,
@@ -43,7 +42,6 @@ struct ItemRow {
     category: Option<String>,
     code_system: Option<String>,
     code: Option<String>,
-    #[serde(deserialize_with = "flag_from_json")]
     abnormal: Option<bool>,
     issued_at: Option<i64>,
     effective_at: Option<i64>,
@@ -54,34 +52,6 @@ struct ItemRow {
     relations: Relations,
     #[serde(default)]
     labels: Vec<String>,
-}
-
-/// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from SQLite
-/// (which stores booleans as integers).
-pub(super) fn bool_from_json<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<bool, D::Error> {
-    flag_from_json(deserializer)?.ok_or_else(|| serde::de::Error::custom("null flag"))
-}
-
-/// A boolean column in JSON: `true`/`false` from PostgreSQL, `1`/`0` from SQLite
-/// (which stores booleans as integers), or `null`.
-fn flag_from_json<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<bool>, D::Error> {
-    use serde::Deserialize;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Int(i64),
-    }
-    Ok(
-        Option::<Flag>::deserialize(deserializer)?.map(|flag| match flag {
-            Flag::Bool(value) => value,
-            Flag::Int(value) => value != 0,
-        }),
-    )
 }
 
 impl TryFrom<ItemRow> for RecordItem {
