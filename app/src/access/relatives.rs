@@ -10,7 +10,11 @@
 //! they were made for (the same order): erring towards grouping only ever makes the
 //! decision more careful, because a group is decided by its most restrictive member.
 
-use std::collections::HashMap;
+// foldhash rather than std's SipHash: a record is read on every page, and these maps are
+// rebuilt each time over every key of every item. Its seed is random per process, and a
+// map never holds more than one patient's keys, so one sender cannot make it slow for
+// others.
+use foldhash::{HashMap, HashMapExt};
 
 use crate::domain::OrganisationId;
 use crate::records::{RecordItem, RecordKind};
@@ -68,7 +72,7 @@ fn takes_part(kind: RecordKind) -> bool {
 pub fn kinship(items: &[RecordItem]) -> Kinship {
     let mut groups = Groups::new(items.len());
     let mut known: HashMap<(OrganisationId, &str), usize> = HashMap::new();
-    let mut by_public_id: HashMap<&str, usize> = HashMap::new();
+    let mut by_public_id: HashMap<&str, usize> = HashMap::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         by_public_id.insert(item.public_id.as_str(), index);
         if !takes_part(item.kind) {
@@ -117,10 +121,10 @@ pub fn kinship(items: &[RecordItem]) -> Kinship {
         }
     }
     let group: Vec<usize> = (0..items.len()).map(|i| groups.root(i)).collect();
-    let mut has_report: HashMap<usize, bool> = HashMap::new();
+    // Indexed by group id, which is the index of one of the group's items.
+    let mut has_report = vec![false; items.len()];
     for (index, item) in items.iter().enumerate() {
-        let entry = has_report.entry(group[index]).or_default();
-        *entry |= item.kind == RecordKind::DiagnosticReport;
+        has_report[group[index]] |= item.kind == RecordKind::DiagnosticReport;
     }
     let awaiting_report = items
         .iter()
@@ -128,7 +132,7 @@ pub fn kinship(items: &[RecordItem]) -> Kinship {
         .map(|(index, item)| {
             matches!(item.kind, RecordKind::Observation | RecordKind::Document)
                 && names_unknown[index]
-                && !has_report.get(&group[index]).copied().unwrap_or(false)
+                && !has_report[group[index]]
         })
         .collect();
     Kinship {

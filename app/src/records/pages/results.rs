@@ -1,5 +1,6 @@
 //! Test results as the lab sent them: the list, one result, and their cards.
 
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -84,12 +85,13 @@ pub(super) fn range_text(range: &Option<ReferenceRange>) -> String {
 pub(super) fn Flag(abnormal: Option<bool>, interpretation: Option<String>) -> impl IntoView {
     let words = interpretation.as_deref().and_then(interpretation_words);
     match (abnormal, words) {
-        (Some(true), words) => view! {
+        (Some(true), words) => EitherOf3::A(view! {
             <strong class="nhsuk-tag nhsuk-tag--red">{words.unwrap_or("Outside usual range")}</strong>
+        }),
+        (_, Some(words)) => {
+            EitherOf3::B(view! { <strong class="nhsuk-tag nhsuk-tag--grey">{words}</strong> })
         }
-        .into_any(),
-        (_, Some(words)) => view! { <strong class="nhsuk-tag nhsuk-tag--grey">{words}</strong> }.into_any(),
-        _ => view! { <span>"None"</span> }.into_any(),
+        _ => EitherOf3::C(view! { <span>"None"</span> }),
     }
 }
 
@@ -110,19 +112,19 @@ pub(super) fn ObservationTable(
                 </tr>
             </thead>
             <tbody class="nhsuk-table__body">
-                {observations.into_iter().map(|o| {
+                {observations.into_iter().filter_map(|o| {
                     let ItemDetails::Observation { value, reference_range, interpretation, note, .. } = o.details else {
-                        return ().into_any();
+                        return None;
                     };
                     let row_class = if o.abnormal == Some(true) { "nhsuk-table__row app-abnormal" } else { "nhsuk-table__row" };
-                    view! {
+                    Some(view! {
                         <tr class=row_class>
                             <th scope="row" class="nhsuk-table__cell">
                                 {match o.code {
-                                    Some(code) => view! {
-                                        <a href=format!("/record/history?code={}", urlencode(&code))>{o.title.clone()}</a>
-                                    }.into_any(),
-                                    None => view! { <span>{o.title.clone()}</span> }.into_any(),
+                                    Some(code) => Either::Left(view! {
+                                        <a href=format!("/record/history?code={}", urlencode(&code))>{o.title}</a>
+                                    }),
+                                    None => Either::Right(view! { <span>{o.title}</span> }),
                                 }}
                                 {note.map(|n| view! { <span class="nhsuk-body-s app-note">{n}</span> })}
                             </th>
@@ -130,7 +132,7 @@ pub(super) fn ObservationTable(
                             <td class="nhsuk-table__cell">{range_text(&reference_range)}</td>
                             <td class="nhsuk-table__cell"><Flag abnormal=o.abnormal interpretation/></td>
                         </tr>
-                    }.into_any()
+                    })
                 }).collect_view()}
             </tbody>
         </table>
@@ -140,14 +142,20 @@ pub(super) fn ObservationTable(
 /// Percent-encodes a test code for a query string (codes are usually `718-7`, but a
 /// lab's local code can contain anything).
 pub(super) fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
+    use std::fmt::Write as _;
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+                encoded.push(char::from(byte));
             }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+            other => {
+                // Writing to a String cannot fail.
+                let _ = write!(encoded, "%{other:02X}");
+            }
+        }
+    }
+    encoded
 }
 
 /// A result in a list: available ones link to their page and show their values;
@@ -171,14 +179,17 @@ pub(super) fn ResultCard(result: ResultEntry) -> impl IntoView {
             let conclusion = match &report {
                 Some(ItemDetails::DiagnosticReport {
                     conclusion, text, ..
-                }) => conclusion.clone().or(text.as_ref().map(|_| {
-                    "The report is written as text: open it to read it.".to_owned()
-                })),
+                }) => conclusion.clone().or(text
+                    .as_ref()
+                    .map(|_| "The report is written as text: open it to read it.".to_owned())),
                 _ => None,
             };
-            let abnormal = observations.iter().filter(|o| o.abnormal == Some(true)).count();
+            let abnormal = observations
+                .iter()
+                .filter(|o| o.abnormal == Some(true))
+                .count();
             let caption = format!("Results of {title}");
-            view! {
+            EitherOf4::A(view! {
                 <div class="nhsuk-card app-record-card">
                     <div class="nhsuk-card__content">
                         <h3 class="nhsuk-card__heading nhsuk-heading-s">
@@ -196,15 +207,14 @@ pub(super) fn ResultCard(result: ResultEntry) -> impl IntoView {
                         <ProvenanceLine provenance/>
                     </div>
                 </div>
-            }
-            .into_any()
+            })
         }
         ResultEntry::Withheld {
             title,
             opens_at,
             provenance,
             ..
-        } => view! {
+        } => EitherOf4::B(view! {
             <div class="nhsuk-card app-record-card app-withheld">
                 <div class="nhsuk-card__content">
                     <h3 class="nhsuk-card__heading nhsuk-heading-s">{title}</h3>
@@ -214,11 +224,10 @@ pub(super) fn ResultCard(result: ResultEntry) -> impl IntoView {
                     <ProvenanceLine provenance/>
                 </div>
             </div>
-        }
-        .into_any(),
+        }),
         ResultEntry::HeldForClinician {
             title, provenance, ..
-        } => view! {
+        } => EitherOf4::C(view! {
             <div class="nhsuk-card app-record-card app-withheld">
                 <div class="nhsuk-card__content">
                     <h3 class="nhsuk-card__heading nhsuk-heading-s">{title}</h3>
@@ -227,11 +236,10 @@ pub(super) fn ResultCard(result: ResultEntry) -> impl IntoView {
                     <ProvenanceLine provenance/>
                 </div>
             </div>
-        }
-        .into_any(),
+        }),
         ResultEntry::InProgress {
             title, provenance, ..
-        } => view! {
+        } => EitherOf4::D(view! {
             <div class="nhsuk-card app-record-card app-withheld">
                 <div class="nhsuk-card__content">
                     <h3 class="nhsuk-card__heading nhsuk-heading-s">{title}</h3>
@@ -240,8 +248,7 @@ pub(super) fn ResultCard(result: ResultEntry) -> impl IntoView {
                     <ProvenanceLine provenance/>
                 </div>
             </div>
-        }
-        .into_any(),
+        }),
     }
 }
 
